@@ -1,0 +1,1 @@
+"""dcs-contract: contract tests for Huawei Cloud DCS "List DCS Instance Backup Records"."""

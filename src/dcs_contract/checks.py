@@ -1,0 +1,127 @@
+"""What is checked on each response, and how a schemathesis failure becomes a Finding.
+
+The per-response checks are schemathesis's own, chosen by name: only those that look at
+the response in hand. Checks that send requests of their own (``unsupported_method`` sends
+POST, which creates a backup on the real service; ``ignored_auth`` re-sends without
+credentials) are never enabled: every request of a run goes through the guarded client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import httpx
+from schemathesis import Case
+from schemathesis.checks import CheckFunction
+from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup, MalformedJson, ServerError
+from schemathesis.openapi.checks import (
+    JsonSchemaError,
+    MalformedMediaType,
+    MissingContentType,
+    RejectedPositiveData,
+    UndefinedContentType,
+    UndefinedStatusCode,
+)
+from schemathesis.specs.openapi import checks as openapi_checks
+
+from dcs_contract.report import Finding, RequestInfo, excerpt
+
+__all__ = ["RESPONSE_CHECKS", "findings_from", "validate"]
+
+RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_headers_conformance,
+    openapi_checks.response_schema_conformance,
+    openapi_checks.negative_data_rejection,
+    openapi_checks.positive_data_acceptance,
+)
+_UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected|'([^']+)'(?:, '[^']+')* were unexpected")
+_KEYWORD_CATEGORY = {"enum": "enum", "const": "enum", "type": "type"}
+
+
+def validate(case: Case[Any], response: httpx.Response) -> list[Finding]:
+    """Run the response checks; every failure becomes a Finding (none: an empty list)."""
+    try:
+        case.validate_response(response, checks=list(RESPONSE_CHECKS))
+    except FailureGroup as group:
+        return [findings_from(failure, case, response) for failure in group.exceptions]
+    except Failure as failure:
+        return [findings_from(failure, case, response)]
+    return []
+
+
+def _pointer(parts: list[str | int]) -> str:
+    # Array indexes become "*": the same field of any record is the same drift.
+    escaped = ["*" if isinstance(p, int) else str(p).replace("~", "~0").replace("/", "~1") for p in parts]
+    return "/" + "/".join(escaped) if escaped else ""
+
+
+def _compact(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 200 else text[:200] + "…"
+
+
+def _schema_finding(failure: JsonSchemaError, response: httpx.Response) -> tuple[str, str, str, str]:
+    keyword = str(failure.schema_path[-1]) if failure.schema_path else "schema"
+    category = "error-body" if response.status_code >= 400 else _KEYWORD_CATEGORY.get(keyword, "schema")
+    location = _pointer(list(failure.instance_path))
+    actual = _compact(failure.instance)
+    if keyword == "additionalProperties":
+        names = sorted(name for pair in _UNEXPECTED_RE.findall(failure.message) for name in pair if name)
+        location = f"{location}/{names[0]}" if names else location
+        return category, location, "no property beyond those in the spec", f"unexpected {', '.join(names)}"
+    if keyword == "required":
+        missing = re.findall(r"'([^']+)' is a required property", failure.message)
+        location = f"{location}/{missing[0]}" if missing else location
+        return category, location, "a required property", "missing"
+    return category, location or "/", f"{keyword} as in the spec", actual
+
+
+def _negated_parameter(case: Case[Any]) -> str:
+    data = case.meta.phase.data if case.meta is not None else None
+    parameter = getattr(data, "parameter", None)
+    if parameter:
+        return str(parameter)
+    return ",".join(sorted(case.query or {})) or "query"
+
+
+def findings_from(failure: Failure, case: Case[Any], response: httpx.Response) -> Finding:
+    """One schemathesis failure as a Finding that names the field or parameter at fault."""
+    check = next(iter(getattr(failure, "checks", ()) or ()), type(failure).__name__)
+    status = response.status_code
+    location: str
+    if isinstance(failure, JsonSchemaError):
+        category, location, expected, actual = _schema_finding(failure, response)
+    elif isinstance(failure, UndefinedStatusCode):
+        category, location = "status", "status"
+        expected, actual = f"one of {', '.join(failure.defined_status_codes)}", str(status)
+    elif isinstance(failure, (UndefinedContentType, MissingContentType, MalformedMediaType)):
+        category, location = "content-type", "Content-Type"
+        expected, actual = "application/json", response.headers.get("content-type", "(none)")
+    elif isinstance(failure, AcceptedNegativeData):
+        category, location = "status", _negated_parameter(case)
+        expected, actual = "400 for an invalid value", str(status)
+    elif isinstance(failure, RejectedPositiveData):
+        category, location = "status", ",".join(sorted(case.query or {})) or "query"
+        expected, actual = "2xx for a valid query", str(status)
+    elif isinstance(failure, MalformedJson):
+        category, location, expected, actual = "content-type", "body", "a JSON body", "malformed JSON"
+    elif isinstance(failure, ServerError):
+        category, location, expected, actual = "status", "status", "no 5xx for a valid query", str(status)
+    else:
+        category, location, expected, actual = "schema", failure.title, "as in the spec", failure.title
+    return Finding(
+        check=str(check),
+        category=category,
+        title=failure.title,
+        message=failure.message,
+        location=location,
+        expected=expected,
+        actual=actual,
+        requests=(RequestInfo.from_request(response.request),),
+        status=status,
+        response_excerpt=excerpt(response),
+    )

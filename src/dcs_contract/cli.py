@@ -1,0 +1,206 @@
+"""The ``dcs-contract`` command: ``run`` the contract suite, or serve the ``mock``.
+
+Exit codes of ``run``: 0 the target conforms, 1 contract violations, 2 usage or
+configuration error, 3 the target could not be tested.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import uvicorn
+
+from dcs_contract.checks import RESPONSE_CHECKS
+from dcs_contract.errors import ConfigError, SpecError
+from dcs_contract.mock import MockCredentials, MockState, create_app
+from dcs_contract.report import RunReport, scrub, write_reports
+from dcs_contract.spec import load_spec
+from dcs_contract.suite import embedded_mock, run_contract
+from dcs_contract.target import RunSettings, Target
+
+__all__ = ["main"]
+
+EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE = 0, 1, 2, 3
+_EXIT_BY_VERDICT = {"conforms": EXIT_CONFORMS, "violations": EXIT_VIOLATIONS, "untestable": EXIT_UNTESTABLE}
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
+    return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535)")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="dcs-contract", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the contract suite (default target: the embedded mock)")
+    target = run.add_argument_group("target (each flag wins over its environment variable)")
+    target.add_argument("--base-url", help="the target's base URL [DCS_BASE_URL]")
+    target.add_argument("--region", help="builds https://dcs.{region}.myhuaweicloud.com [DCS_REGION]")
+    target.add_argument("--project-id", help="required for a live target [DCS_PROJECT_ID]")
+    target.add_argument("--instance-id", help="an instance whose backups are read [DCS_INSTANCE_ID]")
+    target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
+    behaviour = run.add_argument_group("the run")
+    behaviour.add_argument("--max-examples", type=_positive_int, help="cases per property (mock 200, live 100)")
+    behaviour.add_argument("--seed", type=int, help="replay a run: the seed its report shows")
+    behaviour.add_argument("--max-requests", type=_positive_int, help="hard cap on requests (mock 5000, live 600)")
+    behaviour.add_argument("--rate-limit", type=_positive_float, help="requests per second (mock none, live 2)")
+    behaviour.add_argument("--timeout", type=_positive_float, help="seconds per request (mock 10, live 15)")
+    behaviour.add_argument("--report-dir", type=Path, default=Path("dcs-contract-report"), help="where reports go")
+    behaviour.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+
+    mock = commands.add_parser("mock", help="serve the embedded mock for development")
+    mock.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
+    mock.add_argument("--project-id", help="the project id to serve (default: generated)")
+    mock.add_argument("--instance-id", help="the instance id with backups (default: generated)")
+    mock.add_argument("--records", type=_positive_int, default=137, help="backups of the instance (default 137)")
+    return parser
+
+
+class _Progress:
+    """One status line per property, rewritten in place on a terminal."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.tty = stream.isatty()
+        self.current: str | None = None
+
+    def __call__(self, name: str, done: int, total: int) -> None:
+        if self.tty:
+            end = "\n" if done >= total else ""
+            self.stream.write(f"\r  {name:<18} {done:>5}/{total}{end}")
+        elif done == 1 or done % 50 == 0 or done == total:
+            self.stream.write(f"  {name:<18} {done:>5}/{total}\n")
+        self.stream.flush()
+
+
+def _summary(report: RunReport) -> str:
+    lines = ["", f"dcs-contract: {report.verdict.upper()}"]
+    lines.append(f"  target    {report.target.get('base_url')} (instance {report.target.get('instance_id')})")
+    lines.append(f"  auth      {report.target.get('credentials')}")
+    lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
+    statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.get("by_status", {}).items()))
+    lines.append(f"  requests  {report.requests.get('total', 0)}  ({statuses})")
+    names = ", ".join(check.__name__ for check in RESPONSE_CHECKS)
+    lines.append(f"  checks    on every response: {names}")
+    lines.append(f"  findings  {len(report.findings)}")
+    for finding in report.findings:
+        lines.append(
+            f"    [{finding.category}] {finding.title}: {finding.location}\n"
+            f"        expected {finding.expected}; got {finding.actual}"
+        )
+    if report.error:
+        lines.append(f"  error     {report.error}")
+    lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
+    return "\n".join(lines)
+
+
+def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    spec = load_spec(args.spec)
+    target = Target.from_env(
+        env,
+        base_url=args.base_url,
+        region=args.region,
+        project_id=args.project_id,
+        instance_id=args.instance_id,
+        empty_instance_id=args.empty_instance_id,
+    )
+    settings = RunSettings.for_target(
+        target,
+        max_examples=args.max_examples,
+        seed=args.seed,
+        max_requests=args.max_requests,
+        rate_limit=args.rate_limit,
+        timeout=args.timeout,
+    )
+    progress = _Progress(err)
+    if target.is_mock:
+        err.write("dcs-contract: no target configured, starting the embedded mock\n")
+        with embedded_mock(spec, target) as (mock_target, _state):
+            report = run_contract(spec, mock_target, settings, progress=progress)
+        secrets = mock_target.credentials.secrets()
+    else:
+        err.write(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}\n")
+        report = run_contract(spec, target, settings, progress=progress)
+        secrets = target.credentials.secrets()
+    paths = write_reports(report, args.report_dir, secrets=secrets)
+    out.write(scrub(_summary(report), secrets) + "\n")
+    out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
+    return _EXIT_BY_VERDICT[report.verdict]
+
+
+def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    spec = load_spec()
+    ak, sk, token = env.get("CLOUD_SDK_AK"), env.get("CLOUD_SDK_SK"), env.get("DCS_AUTH_TOKEN")
+    generated = MockCredentials.generate()
+    credentials = MockCredentials(
+        access_key=ak or generated.access_key,
+        secret_key=sk or generated.secret_key,
+        token=token or generated.token,
+    )
+    state = MockState.default(
+        spec, project_id=args.project_id, instance_id=args.instance_id, credentials=credentials, records=args.records
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    out.write(f"dcs-contract mock on {base}\n")
+    out.write(f"  DCS_BASE_URL={base}\n  DCS_PROJECT_ID={state.project_id}\n")
+    out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({args.records} backups)\n")
+    out.write(f"  DCS_EMPTY_INSTANCE_ID={state.empty_instance_id}   (no backups)\n")
+    # Credentials the user set are theirs and are not echoed; generated ones are printed to be used.
+    if not (ak and sk):
+        out.write(f"  CLOUD_SDK_AK={credentials.access_key}\n  CLOUD_SDK_SK={credentials.secret_key}\n")
+    else:
+        out.write("  AK/SK: from CLOUD_SDK_AK/CLOUD_SDK_SK\n")
+    out.write(f"  DCS_AUTH_TOKEN={credentials.token}\n" if not token else "  token: from DCS_AUTH_TOKEN\n")
+    out.flush()
+    uvicorn.run(create_app(state), host="127.0.0.1", port=args.port, log_level="warning")
+    return EXIT_CONFORMS
+
+
+def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    environment = os.environ if env is None else env
+    try:
+        if args.command == "mock":
+            return _mock(args, environment, sys.stdout)
+        return _run(args, environment, sys.stdout, sys.stderr)
+    except (ConfigError, SpecError) as exc:
+        sys.stderr.write(f"dcs-contract: {exc}\n")
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        sys.stderr.write("dcs-contract: interrupted\n")
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

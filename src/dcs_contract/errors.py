@@ -1,0 +1,63 @@
+"""The harness's one exception hierarchy.
+
+    DcsContractError
+    ├── SpecError              the spec cannot be loaded or is not valid OpenAPI
+    ├── ConfigError            a setting or flag is wrong; says which one   (exit 2)
+    └── TargetUnavailable      the target could not be tested             (exit 3)
+        ├── Unreachable        connection errors that retries did not absorb
+        ├── AuthRejected       401/403: never retried, five bad signatures lock the AK
+        ├── StillThrottled     429/502/503/504 after every retry
+        └── BudgetExhausted    --max-requests reached before the run finished
+
+Contract violations are not exceptions: they are findings (``report.Finding``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AuthRejected",
+    "BudgetExhausted",
+    "ConfigError",
+    "DcsContractError",
+    "SpecError",
+    "StillThrottled",
+    "TargetUnavailable",
+    "Unreachable",
+]
+
+
+class DcsContractError(Exception):
+    """Base of every error the harness raises on purpose."""
+
+
+class SpecError(DcsContractError):
+    """The spec file is missing, unreadable or not valid OpenAPI 3.1."""
+
+
+class ConfigError(DcsContractError):
+    """A configuration value is wrong. The message names the variable or flag to fix."""
+
+
+class TargetUnavailable(DcsContractError):
+    """The target could not be tested; nothing is known about its conformance."""
+
+
+class Unreachable(TargetUnavailable):
+    """The target did not answer (connection refused, DNS, timeouts) after the retries."""
+
+
+class AuthRejected(TargetUnavailable):
+    """The target refused the credentials (401/403). Never retried."""
+
+    def __init__(self, message: str, *, status_code: int, error_code: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.error_code = error_code
+
+
+class StillThrottled(TargetUnavailable):
+    """The target kept answering 429/502/503/504 after every retry."""
+
+
+class BudgetExhausted(TargetUnavailable):
+    """The request budget (--max-requests) is spent; no further request is sent."""

@@ -1,0 +1,187 @@
+"""The embedded mock as an ASGI app: the API gateway's auth in front of the backups service.
+
+One catch-all route, so that every request that reaches the server, whatever its method or
+path, is logged: the safety tests read that log to prove what a run sent.
+
+    app = create_app(MockState.default(spec))
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from dcs_contract.mock.data import generate_records
+from dcs_contract.mock.service import BackupService, ServiceAnswer, error_body
+from dcs_contract.signing import verify
+from dcs_contract.spec import OPERATION_PATH, Spec
+
+__all__ = ["LoggedRequest", "MockCredentials", "MockState", "create_app"]
+
+_PREFIX, _, _SUFFIX = OPERATION_PATH.partition("/{project_id}/instances/{instance_id}")
+
+
+@dataclass(frozen=True)
+class MockCredentials:
+    """What the mock's gateway accepts: an AK/SK pair and an IAM token."""
+
+    access_key: str
+    secret_key: str
+    token: str
+
+    @classmethod
+    def generate(cls) -> MockCredentials:
+        return cls(
+            access_key=secrets.token_hex(10).upper(),
+            secret_key=secrets.token_urlsafe(30),
+            token="MIIT" + secrets.token_urlsafe(48),
+        )
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the server saw it; no header values, so no credential, are kept."""
+
+    method: str
+    path: str
+    query: str
+    status: int
+    at: float
+    authenticated: bool
+
+
+@dataclass
+class MockState:
+    """Everything the mock serves: ids, records, accepted credentials, and its request log."""
+
+    service: BackupService
+    credentials: MockCredentials
+    empty_instance_id: str | None = None
+    log: list[LoggedRequest] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def default(
+        cls,
+        spec: Spec,
+        *,
+        project_id: str | None = None,
+        instance_id: str | None = None,
+        credentials: MockCredentials | None = None,
+        records: int = 137,
+        seed: int = 20240409,
+    ) -> MockState:
+        """A project with one instance holding ``records`` backups and one instance with none."""
+        project_id = project_id or uuid.UUID(int=seed, version=4).hex
+        instance_id = instance_id or str(uuid.UUID(int=seed + 1, version=4))
+        empty_id = str(uuid.UUID(int=seed + 2, version=4))
+        rows = {
+            instance_id: generate_records(spec, instance_id=instance_id, count=records, seed=seed),
+            empty_id: [],
+        }
+        service = BackupService(spec, project_id=project_id, records=rows)
+        return cls(service=service, credentials=credentials or MockCredentials.generate(), empty_instance_id=empty_id)
+
+    @property
+    def project_id(self) -> str:
+        return self.service.project_id
+
+    @property
+    def instance_id(self) -> str:
+        return next(iter(self.service.records))
+
+    def record(self, entry: LoggedRequest) -> None:
+        with self._lock:
+            self.log.append(entry)
+
+    def requests(self) -> list[LoggedRequest]:
+        with self._lock:
+            return list(self.log)
+
+
+def _gateway_error(code: str, message: str) -> ServiceAnswer:
+    return ServiceAnswer(401, {"error_msg": message, "error_code": code, "request_id": uuid.uuid4().hex})
+
+
+def _authenticate(state: MockState, request: Request, body: bytes) -> ServiceAnswer | None:
+    """None when the request carries a valid token or signature, else the gateway's 401."""
+    headers = {name.lower(): value for name, value in request.headers.items()}
+    if "x-auth-token" in headers:
+        if secrets.compare_digest(headers["x-auth-token"], state.credentials.token):
+            return None
+        return _gateway_error("APIGW.0301", "Incorrect IAM authentication information: token rejected.")
+    check = verify(
+        method=request.method,
+        path=request.url.path,
+        query=parse_qsl(request.url.query, keep_blank_values=True),
+        headers=headers,
+        body=body,
+        secrets={state.credentials.access_key: state.credentials.secret_key},
+    )
+    if check.ok:
+        return None
+    return _gateway_error(
+        check.error_code or "APIGW.0301", f"Incorrect IAM authentication information: {check.reason}."
+    )
+
+
+def _route(path: str) -> tuple[str, str] | None:
+    """(project_id, instance_id) when ``path`` is the backups path, else None."""
+    if not (path.startswith(_PREFIX + "/") and path.endswith(_SUFFIX)):
+        return None
+    parts = path[len(_PREFIX) + 1 : len(path) - len(_SUFFIX)].split("/")
+    if len(parts) != 3 or parts[1] != "instances" or not parts[0] or not parts[2]:
+        return None
+    return parts[0], parts[2]
+
+
+def _respond(answer: ServiceAnswer) -> Response:
+    if answer.body is None:
+        return Response(status_code=answer.status, headers=dict(answer.headers))
+    return JSONResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
+
+
+def create_app(state: MockState) -> Starlette:
+    """The mock's ASGI app over ``state``."""
+
+    async def handle(request: Request) -> Response:
+        body = await request.body()
+        answer = _answer(state, request, body)
+        state.record(
+            LoggedRequest(
+                method=request.method,
+                path=request.url.path,
+                query=request.url.query,
+                status=answer.status,
+                at=time.monotonic(),
+                authenticated=answer.status != 401,
+            )
+        )
+        return _respond(answer)
+
+    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+    app = Starlette(routes=[Route("/{path:path}", handle, methods=methods)])
+    app.state.mock = state
+    return app
+
+
+def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
+    ids = _route(request.url.path)
+    if ids is None:
+        return ServiceAnswer(404, error_body("APIGW.0101", "The API does not exist or has not been published."))
+    if request.method != "GET":
+        return ServiceAnswer(405, error_body("APIGW.0102", f"{request.method} is not allowed here."), {"Allow": "GET"})
+    refused = _authenticate(state, request, body)
+    if refused is not None:
+        return refused
+    project_id, instance_id = ids
+    return state.service.list_backups(project_id, instance_id, parse_qsl(request.url.query, keep_blank_values=True))

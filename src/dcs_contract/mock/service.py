@@ -1,0 +1,100 @@
+"""The endpoint's behaviour, as the contract states it, free of HTTP.
+
+Query validation reads each parameter's schema from the spec (type, bounds, pattern, the
+``dcs-timestamp`` format); paging and the time window follow contract-facts.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from dcs_contract.formats import parse_dcs_timestamp, parse_record_time
+from dcs_contract.spec import Spec
+
+__all__ = ["BackupService", "ServiceAnswer", "error_body"]
+
+_INTEGER_RE = re.compile(r"^-?[0-9]+$")
+INVALID_PARAMETER = "111400063"  # DCS: "Invalid {0} parameter"
+REVERSED_WINDOW = "DCS.4025"  # DCS: "The end time must be after the start time"
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"error_msg": message, "error_code": code, "error_ext_msg": None}
+
+
+@dataclass(frozen=True)
+class ServiceAnswer:
+    status: int
+    body: dict[str, Any] | None = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+def _invalid(name: str) -> ServiceAnswer:
+    return ServiceAnswer(400, error_body(INVALID_PARAMETER, f"Invalid {name} parameter."))
+
+
+class BackupService:
+    """Answers ``GET .../backups`` for one project and a set of instances."""
+
+    def __init__(self, spec: Spec, *, project_id: str, records: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+        self.spec = spec
+        self.project_id = project_id
+        self.records = {instance: list(rows) for instance, rows in records.items()}
+        # Each record's creation second, parsed once: the window compares at second resolution.
+        self._created = {
+            instance: [parse_record_time(r["created_at"]).replace(microsecond=0) for r in rows]
+            for instance, rows in self.records.items()
+        }
+        self._schemas = spec.query_parameters
+        self._validators = {name: spec.validator(schema) for name, schema in self._schemas.items()}
+
+    def _coerce(self, name: str, raw: str) -> int | str | None:
+        """A query string value as the type its schema declares, or None if it is not one."""
+        if self._schemas[name]["type"] == "integer":
+            return int(raw) if _INTEGER_RE.match(raw) else None
+        return raw
+
+    def parse_query(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any] | ServiceAnswer:
+        """The known parameters, typed and defaulted, or the 400 that the first bad one earns."""
+        values: dict[str, Any] = {}
+        for name in self._schemas:
+            raws = [value for key, value in pairs if key == name]
+            if not raws:
+                if "default" in self._schemas[name]:
+                    values[name] = self._schemas[name]["default"]
+                continue
+            if len(raws) > 1:
+                return _invalid(name)
+            value = self._coerce(name, raws[0])
+            if value is None or not self._validators[name].is_valid(value):
+                return _invalid(name)
+            values[name] = value
+        # Unknown parameters are ignored, as the real service does.
+        return values
+
+    def list_backups(self, project_id: str, instance_id: str, pairs: Sequence[tuple[str, str]]) -> ServiceAnswer:
+        query = self.parse_query(pairs)
+        if isinstance(query, ServiceAnswer):
+            return query
+        if project_id != self.project_id:
+            return _invalid("project_id")
+        if instance_id not in self.records:
+            return _invalid("instance_id")
+        begin = parse_dcs_timestamp(query["begin_time"]) if "begin_time" in query else None
+        end = parse_dcs_timestamp(query["end_time"]) if "end_time" in query else None
+        if begin is not None and end is not None and begin > end:
+            return ServiceAnswer(400, error_body(REVERSED_WINDOW, "The end time must be after the start time."))
+        # The window is inclusive at both ends, at second resolution (contract-facts.md).
+        matching = [
+            record
+            for record, created in zip(self.records[instance_id], self._created[instance_id], strict=True)
+            if (begin is None or created >= begin) and (end is None or created <= end)
+        ]
+        if not matching:
+            return ServiceAnswer(204)
+        offset, limit = query["offset"], query["limit"]
+        page = matching[offset : offset + limit]
+        return ServiceAnswer(200, {"total_num": len(matching), "backup_record_response": page})

@@ -1,0 +1,90 @@
+"""Hypothesis strategies of the domain, so that "valid" is really valid.
+
+A naive generator following the spec's pattern would send 20230231000000, which a faithful
+service rightly rejects, and windows whose begin is after their end. These strategies make
+real calendar times, ordered windows, and lean to the edges where services break: the last
+second of a month, 29 February, one-second windows, offset 0, limit 1 and the maximum.
+
+    >>> from dcs_contract.spec import load_spec
+    >>> query_times(load_spec()).example()  # doctest: +SKIP
+    '20240229235959'
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import strategies as st
+from schemathesis import Case
+
+from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
+from dcs_contract.spec import Spec
+
+__all__ = ["limits", "offsets", "order_window", "query_times", "windows"]
+
+
+def _month_ends(year: int) -> list[datetime]:
+    firsts = [datetime(year + (m == 12), m % 12 + 1, 1, tzinfo=UTC) for m in range(1, 13)]
+    return [first - timedelta(seconds=1) for first in firsts]
+
+
+def query_times(spec: Spec, *, around: datetime | None = None) -> st.SearchStrategy[str]:
+    """``yyyyMMddHHmmss`` strings the spec's QueryTime accepts, leaning to recent times and edges."""
+    schema = spec.component("QueryTime")
+    valid = spec.validator(schema).is_valid
+    now = around or datetime.now(UTC)
+    recent = st.datetimes(
+        min_value=datetime(now.year - 4, 1, 1),
+        max_value=datetime(now.year + 1, 12, 31, 23, 59, 59),
+        timezones=st.just(UTC),
+    )
+    edges = st.sampled_from(
+        [
+            *_month_ends(now.year - 2),
+            datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC),
+            datetime(now.year, 1, 1, tzinfo=UTC),
+        ]
+    )
+    formatted = st.one_of(recent, edges).map(format_dcs_timestamp)
+    # Anything the spec's own pattern allows, so that the far corners are tried too.
+    anywhere = st.from_regex(schema["pattern"], fullmatch=True).filter(is_dcs_timestamp)
+    return st.one_of(formatted, formatted, anywhere).filter(valid)
+
+
+def windows(spec: Spec) -> st.SearchStrategy[tuple[str, str]]:
+    """(begin, end) with begin not later than end; one-second windows are common."""
+    times = query_times(spec)
+    ordered = st.tuples(times, times).map(lambda pair: tuple(sorted(pair, key=parse_dcs_timestamp)))
+    one_second = times.map(lambda t: (t, t))
+    return st.one_of(ordered, one_second)
+
+
+def _bounded(spec: Spec, name: str) -> st.SearchStrategy[int]:
+    schema = spec.query_parameters[name]
+    low, high = schema["minimum"], schema["maximum"]
+    edges = [value for value in (low, low + 1, schema.get("default"), high) if value is not None]
+    return st.one_of(st.sampled_from(edges), st.integers(low, high))
+
+
+def limits(spec: Spec) -> st.SearchStrategy[int]:
+    """Valid limits, often the minimum, the default or the maximum."""
+    return _bounded(spec, "limit")
+
+
+def offsets(spec: Spec, *, up_to: int | None = None) -> st.SearchStrategy[int]:
+    """Valid offsets, often 0; ``up_to`` keeps them near a known total."""
+    if up_to is None:
+        return _bounded(spec, "offset")
+    return st.one_of(st.just(0), st.integers(0, up_to))
+
+
+def order_window(case: Case[Any]) -> Case[Any]:
+    """Swap a generated window whose begin is later than its end: a valid query has begin <= end."""
+    query: dict[str, Any] = case.query or {}
+    begin, end = query.get("begin_time"), query.get("end_time")
+    if not (isinstance(begin, str) and isinstance(end, str)):
+        return case
+    if is_dcs_timestamp(begin) and is_dcs_timestamp(end) and parse_dcs_timestamp(begin) > parse_dcs_timestamp(end):
+        query["begin_time"], query["end_time"] = end, begin
+    return case

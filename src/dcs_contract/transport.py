@@ -1,0 +1,201 @@
+"""Every request the harness sends goes through :class:`GuardedTransport`.
+
+It is the one place that enforces what a live target needs:
+
+- only GET leaves the harness (POST on the backups path creates a backup);
+- 401/403 stop the run at once, never retried (five bad signatures lock the AK);
+- 429/502/503/504 and connection errors are retried with backoff, honouring Retry-After;
+- ``max_requests`` counts every attempt, retries included, and is never exceeded;
+- ``rate_limit`` spaces every attempt, retries included;
+- each exchange is kept, redacted, for the reports and the HAR recording.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from dcs_contract.errors import AuthRejected, BudgetExhausted, DcsContractError, StillThrottled, Unreachable
+
+__all__ = ["EXPECT_REFUSAL", "Exchange", "GuardedTransport", "TrafficStats", "UnsafeMethod", "build_client"]
+
+RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
+AUTH_STATUSES = frozenset({401, 403})
+# A request flagged with this extension expects a refusal (the unauthenticated probe):
+# its 401 is the answer, not a reason to stop.
+EXPECT_REFUSAL = "dcs_contract.expect_refusal"
+_MAX_RETRY_AFTER = 30.0
+
+
+class UnsafeMethod(DcsContractError):
+    """A method other than GET was about to be sent. It never is."""
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """One attempt on the wire, without any header value that could carry a credential."""
+
+    method: str
+    url: str
+    status: int | None
+    started: float
+    elapsed: float
+    error: str | None = None
+
+
+@dataclass
+class TrafficStats:
+    """What was sent, counted at the client; the mock's log counts the same at the server."""
+
+    attempts: int = 0
+    by_status: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    exchanges: list[Exchange] = field(default_factory=list)
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
+    except ValueError:
+        return None  # an HTTP date; fall back to our own backoff
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """Wraps a real transport with the safety rules above."""
+
+    def __init__(
+        self,
+        inner: httpx.BaseTransport,
+        *,
+        max_requests: int,
+        rate_limit: float | None,
+        retries: int,
+        backoff: float = 0.5,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._inner = inner
+        self.max_requests = max_requests
+        self._interval = 1.0 / rate_limit if rate_limit else 0.0
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._next_slot = 0.0
+        self.stats = TrafficStats()
+
+    def _take_slot(self, request: httpx.Request) -> None:
+        """Count the attempt against the budget and wait for its turn under the rate limit."""
+        with self._lock:
+            if self.stats.attempts >= self.max_requests:
+                raise BudgetExhausted(
+                    f"the request budget of {self.max_requests} is spent (--max-requests); "
+                    f"{request.method} {request.url.path} was not sent"
+                )
+            self.stats.attempts += 1
+            now = self._clock()
+            slot = max(now, self._next_slot)
+            self._next_slot = slot + self._interval
+        if slot > now:
+            self._sleep(slot - now)
+
+    def _send_once(self, request: httpx.Request) -> httpx.Response:
+        self._take_slot(request)
+        started = self._clock()
+        try:
+            response = self._inner.handle_request(request)
+        except httpx.TransportError as exc:
+            self._log(request, None, started, f"{type(exc).__name__}: {exc}")
+            raise
+        self._log(request, response.status_code, started, None)
+        return response
+
+    def _log(self, request: httpx.Request, status: int | None, started: float, error: str | None) -> None:
+        exchange = Exchange(request.method, str(request.url), status, started, self._clock() - started, error)
+        with self._lock:
+            self.stats.by_status[str(status) if status is not None else "error"] += 1
+            self.stats.exchanges.append(exchange)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.method != "GET":
+            raise UnsafeMethod(f"refusing to send {request.method} {request.url.path}: this harness sends only GET")
+        delay = self._backoff
+        for attempt in range(self._retries + 1):
+            last = attempt == self._retries
+            try:
+                response = self._send_once(request)
+            except httpx.TransportError as exc:
+                if last:
+                    raise Unreachable(f"{request.url.host} did not answer after {attempt + 1} attempts: {exc}") from exc
+                self.stats.retries += 1
+                self._sleep(delay)
+                delay *= 2
+                continue
+            if response.status_code in AUTH_STATUSES and not request.extensions.get(EXPECT_REFUSAL):
+                response.read()
+                raise _auth_rejected(response)
+            if response.status_code not in RETRYABLE_STATUSES:
+                return response
+            if last:
+                response.read()
+                raise StillThrottled(
+                    f"{request.url.host} still answered {response.status_code} after {attempt + 1} attempts"
+                )
+            wait = _retry_after(response)
+            response.read()
+            response.close()
+            self.stats.retries += 1
+            self._sleep(wait if wait is not None else delay)
+            delay *= 2
+        raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def _auth_rejected(response: httpx.Response) -> AuthRejected:
+    try:
+        code = response.json().get("error_code")
+    except (ValueError, AttributeError):
+        code = None
+    return AuthRejected(
+        f"the target refused the credentials: HTTP {response.status_code}" + (f" {code}" if code else ""),
+        status_code=response.status_code,
+        error_code=code if isinstance(code, str) else None,
+    )
+
+
+def build_client(
+    base_url: str,
+    *,
+    auth: httpx.Auth | None,
+    max_requests: int,
+    rate_limit: float | None,
+    timeout: float,
+    retries: int,
+    inner: httpx.BaseTransport | None = None,
+) -> httpx.Client:
+    """The one httpx client of a run: guarded, signed, and bound to the target's base URL."""
+    transport = GuardedTransport(
+        inner or httpx.HTTPTransport(),
+        max_requests=max_requests,
+        rate_limit=rate_limit,
+        retries=retries,
+    )
+    return httpx.Client(
+        base_url=base_url,
+        auth=auth,
+        transport=transport,
+        timeout=timeout,
+        headers={"User-Agent": "dcs-contract", "Accept": "application/json"},
+        follow_redirects=False,
+    )
