@@ -28,7 +28,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.report import Finding, RequestInfo, excerpt
 
-__all__ = ["RESPONSE_CHECKS", "findings_from", "validate"]
+__all__ = ["ERROR_RESPONSE_CHECKS", "RESPONSE_CHECKS", "findings_from", "invalid_input_accepted", "validate"]
 
 RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
     openapi_checks.status_code_conformance,
@@ -39,18 +39,43 @@ RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
     openapi_checks.positive_data_acceptance,
 )
 _UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected|'([^']+)'(?:, '[^']+')* were unexpected")
+# For a request that is known to be invalid: status, content type and the error body's schema.
+ERROR_RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
+    openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+)
+_MUTATED_RE = re.compile(r"at /properties/([A-Za-z_]+)")
 _KEYWORD_CATEGORY = {"enum": "enum", "const": "enum", "type": "type"}
 
 
-def validate(case: Case[Any], response: httpx.Response) -> list[Finding]:
+def validate(
+    case: Case[Any], response: httpx.Response, selected: tuple[CheckFunction, ...] = RESPONSE_CHECKS
+) -> list[Finding]:
     """Run the response checks; every failure becomes a Finding (none: an empty list)."""
     try:
-        case.validate_response(response, checks=list(RESPONSE_CHECKS))
+        case.validate_response(response, checks=list(selected))
     except FailureGroup as group:
         return [findings_from(failure, case, response) for failure in group.exceptions]
     except Failure as failure:
         return [findings_from(failure, case, response)]
     return []
+
+
+def invalid_input_accepted(parameter: str, response: httpx.Response) -> Finding:
+    """A query invalid in exactly ``parameter`` was not answered 400."""
+    return Finding(
+        check="invalid_input_rejected",
+        category="status",
+        title="Invalid parameter not rejected",
+        message=f"{parameter}={response.request.url.params.get(parameter)!r} was answered {response.status_code}",
+        location=parameter,
+        expected="400 with a DCS error body",
+        actual=str(response.status_code),
+        requests=(RequestInfo.from_request(response.request),),
+        status=response.status_code,
+        response_excerpt=excerpt(response),
+    )
 
 
 def _pointer(parts: list[str | int]) -> str:
@@ -81,11 +106,13 @@ def _schema_finding(failure: JsonSchemaError, response: httpx.Response) -> tuple
 
 
 def _negated_parameter(case: Case[Any]) -> str:
+    """The parameter(s) a negative case broke, as schemathesis recorded the mutation."""
     data = case.meta.phase.data if case.meta is not None else None
     parameter = getattr(data, "parameter", None)
     if parameter:
         return str(parameter)
-    return ",".join(sorted(case.query or {})) or "query"
+    named = sorted(set(_MUTATED_RE.findall(getattr(data, "description", None) or "")))
+    return ",".join(named) or ",".join(sorted(case.query or {})) or "query"
 
 
 def findings_from(failure: Failure, case: Case[Any], response: httpx.Response) -> Finding:

@@ -123,11 +123,9 @@ class Spec:
 
     def validator(self, schema: Mapping[str, Any]) -> Validator:
         """A JSON Schema validator for a fragment of the spec, with its $refs and formats."""
-        # Fragments point into the document ("#/components/..."), so a $ref is rewritten to
-        # the document's URI and anything else is anchored there with $id.
-        ref = schema.get("$ref")
-        anchored = {"$ref": _SPEC_URI + ref} if ref is not None else {"$id": _SPEC_URI, **schema}
-        validator: Validator = OAS31Validator(anchored, registry=self._registry, format_checker=_FORMAT_CHECKER)
+        validator: Validator = OAS31Validator(
+            _absolute_refs(schema), registry=self._registry, format_checker=_FORMAT_CHECKER
+        )
         return validator
 
     def examples(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
@@ -151,6 +149,20 @@ class Spec:
         document.pop("security", None)
         document["paths"][OPERATION_PATH]["get"].pop("security", None)
         return document
+
+
+def _absolute_refs(node: Any) -> Any:
+    """A copy of a fragment whose local refs ("#/components/...") point into the document."""
+    if isinstance(node, Mapping):
+        return {
+            key: _SPEC_URI + value
+            if key == "$ref" and isinstance(value, str) and value.startswith("#")
+            else _absolute_refs(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute_refs(item) for item in node]
+    return node
 
 
 def load_spec(path: str | Path | None = None) -> Spec:

@@ -21,7 +21,17 @@ from schemathesis import Case
 from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
 from dcs_contract.spec import Spec
 
-__all__ = ["limits", "offsets", "order_window", "query_times", "windows"]
+__all__ = [
+    "edge_invalid_queries",
+    "invalid_queries",
+    "invalid_values",
+    "limits",
+    "offsets",
+    "order_window",
+    "query_times",
+    "valid_queries",
+    "windows",
+]
 
 
 def _month_ends(year: int) -> list[datetime]:
@@ -88,3 +98,83 @@ def order_window(case: Case[Any]) -> Case[Any]:
     if is_dcs_timestamp(begin) and is_dcs_timestamp(end) and parse_dcs_timestamp(begin) > parse_dcs_timestamp(end):
         query["begin_time"], query["end_time"] = end, begin
     return case
+
+
+def valid_queries(spec: Spec) -> st.SearchStrategy[dict[str, str]]:
+    """Valid queries as sent on the wire: any subset of a window, a limit and an offset."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, str]:
+        query: dict[str, str] = {}
+        if draw(st.booleans()):
+            query["begin_time"], query["end_time"] = draw(windows(spec))
+        if draw(st.booleans()):
+            query["limit"] = str(draw(limits(spec)))
+        if draw(st.booleans()):
+            query["offset"] = str(draw(offsets(spec)))
+        return query
+
+    return build()
+
+
+# "\u0661" is an Arabic-Indic digit one and "\uff12..." full-width digits: digits to
+# str.isdigit(), not to a service that parses ASCII.
+_NOT_INTEGERS = ["ten", "1.5", "", "1e3", "0x10", " 1", "+-1", "\u0661"]
+_NOT_TIMES = [
+    "20230231000000",
+    "2023023100000",
+    "2023-02-01000000",
+    "20230229000000",
+    "202302010000000",
+    "",
+    "\uff12\uff10\uff12\uff13\uff10\uff11\uff10\uff11\uff10\uff10\uff10\uff10\uff10\uff10",
+]
+_EDGES_PER_PARAMETER = 3
+
+
+def _invalid_edges(spec: Spec, name: str) -> list[str]:
+    schema = spec.query_parameters[name]
+    if schema["type"] == "integer":
+        return [str(schema["minimum"] - 1), str(schema["maximum"] + 1), *_NOT_INTEGERS]
+    return list(_NOT_TIMES)
+
+
+def invalid_values(spec: Spec, name: str) -> st.SearchStrategy[str]:
+    """Values of one query parameter that its schema refuses, as they go on the wire."""
+    schema = spec.query_parameters[name]
+    valid = spec.validator(schema).is_valid
+    edges = st.sampled_from(_invalid_edges(spec, name))
+    if schema["type"] == "integer":
+        beyond = st.integers(max_value=schema["minimum"] - 1) | st.integers(min_value=schema["maximum"] + 1)
+        return edges | beyond.map(str)
+    return edges | st.text(max_size=16).filter(lambda value: not valid(value))
+
+
+def edge_invalid_queries(spec: Spec) -> list[tuple[str, dict[str, str]]]:
+    """The first invalid edges of every parameter alone, and one reversed window.
+
+    Tried on every run before anything is generated: the boundaries just outside the
+    spec's bounds and an impossible date must never be left to chance.
+    """
+    faults = [
+        (name, {name: value})
+        for name in sorted(spec.query_parameters)
+        for value in _invalid_edges(spec, name)[:_EDGES_PER_PARAMETER]
+    ]
+    faults.append(("begin_time", {"begin_time": "20240101000001", "end_time": "20240101000000"}))
+    return faults
+
+
+def invalid_queries(spec: Spec) -> st.SearchStrategy[tuple[str, dict[str, str]]]:
+    """(the parameter at fault, a query valid but for it), reversed windows included."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+        query = draw(valid_queries(spec))
+        if draw(st.integers(0, len(spec.query_parameters))) == 0:
+            begin, end = draw(windows(spec).filter(lambda w: w[0] != w[1]))
+            return "begin_time", {**query, "begin_time": end, "end_time": begin}
+        name = draw(st.sampled_from(sorted(spec.query_parameters)))
+        return name, {**query, name: draw(invalid_values(spec, name))}
+
+    return build()

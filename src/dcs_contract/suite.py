@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, Phase, given
+from hypothesis import HealthCheck, Phase, example, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as hypothesis_settings
 from schemathesis import Case, GenerationMode
@@ -31,7 +31,7 @@ from dcs_contract.formats import FORMAT_NAME
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.report import Finding, FindingLog, RunReport
 from dcs_contract.spec import OPERATION_PATH, Spec
-from dcs_contract.strategies import order_window, query_times
+from dcs_contract.strategies import edge_invalid_queries, invalid_queries, order_window, query_times
 from dcs_contract.target import Credentials, RunSettings, Target
 from dcs_contract.transport import GuardedTransport, build_client
 
@@ -173,6 +173,30 @@ def schema_positive(run: ContractRun) -> None:
 def schema_negative(run: ContractRun) -> None:
     """Invalid queries are rejected with a documented 4xx and a conforming error body."""
     _conformance(run, GenerationMode.NEGATIVE, "schema-negative")
+
+
+@contract_property("negative-inputs")
+def negative_inputs(run: ContractRun) -> None:
+    """A query valid but for one parameter is answered 400 with a conforming error body.
+
+    Schemathesis's negative mode breaks several parameters at once, so a service that
+    ignores one bad parameter can hide behind another; here exactly one is wrong.
+    """
+
+    def rejected(fault: tuple[str, dict[str, str]]) -> None:
+        name, query = fault
+        run.count("negative-inputs")
+        case = run.operation.Case(path_parameters=run.path_parameters, query=query)
+        response = run.send(case)
+        run.observe(response)
+        run.add(checks.validate(case, response, checks.ERROR_RESPONSE_CHECKS))
+        if response.status_code != 400:
+            run.add([checks.invalid_input_accepted(name, response)])
+
+    test = given(fault=invalid_queries(run.spec))(rejected)
+    for fault in edge_invalid_queries(run.spec):
+        test = example(fault=fault)(test)
+    run.hypothesis(test)()
 
 
 @contextmanager

@@ -20,7 +20,14 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from dcs_contract.errors import AuthRejected, BudgetExhausted, DcsContractError, StillThrottled, Unreachable
+from dcs_contract.errors import (
+    AuthRejected,
+    BudgetExhausted,
+    DcsContractError,
+    StillThrottled,
+    TargetUnavailable,
+    Unreachable,
+)
 
 __all__ = ["EXPECT_REFUSAL", "Exchange", "GuardedTransport", "TrafficStats", "UnsafeMethod", "build_client"]
 
@@ -91,6 +98,7 @@ class GuardedTransport(httpx.BaseTransport):
         self._clock = clock
         self._lock = threading.Lock()
         self._next_slot = 0.0
+        self._stopped: TargetUnavailable | None = None
         self.stats = TrafficStats()
 
     def _take_slot(self, request: httpx.Request) -> None:
@@ -128,6 +136,17 @@ class GuardedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.method != "GET":
             raise UnsafeMethod(f"refusing to send {request.method} {request.url.path}: this harness sends only GET")
+        # Once the target is found untestable nothing more is sent, whoever asks: hypothesis
+        # replays a failing case, and a replayed bad signature counts towards the AK lock-out.
+        if self._stopped is not None:
+            raise self._stopped
+        try:
+            return self._send_with_retries(request)
+        except TargetUnavailable as exc:
+            self._stopped = exc
+            raise
+
+    def _send_with_retries(self, request: httpx.Request) -> httpx.Response:
         delay = self._backoff
         for attempt in range(self._retries + 1):
             last = attempt == self._retries

@@ -8,6 +8,7 @@ path, is logged: the safety tests read that log to prove what a run sent.
 
 from __future__ import annotations
 
+import random
 import secrets
 import threading
 import time
@@ -21,6 +22,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dcs_contract.mock.data import generate_records
+from dcs_contract.mock.drift import Drift, drifts_named
 from dcs_contract.mock.service import BackupService, ServiceAnswer, error_body
 from dcs_contract.signing import verify
 from dcs_contract.spec import OPERATION_PATH, Spec
@@ -66,6 +68,7 @@ class MockState:
     service: BackupService
     credentials: MockCredentials
     empty_instance_id: str | None = None
+    drifts: tuple[Drift, ...] = ()
     log: list[LoggedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -79,17 +82,24 @@ class MockState:
         credentials: MockCredentials | None = None,
         records: int = 137,
         seed: int = 20240409,
+        drifts: tuple[str, ...] = (),
     ) -> MockState:
         """A project with one instance holding ``records`` backups and one instance with none."""
-        project_id = project_id or uuid.UUID(int=seed, version=4).hex
-        instance_id = instance_id or str(uuid.UUID(int=seed + 1, version=4))
-        empty_id = str(uuid.UUID(int=seed + 2, version=4))
+        rng = random.Random(seed)
+        project_id = project_id or uuid.UUID(int=rng.getrandbits(128), version=4).hex
+        instance_id = instance_id or str(uuid.UUID(int=rng.getrandbits(128), version=4))
+        empty_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         rows = {
             instance_id: generate_records(spec, instance_id=instance_id, count=records, seed=seed),
             empty_id: [],
         }
         service = BackupService(spec, project_id=project_id, records=rows)
-        return cls(service=service, credentials=credentials or MockCredentials.generate(), empty_instance_id=empty_id)
+        return cls(
+            service=service,
+            credentials=credentials or MockCredentials.generate(),
+            empty_instance_id=empty_id,
+            drifts=drifts_named(drifts),
+        )
 
     @property
     def project_id(self) -> str:
@@ -184,4 +194,12 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
     if refused is not None:
         return refused
     project_id, instance_id = ids
-    return state.service.list_backups(project_id, instance_id, parse_qsl(request.url.query, keep_blank_values=True))
+    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    if not state.drifts:
+        return state.service.list_backups(project_id, instance_id, pairs)
+    for drift in state.drifts:
+        pairs = drift.before(pairs) if drift.before else pairs
+    answer = state.service.list_backups(project_id, instance_id, pairs)
+    for drift in state.drifts:
+        answer = drift.after(answer) if drift.after else answer
+    return answer

@@ -96,8 +96,11 @@ def generate_records(spec: Spec, *, instance_id: str, count: int, seed: int) -> 
             "backup_format": formats[(index // 2) % len(formats)],
         }
         if index % 7 == 3:
-            # The service may omit period and error_code instead of sending null.
-            del record["period"], record["error_code"]
+            # The service may omit period and error_code instead of sending null; a failed
+            # backup always carries its error code.
+            del record["period"]
+            if status != "failed":
+                del record["error_code"]
         records.append(record)
     # A stable order, newest first, so that pages are disjoint and cover the whole set.
     records.sort(key=lambda r: (r["created_at"], r["backup_id"]), reverse=True)

@@ -1,0 +1,27 @@
+"""The contract suite as pytest: each registered property must hold against the target."""
+
+from __future__ import annotations
+
+import pytest
+
+from dcs_contract.report import Finding
+from dcs_contract.spec import Spec
+from dcs_contract.suite import PROPERTIES, run_contract
+from dcs_contract.target import RunSettings, Target
+
+pytestmark = pytest.mark.contract
+
+
+def _describe(findings: list[Finding]) -> str:
+    return "\n".join(
+        f"[{f.category}] {f.title} at {f.location}: expected {f.expected}, got {f.actual}\n  {f.requests[0].curl}"
+        for f in findings
+    )
+
+
+@pytest.mark.parametrize("name", sorted(PROPERTIES))
+def test_property_holds(name: str, spec: Spec, contract_target: Target, run_settings: RunSettings) -> None:
+    report = run_contract(spec, contract_target, run_settings, properties=[name])
+    assert report.error is None, f"the target could not be tested: {report.error}"
+    assert report.cases.get(name, 0) > 0, f"{name} ran no case"
+    assert not report.findings, f"seed {report.seed}:\n{_describe(list(report.findings))}"

@@ -1,0 +1,88 @@
+"""dcs-contract run: exit codes, the summary and the reports."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from dcs_contract.cli import main
+from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.spec import Spec
+
+
+def test_the_default_run_against_the_embedded_mock_conforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--report-dir", str(tmp_path), "--seed", "7"], env={}) == 0
+    out = capsys.readouterr().out
+    assert "dcs-contract: CONFORMS" in out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "conforms"
+    assert sum(report["cases"].values()) >= 300
+    assert report["cases"]["schema-negative"] > 0
+    assert report["requests"]["by_status"]["400"] > 0
+    assert {"report.md", "junit.xml"} <= {p.name for p in tmp_path.iterdir()}
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"DCS_BASE_URL": "https://dcs.test"}, "DCS_PROJECT_ID/--project-id is required"),
+        ({"DCS_BASE_URL": "https://dcs.test", "DCS_PROJECT_ID": "p"}, "DCS_INSTANCE_ID/--instance-id is required"),
+        ({"DCS_BASE_URL": "https://dcs.test", "DCS_PROJECT_ID": "p", "DCS_INSTANCE_ID": "i"}, "no credentials"),
+        ({"DCS_BASE_URL": "ftp://x"}, "is not an http(s) URL"),
+        ({"DCS_REGION": "Mars 1"}, "is not a region id"),
+        ({"CLOUD_SDK_AK": "ak"}, "CLOUD_SDK_SK is not set"),
+    ],
+)
+def test_configuration_errors_exit_2_and_say_what_to_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], env: dict[str, str], message: str
+) -> None:
+    assert main(["run", "--report-dir", str(tmp_path)], env=env) == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", [["--max-examples", "0"], ["--rate-limit", "-1"], ["--timeout", "x"]])
+def test_bad_flags_are_usage_errors(flag: list[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["run", *flag], env={})
+    assert exited.value.code == 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_an_unreachable_target_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    env = {
+        "DCS_BASE_URL": f"http://127.0.0.1:{_free_port()}",
+        "DCS_PROJECT_ID": "p",
+        "DCS_INSTANCE_ID": "i",
+        "DCS_AUTH_TOKEN": "token-value-123",
+    }
+    assert main(["run", "--report-dir", str(tmp_path), "--timeout", "1"], env=env) == 3
+    out = capsys.readouterr().out
+    assert "UNTESTABLE" in out and "did not answer" in out
+    assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "untestable"
+
+
+def test_a_wrong_secret_key_exits_3_after_one_request(
+    spec: Spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = MockState.default(spec)
+    with MockServer(create_app(state)) as server:
+        env = {
+            "DCS_BASE_URL": server.base_url,
+            "DCS_PROJECT_ID": state.project_id,
+            "DCS_INSTANCE_ID": state.instance_id,
+            "CLOUD_SDK_AK": state.credentials.access_key,
+            "CLOUD_SDK_SK": "a-wrong-secret-key",
+        }
+        assert main(["run", "--report-dir", str(tmp_path)], env=env) == 3
+    assert [r.status for r in state.requests()] == [401]
+    captured = capsys.readouterr()
+    assert "refused the credentials: HTTP 401 APIGW.0301" in captured.out
+    assert "a-wrong-secret-key" not in captured.out + captured.err

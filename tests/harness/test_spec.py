@@ -1,0 +1,131 @@
+"""The spec validates, its examples match their schemas, and every constraint names its source."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from dcs_contract.errors import SpecError
+from dcs_contract.spec import OPERATION_PATH, Spec, load_spec
+
+SOURCES = {"seed", "public-doc", "decision"}
+
+
+def test_spec_is_valid_openapi_31(spec: Spec) -> None:
+    assert spec.document["openapi"].startswith("3.1")
+    assert set(spec.parameters) == {"project_id", "instance_id", "begin_time", "end_time", "limit", "offset"}
+    assert spec.status_codes[:4] == [200, 204, 400, 401]
+
+
+def test_an_invalid_spec_is_refused_with_its_path(tmp_path: Path, spec: Spec) -> None:
+    broken = copy.deepcopy(spec.document)
+    broken["paths"][OPERATION_PATH]["get"]["responses"] = "none"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    with pytest.raises(SpecError, match=r"broken\.yaml is not valid OpenAPI"):
+        load_spec(path)
+
+
+def test_a_missing_spec_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="cannot read the spec"):
+        load_spec(tmp_path / "absent.yaml")
+
+
+@pytest.mark.parametrize("where", [where for where, _, _ in load_spec().examples()])
+def test_every_example_matches_its_schema(spec: Spec, where: str) -> None:
+    schema, value = next((s, v) for w, s, v in spec.examples() if w == where)
+    errors = [e.message for e in spec.validator(schema).iter_errors(value)]
+    assert errors == []
+
+
+def test_the_seed_example_as_printed_is_rejected(spec: Spec) -> None:
+    """The page shows {} for period and error_code; the spec must not accept that artefact."""
+    _, schema, value = next(e for e in spec.examples() if e[0].endswith("seed-corrected"))
+    as_printed = copy.deepcopy(value)
+    as_printed["backup_record_response"][0].update(period={}, error_code={})
+    bad = {tuple(e.path) for e in spec.validator(schema).iter_errors(as_printed)}
+    assert ("backup_record_response", 0, "period") in bad
+    assert ("backup_record_response", 0, "error_code") in bad
+
+
+@pytest.mark.parametrize(
+    ("change", "where"),
+    [
+        ({"backup_format": "AOF"}, "backup_format"),
+        ({"size": "880232"}, "size"),
+        ({"is_support_restore": True}, "is_support_restore"),
+        ({"backup_region": "x"}, None),
+        ({"created_at": "2019-05-10 08:31:16"}, "created_at"),
+    ],
+)
+def test_the_record_schema_rejects_drift(spec: Spec, change: dict[str, Any], where: str | None) -> None:
+    _, schema, value = next(e for e in spec.examples() if e[0].endswith("seed-corrected"))
+    drifted = copy.deepcopy(value)
+    drifted["backup_record_response"][0].update(change)
+    paths = [tuple(e.path) for e in spec.validator(schema).iter_errors(drifted)]
+    expected = ("backup_record_response", 0, where) if where else ("backup_record_response", 0)
+    assert expected in paths
+
+
+def _nodes_needing_a_source(spec: Spec) -> list[tuple[str, dict[str, Any]]]:
+    nodes = [(f"parameter {p['name']}", p) for p in spec.operation["parameters"]]
+    nodes += [(f"response {code}", r) for code, r in spec.operation["responses"].items()]
+    for name, schema in spec.document["components"]["schemas"].items():
+        nodes.append((f"schema {name}", schema))
+        nodes += [(f"{name}.{prop}", s) for prop, s in schema.get("properties", {}).items() if "$ref" not in s]
+    return nodes
+
+
+def test_every_constraint_names_its_source(spec: Spec) -> None:
+    for where, node in _nodes_needing_a_source(spec):
+        source = node.get("x-source")
+        assert source is not None, f"{where} has no x-source"
+        values = set(source.values()) if isinstance(source, dict) else {source}
+        assert values <= SOURCES, f"{where}: x-source {source!r} is not one of {sorted(SOURCES)}"
+
+
+def test_every_enum_value_has_a_meaning(spec: Spec) -> None:
+    for field_name in spec.enum_fields:
+        meanings = spec.record_fields[field_name].get("x-enum-descriptions", {})
+        assert set(spec.enum_values(field_name)) == set(meanings), field_name
+
+
+def test_enums_are_those_of_the_reference_page(spec: Spec) -> None:
+    assert spec.enum_values("status") == ["waiting", "backuping", "succeed", "failed", "expired", "deleted"]
+    assert spec.enum_values("backup_format") == ["aof", "rdb"]
+    assert spec.enum_values("error_code") == [f"dcs.08.000{n}" for n in range(1, 9)]
+    assert None in spec.enum("error_code")
+
+
+def test_the_record_has_all_fifteen_fields_and_no_more(spec: Spec) -> None:
+    assert len(spec.record_fields) == 15
+    assert spec.component("BackupRecordResponse")["additionalProperties"] is False
+    assert spec.component("ListBackupRecordsBody")["additionalProperties"] is False
+
+
+@pytest.mark.parametrize(
+    ("value", "valid"),
+    [
+        ("20170718235959", True),
+        ("20240229235959", True),
+        ("20230229000000", False),
+        ("20230231000000", False),
+        ("2023023100000", False),
+        ("2023-02-01000000", False),
+        ("19691231235959", False),
+        ("20231301000000", False),
+        ("20230101240000", False),
+    ],
+)
+def test_query_times_are_real_calendar_times(spec: Spec, value: str, valid: bool) -> None:
+    assert spec.validator(spec.query_parameters["begin_time"]).is_valid(value) is valid
+
+
+def test_the_generator_never_sees_security_headers(spec: Spec) -> None:
+    generated = spec.for_generation()
+    assert "security" not in generated
+    assert "security" in spec.document, "the documented spec keeps its auth"

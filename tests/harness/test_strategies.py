@@ -1,0 +1,61 @@
+"""The domain strategies: valid is really valid, and the edges come up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dcs_contract.formats import parse_dcs_timestamp
+from dcs_contract.spec import load_spec
+from dcs_contract.strategies import limits, offsets, order_window, query_times, windows
+
+SPEC = load_spec()
+TIME_IS_VALID = SPEC.validator(SPEC.component("QueryTime")).is_valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(query_times(SPEC))
+def test_query_times_are_accepted_by_the_spec(value: str) -> None:
+    assert TIME_IS_VALID(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(windows(SPEC))
+def test_windows_never_end_before_they_begin(window: tuple[str, str]) -> None:
+    begin, end = window
+    assert parse_dcs_timestamp(begin) <= parse_dcs_timestamp(end)
+
+
+@settings(max_examples=200, deadline=None)
+@given(limits(SPEC), offsets(SPEC))
+def test_paging_values_stay_in_the_spec_bounds(limit: int, offset: int) -> None:
+    assert SPEC.validator(SPEC.query_parameters["limit"]).is_valid(limit)
+    assert SPEC.validator(SPEC.query_parameters["offset"]).is_valid(offset)
+
+
+def test_the_edges_come_up() -> None:
+    drawn: set[int] = set()
+    ends: set[str] = set()
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(limits(SPEC), query_times(SPEC))
+    def collect(limit: int, time: str) -> None:
+        drawn.add(limit)
+        ends.add(time[8:])
+
+    collect()
+    assert {1, 10, 1000} <= drawn
+    assert "235959" in ends  # the last second of a day (of a month, among the edges)
+
+
+class _Case:
+    def __init__(self, query: dict[str, Any]) -> None:
+        self.query = query
+
+
+@given(st.tuples(query_times(SPEC), query_times(SPEC)))
+def test_order_window_makes_a_valid_window(pair: tuple[str, str]) -> None:
+    case = order_window(_Case({"begin_time": pair[0], "end_time": pair[1]}))  # type: ignore[arg-type]
+    assert parse_dcs_timestamp(case.query["begin_time"]) <= parse_dcs_timestamp(case.query["end_time"])
