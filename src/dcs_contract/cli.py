@@ -9,15 +9,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
-
-import uvicorn
+from typing import TextIO, TypeVar
 
 from dcs_contract.checks import RESPONSE_CHECKS
 from dcs_contract.errors import ConfigError, SpecError
-from dcs_contract.mock import MockCredentials, MockState, create_app
+from dcs_contract.mock import MockCredentials, MockServer, MockState, create_app
 from dcs_contract.report import RunReport, scrub, write_reports
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
@@ -25,38 +24,29 @@ from dcs_contract.target import RunSettings, Target
 
 __all__ = ["main"]
 
+_T = TypeVar("_T", int, float)
 EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE = 0, 1, 2, 3
 _EXIT_BY_VERDICT = {"conforms": EXIT_CONFORMS, "violations": EXIT_VIOLATIONS, "untestable": EXIT_UNTESTABLE}
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
+def _argument(convert: Callable[[str], _T], what: str, valid: Callable[[_T], bool], rule: str) -> Callable[[str], _T]:
+    """An argparse type that converts, checks, and repeats the bad value in its error."""
+
+    def parse(text: str) -> _T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not valid(value):
+            raise argparse.ArgumentTypeError(f"{value} {rule}")
+        return value
+
+    return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{value} must be greater than 0")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"{value} is not a port number (0..65535)")
-    return value
+_positive_int = _argument(int, "an integer", lambda value: value >= 1, "must be at least 1")
+_positive_float = _argument(float, "a number", lambda value: value > 0, "must be greater than 0")
+_port = _argument(int, "a port number", lambda value: 0 <= value <= 65535, "is not a port number (0..65535)")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -171,9 +161,9 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     state = MockState.default(
         spec, project_id=args.project_id, instance_id=args.instance_id, credentials=credentials, records=args.records
     )
-    base = f"http://127.0.0.1:{args.port}"
-    out.write(f"dcs-contract mock on {base}\n")
-    out.write(f"  DCS_BASE_URL={base}\n  DCS_PROJECT_ID={state.project_id}\n")
+    server = MockServer(create_app(state), port=args.port).start()
+    out.write(f"dcs-contract mock on {server.base_url}   (Ctrl-C stops it)\n")
+    out.write(f"  DCS_BASE_URL={server.base_url}\n  DCS_PROJECT_ID={state.project_id}\n")
     out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({args.records} backups)\n")
     out.write(f"  DCS_EMPTY_INSTANCE_ID={state.empty_instance_id}   (no backups)\n")
     # Credentials the user set are theirs and are not echoed; generated ones are printed to be used.
@@ -183,7 +173,11 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         out.write("  AK/SK: from CLOUD_SDK_AK/CLOUD_SDK_SK\n")
     out.write(f"  DCS_AUTH_TOKEN={credentials.token}\n" if not token else "  token: from DCS_AUTH_TOKEN\n")
     out.flush()
-    uvicorn.run(create_app(state), host="127.0.0.1", port=args.port, log_level="warning")
+    try:
+        while True:
+            time.sleep(3600)
+    finally:
+        server.stop()
     return EXIT_CONFORMS
 
 
