@@ -28,7 +28,14 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.report import Finding, RequestInfo, excerpt
 
-__all__ = ["ERROR_RESPONSE_CHECKS", "RESPONSE_CHECKS", "findings_from", "invalid_input_accepted", "validate"]
+__all__ = [
+    "ERROR_RESPONSE_CHECKS",
+    "RESPONSE_CHECKS",
+    "CheckFunction",
+    "findings_from",
+    "invalid_input_accepted",
+    "validate",
+]
 
 RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
     openapi_checks.status_code_conformance,

@@ -170,8 +170,8 @@ def _markdown(report: RunReport) -> str:
     ]
     if report.error:
         lines += ["", f"**The target could not be tested:** {report.error}"]
-    if not report.findings:
-        lines += ["", "No finding: the target conforms to the contract." if report.verdict == "conforms" else ""]
+    if report.verdict == "conforms":
+        lines += ["", "No finding: the target conforms to the contract."]
     by_category: dict[str, list[Finding]] = {}
     for finding in report.findings:
         by_category.setdefault(finding.category, []).append(finding)

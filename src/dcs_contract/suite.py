@@ -125,6 +125,16 @@ class ContractRun:
                 if isinstance(record, dict) and field_name in record:
                     seen[json.dumps(record[field_name])] += 1
 
+    def exchange(
+        self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
+    ) -> httpx.Response:
+        """One case of a property: counted, sent, observed, and its response checked."""
+        self.count(property_name)
+        response = self.send(case)
+        self.observe(response)
+        self.add(checks.validate(case, response, selected))
+        return response
+
     def count(self, property_name: str) -> None:
         self.cases[property_name] += 1
         if self.progress is not None:
@@ -155,10 +165,7 @@ def _conformance(run: ContractRun, mode: GenerationMode, name: str) -> None:
     @run.hypothesis
     @given(case=run.cases_of(mode))
     def conforms(case: Case[Any]) -> None:
-        run.count(name)
-        response = run.send(case)
-        run.observe(response)
-        run.add(checks.validate(case, response))
+        run.exchange(name, case)
 
     conforms()
 
@@ -185,11 +192,8 @@ def negative_inputs(run: ContractRun) -> None:
 
     def rejected(fault: tuple[str, dict[str, str]]) -> None:
         name, query = fault
-        run.count("negative-inputs")
         case = run.operation.Case(path_parameters=run.path_parameters, query=query)
-        response = run.send(case)
-        run.observe(response)
-        run.add(checks.validate(case, response, checks.ERROR_RESPONSE_CHECKS))
+        response = run.exchange("negative-inputs", case, checks.ERROR_RESPONSE_CHECKS)
         if response.status_code != 400:
             run.add([checks.invalid_input_accepted(name, response)])
 
