@@ -102,16 +102,18 @@ def order_window(case: Case[Any]) -> Case[Any]:
 
 def valid_queries(spec: Spec) -> st.SearchStrategy[dict[str, str]]:
     """Valid queries as sent on the wire: any subset of a window, a limit and an offset."""
+    # Built once, not per draw: each one compiles the spec's validators and patterns.
+    window_of, limit_of, offset_of = windows(spec), limits(spec), offsets(spec)
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, str]:
         query: dict[str, str] = {}
         if draw(st.booleans()):
-            query["begin_time"], query["end_time"] = draw(windows(spec))
+            query["begin_time"], query["end_time"] = draw(window_of)
         if draw(st.booleans()):
-            query["limit"] = str(draw(limits(spec)))
+            query["limit"] = str(draw(limit_of))
         if draw(st.booleans()):
-            query["offset"] = str(draw(offsets(spec)))
+            query["offset"] = str(draw(offset_of))
         return query
 
     return build()
@@ -167,14 +169,19 @@ def edge_invalid_queries(spec: Spec) -> list[tuple[str, dict[str, str]]]:
 
 def invalid_queries(spec: Spec) -> st.SearchStrategy[tuple[str, dict[str, str]]]:
     """(the parameter at fault, a query valid but for it), reversed windows included."""
+    # Built once, not per draw: each one compiles the spec's validators and patterns.
+    queries = valid_queries(spec)
+    wide_windows = windows(spec).filter(lambda w: w[0] != w[1])
+    names = sorted(spec.query_parameters)
+    bad_values = {name: invalid_values(spec, name) for name in names}
 
     @st.composite
     def build(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
-        query = draw(valid_queries(spec))
-        if draw(st.integers(0, len(spec.query_parameters))) == 0:
-            begin, end = draw(windows(spec).filter(lambda w: w[0] != w[1]))
+        query = draw(queries)
+        if draw(st.integers(0, len(names))) == 0:
+            begin, end = draw(wide_windows)
             return "begin_time", {**query, "begin_time": end, "end_time": begin}
-        name = draw(st.sampled_from(sorted(spec.query_parameters)))
-        return name, {**query, name: draw(invalid_values(spec, name))}
+        name = draw(st.sampled_from(names))
+        return name, {**query, name: draw(bad_values[name])}
 
     return build()

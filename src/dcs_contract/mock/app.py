@@ -122,7 +122,9 @@ def _gateway_error(code: str, message: str) -> ServiceAnswer:
     return ServiceAnswer(401, {"error_msg": message, "error_code": code, "request_id": uuid.uuid4().hex})
 
 
-def _authenticate(state: MockState, request: Request, body: bytes) -> ServiceAnswer | None:
+def _authenticate(
+    state: MockState, request: Request, pairs: list[tuple[str, str]], body: bytes
+) -> ServiceAnswer | None:
     """None when the request carries a valid token or signature, else the gateway's 401."""
     headers = {name.lower(): value for name, value in request.headers.items()}
     if "x-auth-token" in headers:
@@ -132,7 +134,7 @@ def _authenticate(state: MockState, request: Request, body: bytes) -> ServiceAns
     check = verify(
         method=request.method,
         path=request.url.path,
-        query=parse_qsl(request.url.query, keep_blank_values=True),
+        query=pairs,
         headers=headers,
         body=body,
         secrets={state.credentials.access_key: state.credentials.secret_key},
@@ -190,11 +192,11 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
         return ServiceAnswer(404, error_body("APIGW.0101", "The API does not exist or has not been published."))
     if request.method != "GET":
         return ServiceAnswer(405, error_body("APIGW.0102", f"{request.method} is not allowed here."), {"Allow": "GET"})
-    refused = _authenticate(state, request, body)
+    pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    refused = _authenticate(state, request, pairs, body)
     if refused is not None:
         return refused
     project_id, instance_id = ids
-    pairs = parse_qsl(request.url.query, keep_blank_values=True)
     if not state.drifts:
         return state.service.list_backups(project_id, instance_id, pairs)
     for drift in state.drifts:
