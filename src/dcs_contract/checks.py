@@ -34,6 +34,7 @@ __all__ = [
     "CheckFunction",
     "findings_from",
     "invalid_input_accepted",
+    "unauthenticated_not_refused",
     "validate",
 ]
 
@@ -78,6 +79,26 @@ def invalid_input_accepted(parameter: str, response: httpx.Response) -> Finding:
         message=f"{parameter}={response.request.url.params.get(parameter)!r} was answered {response.status_code}",
         location=parameter,
         expected="400 with a DCS error body",
+        actual=str(response.status_code),
+        requests=(RequestInfo.from_request(response.request),),
+        status=response.status_code,
+        response_excerpt=excerpt(response),
+    )
+
+
+def unauthenticated_not_refused(response: httpx.Response) -> Finding:
+    """A request with no credential at all was not answered 401."""
+    served = response.is_success
+    return Finding(
+        check="unauthenticated_refused",
+        category="auth",
+        title="Served without credentials" if served else "Unauthenticated request not refused with 401",
+        message=(
+            "a request with no Authorization and no X-Auth-Token header was answered "
+            f"{response.status_code}" + (": the tenant's backups are readable by anyone" if served else "")
+        ),
+        location="Authorization",
+        expected="401 from the gateway",
         actual=str(response.status_code),
         requests=(RequestInfo.from_request(response.request),),
         status=response.status_code,

@@ -12,11 +12,14 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
+from dcs_contract.baseline import Baseline
 from dcs_contract.checks import RESPONSE_CHECKS
 from dcs_contract.errors import ConfigError, SpecError
-from dcs_contract.mock import MockCredentials, MockServer, MockState, create_app
+from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
+from dcs_contract.mock.drift import DRIFTS
+from dcs_contract.recording import write_har
 from dcs_contract.report import RunReport, scrub, write_reports
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
@@ -46,7 +49,15 @@ def _argument(convert: Callable[[str], _T], what: str, valid: Callable[[_T], boo
 
 _positive_int = _argument(int, "an integer", lambda value: value >= 1, "must be at least 1")
 _positive_float = _argument(float, "a number", lambda value: value > 0, "must be greater than 0")
+_count = _argument(int, "an integer", lambda value: value >= 0, "must be 0 or more")
 _port = _argument(int, "a port number", lambda value: 0 <= value <= 65535, "is not a port number (0..65535)")
+
+
+_DEFAULT_RECORDING = Path("traffic.har")  # relative to --report-dir
+
+
+def _drift_help() -> str:
+    return f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -68,12 +79,31 @@ def _parser() -> argparse.ArgumentParser:
     behaviour.add_argument("--timeout", type=_positive_float, help="seconds per request (mock 10, live 15)")
     behaviour.add_argument("--report-dir", type=Path, default=Path("dcs-contract-report"), help="where reports go")
     behaviour.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    behaviour.add_argument(
+        "--record",
+        type=Path,
+        nargs="?",
+        const=_DEFAULT_RECORDING,
+        help="write the traffic, redacted, as a HAR file (default: REPORT_DIR/traffic.har)",
+    )
+    accepted = run.add_argument_group("known drift")
+    accepted.add_argument("--baseline", type=Path, help="accepted findings: reported, but they do not fail the run")
+    accepted.add_argument(
+        "--baseline-update", action="store_true", help="write this run's findings into the --baseline file"
+    )
+    embedded = run.add_argument_group("the embedded mock (only when no target is configured)")
+    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_drift_help())
+    embedded.add_argument("--mock-faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
+    embedded.add_argument("--mock-records", type=_count, help="backups of the instance (default 137)")
+    embedded.add_argument("--mock-data-seed", type=int, help="the seed of the mock's generated records")
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
     mock.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
     mock.add_argument("--project-id", help="the project id to serve (default: generated)")
     mock.add_argument("--instance-id", help="the instance id with backups (default: generated)")
-    mock.add_argument("--records", type=_positive_int, default=137, help="backups of the instance (default 137)")
+    mock.add_argument("--records", type=_count, default=137, help="backups of the instance (default 137)")
+    mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=_drift_help())
+    mock.add_argument("--faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
     return parser
 
 
@@ -103,16 +133,37 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  requests  {report.requests.get('total', 0)}  ({statuses})")
     names = ", ".join(check.__name__ for check in RESPONSE_CHECKS)
     lines.append(f"  checks    on every response: {names}")
-    lines.append(f"  findings  {len(report.findings)}")
+    lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
     for finding in report.findings:
         lines.append(
             f"    [{finding.category}] {finding.title}: {finding.location}\n"
             f"        expected {finding.expected}; got {finding.actual}"
         )
+    if report.baseline:
+        lines.append(f"  baseline  {report.baseline}: {len(report.accepted)} accepted, {len(report.resolved)} resolved")
+        for finding in report.accepted:
+            lines.append(f"    accepted [{finding.category}] {finding.title}: {finding.location}")
+        for entry in report.resolved:
+            lines.append(f"    resolved [{entry['category']}] {entry['location']} ({entry['check']}): no longer seen")
     if report.error:
         lines.append(f"  error     {report.error}")
     lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
     return "\n".join(lines)
+
+
+def _mock_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The embedded mock's options from the --mock-* flags."""
+    unknown = [name for name in args.mock_drift if name not in DRIFTS]
+    if unknown:
+        raise ConfigError(f"--mock-drift={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
+    options: dict[str, Any] = {"drifts": tuple(args.mock_drift)}
+    if args.mock_faults:
+        options["faults"] = FaultPlan()
+    if args.mock_records is not None:
+        options["records"] = args.mock_records
+    if args.mock_data_seed is not None:
+        options["seed"] = args.mock_data_seed
+    return options
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -132,18 +183,35 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         max_requests=args.max_requests,
         rate_limit=args.rate_limit,
         timeout=args.timeout,
+        record_traffic=args.record is not None,
     )
+    mock_options = _mock_options(args)
+    if not target.is_mock and any(mock_options.values()):
+        raise ConfigError("--mock-* flags apply to the embedded mock only; unset DCS_BASE_URL/DCS_REGION to use it")
+    if args.baseline_update and args.baseline is None:
+        raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
+    # Read the baseline before sending anything: a broken file is a usage error, not a wasted run.
+    baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
     progress = _Progress(err)
     if target.is_mock:
         err.write("dcs-contract: no target configured, starting the embedded mock\n")
-        with embedded_mock(spec, target) as (mock_target, _state):
+        with embedded_mock(spec, target, **mock_options) as (mock_target, _state):
             report = run_contract(spec, mock_target, settings, progress=progress)
         secrets = mock_target.credentials.secrets()
     else:
         err.write(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}\n")
         report = run_contract(spec, target, settings, progress=progress)
         secrets = target.credentials.secrets()
+    if baseline is not None:
+        if args.baseline_update:
+            baseline = baseline.updated(report.findings)
+            baseline.write()
+            err.write(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}\n")
+        report = baseline.apply(report)
     paths = write_reports(report, args.report_dir, secrets=secrets)
+    if args.record is not None:
+        recording = args.report_dir / args.record if args.record == _DEFAULT_RECORDING else args.record
+        paths.append(write_har(report.traffic, recording, secrets=secrets))
     out.write(scrub(_summary(report), secrets) + "\n")
     out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
     return _EXIT_BY_VERDICT[report.verdict]
@@ -158,11 +226,22 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         secret_key=sk or generated.secret_key,
         token=token or generated.token,
     )
+    unknown = [name for name in args.drift if name not in DRIFTS]
+    if unknown:
+        raise ConfigError(f"--drift={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
     state = MockState.default(
-        spec, project_id=args.project_id, instance_id=args.instance_id, credentials=credentials, records=args.records
+        spec,
+        project_id=args.project_id,
+        instance_id=args.instance_id,
+        credentials=credentials,
+        records=args.records,
+        drifts=tuple(args.drift),
+        faults=FaultPlan() if args.faults else None,
     )
     server = MockServer(create_app(state), port=args.port).start()
     out.write(f"dcs-contract mock on {server.base_url}   (Ctrl-C stops it)\n")
+    if args.drift or args.faults:
+        out.write(f"  drift: {', '.join(args.drift) or 'none'}; faults: {'on' if args.faults else 'off'}\n")
     out.write(f"  DCS_BASE_URL={server.base_url}\n  DCS_PROJECT_ID={state.project_id}\n")
     out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({args.records} backups)\n")
     out.write(f"  DCS_EMPTY_INSTANCE_ID={state.empty_instance_id}   (no backups)\n")

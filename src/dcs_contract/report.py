@@ -19,6 +19,8 @@ from xml.etree import ElementTree as ET
 
 import httpx
 
+from dcs_contract.transport import SENSITIVE_HEADERS
+
 __all__ = [
     "CATEGORIES",
     "Finding",
@@ -26,6 +28,8 @@ __all__ = [
     "RequestInfo",
     "RunReport",
     "curl_command",
+    "fingerprint_of",
+    "scrub",
     "write_reports",
 ]
 
@@ -46,23 +50,32 @@ _EXCERPT = 600
 _TOKEN_PLACEHOLDER = "X-Auth-Token: $DCS_AUTH_TOKEN"
 
 
-def curl_command(method: str, url: str) -> str:
+def fingerprint_of(check: str, category: str, location: str) -> str:
+    """Stable across runs: the check, the category and the location; not the message or request."""
+    key = "\x1f".join((check, category, location))
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def curl_command(method: str, url: str, *, authenticated: bool = True) -> str:
     """A curl that reproduces a request, authenticated by a token placeholder, never a secret."""
-    return f"curl -sS -X {method} -H {shlex.quote(_TOKEN_PLACEHOLDER)} {shlex.quote(url)}"
+    auth = f"-H {shlex.quote(_TOKEN_PLACEHOLDER)} " if authenticated else ""
+    return f"curl -sS -X {method} {auth}{shlex.quote(url)}"
 
 
 @dataclass(frozen=True, kw_only=True)
 class RequestInfo:
     method: str
     url: str
+    authenticated: bool = True
 
     @classmethod
     def from_request(cls, request: httpx.Request) -> RequestInfo:
-        return cls(method=request.method, url=str(request.url))
+        authenticated = any(name in request.headers for name in SENSITIVE_HEADERS)
+        return cls(method=request.method, url=str(request.url), authenticated=authenticated)
 
     @property
     def curl(self) -> str:
-        return curl_command(self.method, self.url)
+        return curl_command(self.method, self.url, authenticated=self.authenticated)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,9 +99,7 @@ class Finding:
 
     @property
     def fingerprint(self) -> str:
-        """Stable across runs: the check, the category and the location; not the message or request."""
-        key = "\x1f".join((self.check, self.category, self.location))
-        return hashlib.sha256(key.encode()).hexdigest()[:16]
+        return fingerprint_of(self.check, self.category, self.location)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -129,9 +140,12 @@ def _size(finding: Finding) -> tuple[int, int]:
 
 @dataclass(kw_only=True)
 class RunReport:
-    """Everything a run learned, ready to be written."""
+    """Everything a run learned, ready to be written.
 
-    verdict: str  # "conforms", "violations", "untestable"
+    ``findings`` are the new ones; ``accepted`` are findings a baseline accepts, and
+    ``resolved`` the baseline entries this run no longer saw.
+    """
+
     target: dict[str, Any]
     started: str
     finished: str
@@ -142,8 +156,22 @@ class RunReport:
     occurrences: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
+    accepted: Sequence[Finding] = ()
+    resolved: Sequence[dict[str, str]] = ()
+    baseline: str | None = None
+    traffic: Sequence[Any] = field(default=(), repr=False)
+
+    @property
+    def verdict(self) -> str:
+        """Drift found is drift, even when the run was cut short; otherwise an error leaves it untested."""
+        if self.findings:
+            return "violations"
+        return "untestable" if self.error else "conforms"
 
     def as_dict(self) -> dict[str, Any]:
+        def listed(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+            return [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in findings]
+
         return {
             "verdict": self.verdict,
             "target": self.target,
@@ -154,7 +182,10 @@ class RunReport:
             "requests": self.requests,
             "error": self.error,
             "observed": self.observed,
-            "findings": [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in self.findings],
+            "findings": listed(self.findings),
+            "baseline": {"file": self.baseline, "accepted": listed(self.accepted), "resolved": list(self.resolved)}
+            if self.baseline
+            else None,
         }
 
 
@@ -169,18 +200,33 @@ def _markdown(report: RunReport) -> str:
         f"- requests: {report.requests.get('total', 0)} by status {json.dumps(report.requests.get('by_status', {}))}",
     ]
     if report.error:
-        lines += ["", f"**The target could not be tested:** {report.error}"]
+        cut = "The run was cut short" if report.findings else "The target could not be tested"
+        lines += ["", f"**{cut}:** {report.error}"]
     if report.verdict == "conforms":
-        lines += ["", "No finding: the target conforms to the contract."]
+        accepted = f", {len(report.accepted)} accepted by the baseline" if report.accepted else ""
+        lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
+    lines += _markdown_findings(report.findings, level="##")
+    if report.accepted:
+        lines += ["", f"## Accepted by the baseline {report.baseline} ({len(report.accepted)})"]
+        lines += _markdown_findings(report.accepted, level="###")
+    if report.resolved:
+        lines += ["", f"## Resolved: in the baseline, no longer seen ({len(report.resolved)})", ""]
+        lines += [f"- `{e['fingerprint']}` {e['category']} `{e['location']}` ({e['check']})" for e in report.resolved]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_findings(findings: Sequence[Finding], *, level: str) -> list[str]:
+    """Findings grouped by category, each with what to run to see it again."""
+    lines: list[str] = []
     by_category: dict[str, list[Finding]] = {}
-    for finding in report.findings:
+    for finding in findings:
         by_category.setdefault(finding.category, []).append(finding)
-    for category, findings in by_category.items():
-        lines += ["", f"## {category} ({len(findings)})"]
-        for f in findings:
+    for category, group in by_category.items():
+        lines += ["", f"{level} {category} ({len(group)})"]
+        for f in group:
             lines += [
                 "",
-                f"### {f.title}: `{f.location}`",
+                f"{level}# {f.title}: `{f.location}`",
                 "",
                 f"- check: `{f.check}`, fingerprint `{f.fingerprint}`",
                 f"- expected: {f.expected}",
@@ -189,16 +235,17 @@ def _markdown(report: RunReport) -> str:
             lines += [f"- reproduce: `{r.curl}`" for r in f.requests]
             if f.message:
                 lines += ["", "```", f.message.strip(), "```"]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def _junit(report: RunReport) -> bytes:
     suite = ET.Element(
         "testsuite",
         name="dcs-contract",
-        tests=str(max(len(report.findings), 1)),
+        tests=str(max(len(report.findings), 1) + len(report.accepted) + (1 if report.error else 0)),
         failures=str(len(report.findings)),
         errors="1" if report.error else "0",
+        skipped=str(len(report.accepted)),
         timestamp=report.started,
     )
     if not report.findings:
@@ -207,6 +254,10 @@ def _junit(report: RunReport) -> bytes:
         case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
         failure = ET.SubElement(case, "failure", message=f"{f.title}: expected {f.expected}, got {f.actual}")
         failure.text = "\n".join([f.message, *(r.curl for r in f.requests)])
+    # Accepted drift shows in the CI's test view as skipped: visible, but not failing.
+    for f in report.accepted:
+        case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
+        ET.SubElement(case, "skipped", message=f"accepted by the baseline: {f.title}")
     if report.error:
         case = ET.SubElement(suite, "testcase", classname="dcs-contract", name="target reachable")
         ET.SubElement(case, "error", message=report.error)

@@ -33,7 +33,7 @@ from dcs_contract.report import Finding, FindingLog, RunReport
 from dcs_contract.spec import OPERATION_PATH, Spec
 from dcs_contract.strategies import edge_invalid_queries, invalid_queries, order_window, query_times
 from dcs_contract.target import Credentials, RunSettings, Target
-from dcs_contract.transport import GuardedTransport, build_client
+from dcs_contract.transport import EXPECT_REFUSAL, GuardedTransport, build_client
 
 __all__ = ["PROPERTIES", "ContractRun", "ProgressCallback", "contract_property", "embedded_mock", "run_contract"]
 
@@ -129,16 +129,17 @@ class ContractRun:
         self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
     ) -> httpx.Response:
         """One case of a property: counted, sent, observed, and its response checked."""
-        self.count(property_name)
         response = self.send(case)
+        # Counted once answered: a case the transport refused to send was not tested.
+        self.count(property_name)
         self.observe(response)
         self.add(checks.validate(case, response, selected))
         return response
 
-    def count(self, property_name: str) -> None:
+    def count(self, property_name: str, total: int | None = None) -> None:
         self.cases[property_name] += 1
         if self.progress is not None:
-            self.progress(property_name, self.cases[property_name], self.settings.max_examples)
+            self.progress(property_name, self.cases[property_name], total or self.settings.max_examples)
 
     def add(self, findings: list[Finding]) -> None:
         for finding in findings:
@@ -168,6 +169,23 @@ def _conformance(run: ContractRun, mode: GenerationMode, name: str) -> None:
         run.exchange(name, case)
 
     conforms()
+
+
+@contract_property("auth-probe")
+def auth_probe(run: ContractRun) -> None:
+    """One request without any credential is refused with 401 and the gateway's error body.
+
+    It sends no credential at all, never a wrong signature: a bad signature with the user's
+    AK counts towards the AK's lock-out.
+    """
+    run.count("auth-probe", total=1)
+    case = run.operation.Case(path_parameters=run.path_parameters, query={"limit": 1})
+    response = run.client.get(case.formatted_path, params={"limit": "1"}, auth=None, extensions={EXPECT_REFUSAL: True})
+    run.observe(response)
+    if response.status_code == 401:
+        run.add(checks.validate(case, response, checks.ERROR_RESPONSE_CHECKS))
+    else:
+        run.add([checks.unauthenticated_not_refused(response)])
 
 
 @contract_property("schema-positive")
@@ -242,6 +260,7 @@ def run_contract(
         rate_limit=settings.rate_limit,
         timeout=settings.timeout,
         retries=settings.retries,
+        record=settings.record_traffic,
         inner=inner_transport,
     )
     run = ContractRun(spec, target, settings, client, progress)
@@ -254,18 +273,16 @@ def run_contract(
                 error = str(exc)
                 break
     stats = run.transport.stats
-    findings = list(run.findings)
-    verdict = "untestable" if error else ("violations" if findings else "conforms")
     return RunReport(
-        verdict=verdict,
         target=target.describe(),
         started=started,
         finished=_now(),
         seed=settings.seed,
         cases=dict(run.cases),
         requests={"total": stats.attempts, "retries": stats.retries, "by_status": dict(stats.by_status)},
-        findings=findings,
+        findings=list(run.findings),
         occurrences=dict(run.findings.occurrences),
         error=error,
         observed={key: dict(counter) for key, counter in run.observed.items()},
+        traffic=list(stats.exchanges),
     )

@@ -154,6 +154,7 @@ class RunSettings:
     rate_limit: float | None = None
     timeout: float = 10.0
     retries: int = 4
+    record_traffic: bool = False
 
     # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
     LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {

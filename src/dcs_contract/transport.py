@@ -15,8 +15,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import httpx
 
@@ -29,7 +30,16 @@ from dcs_contract.errors import (
     Unreachable,
 )
 
-__all__ = ["EXPECT_REFUSAL", "Exchange", "GuardedTransport", "TrafficStats", "UnsafeMethod", "build_client"]
+__all__ = [
+    "EXPECT_REFUSAL",
+    "SENSITIVE_HEADERS",
+    "Exchange",
+    "GuardedTransport",
+    "TrafficStats",
+    "UnsafeMethod",
+    "build_client",
+    "redacted_headers",
+]
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
@@ -37,6 +47,16 @@ AUTH_STATUSES = frozenset({401, 403})
 # its 401 is the answer, not a reason to stop.
 EXPECT_REFUSAL = "dcs_contract.expect_refusal"
 _MAX_RETRY_AFTER = 30.0
+# Headers that carry a credential (the AK/SK signature names the AK; the others are tokens).
+SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
+REDACTED = "[REDACTED]"
+# A recorded body longer than this is cut: a recording is for study, not a data dump.
+_MAX_RECORDED_BODY = 256 * 1024
+
+
+def redacted_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """The headers with every credential-bearing value replaced."""
+    return tuple((name, REDACTED if name.lower() in SENSITIVE_HEADERS else value) for name, value in headers)
 
 
 class UnsafeMethod(DcsContractError):
@@ -45,14 +65,18 @@ class UnsafeMethod(DcsContractError):
 
 @dataclass(frozen=True)
 class Exchange:
-    """One attempt on the wire, without any header value that could carry a credential."""
+    """One attempt on the wire. Headers are kept only when recording, and always redacted."""
 
     method: str
     url: str
     status: int | None
-    started: float
+    started_at: datetime
     elapsed: float
     error: str | None = None
+    request_headers: tuple[tuple[str, str], ...] = ()
+    response_headers: tuple[tuple[str, str], ...] = ()
+    response_body: str | None = None
+    http_version: str = "HTTP/1.1"
 
 
 @dataclass
@@ -85,11 +109,13 @@ class GuardedTransport(httpx.BaseTransport):
         max_requests: int,
         rate_limit: float | None,
         retries: int,
+        record: bool = False,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
+        self._record = record
         self.max_requests = max_requests
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._retries = retries
@@ -118,19 +144,30 @@ class GuardedTransport(httpx.BaseTransport):
 
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         self._take_slot(request)
-        started = self._clock()
+        started, started_at = self._clock(), datetime.now(UTC)
+        body = None
         try:
             response = self._inner.handle_request(request)
+            if self._record:
+                response, body = _buffered(response, request)
         except httpx.TransportError as exc:
-            self._log(request, None, started, f"{type(exc).__name__}: {exc}")
+            self._log(Exchange(request.method, str(request.url), None, started_at, self._clock() - started, str(exc)))
             raise
-        self._log(request, response.status_code, started, None)
+        exchange = Exchange(request.method, str(request.url), response.status_code, started_at, self._clock() - started)
+        if self._record:
+            exchange = replace(
+                exchange,
+                request_headers=redacted_headers(request.headers.multi_items()),
+                response_headers=redacted_headers(response.headers.multi_items()),
+                response_body=body,
+                http_version=str(response.extensions.get("http_version", b"HTTP/1.1"), "ascii", "replace"),
+            )
+        self._log(exchange)
         return response
 
-    def _log(self, request: httpx.Request, status: int | None, started: float, error: str | None) -> None:
-        exchange = Exchange(request.method, str(request.url), status, started, self._clock() - started, error)
+    def _log(self, exchange: Exchange) -> None:
         with self._lock:
-            self.stats.by_status[str(status) if status is not None else "error"] += 1
+            self.stats.by_status[str(exchange.status) if exchange.status is not None else "error"] += 1
             self.stats.exchanges.append(exchange)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
@@ -181,6 +218,29 @@ class GuardedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
+def _buffered(response: httpx.Response, request: httpx.Request) -> tuple[httpx.Response, str]:
+    """The response with its raw body in memory and still unread, and that body as text.
+
+    A new response, not ``response.read()``: the client still reads and closes the stream
+    itself, which is when httpx stamps ``elapsed``.
+    """
+    raw = b"".join(response.iter_raw())
+    response.close()
+
+    def replay() -> httpx.Response:
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            stream=httpx.ByteStream(raw),
+            extensions=response.extensions,
+            request=request,
+        )
+
+    decoded = replay()
+    text = decoded.read().decode(decoded.encoding or "utf-8", errors="replace")
+    return replay(), text[:_MAX_RECORDED_BODY]
+
+
 def _auth_rejected(response: httpx.Response) -> AuthRejected:
     try:
         code = response.json().get("error_code")
@@ -201,6 +261,7 @@ def build_client(
     rate_limit: float | None,
     timeout: float,
     retries: int,
+    record: bool = False,
     inner: httpx.BaseTransport | None = None,
 ) -> httpx.Client:
     """The one httpx client of a run: guarded, signed, and bound to the target's base URL."""
@@ -209,6 +270,7 @@ def build_client(
         max_requests=max_requests,
         rate_limit=rate_limit,
         retries=retries,
+        record=record,
     )
     return httpx.Client(
         base_url=base_url,

@@ -74,7 +74,7 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, capsys: pytest.CaptureFix
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "untestable"
 
 
-def test_a_wrong_secret_key_exits_3_after_one_request(
+def test_a_wrong_secret_key_exits_3_after_one_signed_request(
     spec: Spec, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     state = MockState.default(spec)
@@ -87,7 +87,8 @@ def test_a_wrong_secret_key_exits_3_after_one_request(
             "CLOUD_SDK_SK": "a-wrong-secret-key",
         }
         assert main(["run", "--report-dir", str(tmp_path)], env=env) == 3
-    assert [r.status for r in state.requests()] == [401]
+    # The unauthenticated probe, then one signed request: never a second bad signature.
+    assert [(r.with_credentials, r.status) for r in state.requests()] == [(False, 401), (True, 401)]
     captured = capsys.readouterr()
     assert "refused the credentials: HTTP 401 APIGW.0301" in captured.out
     assert "a-wrong-secret-key" not in captured.out + captured.err

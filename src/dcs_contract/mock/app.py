@@ -8,6 +8,7 @@ path, is logged: the safety tests read that log to prove what a run sent.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import threading
@@ -23,9 +24,11 @@ from starlette.routing import Route
 
 from dcs_contract.mock.data import generate_records
 from dcs_contract.mock.drift import Drift, drifts_named
+from dcs_contract.mock.faults import FaultPlan
 from dcs_contract.mock.service import BackupService, ServiceAnswer, error_body
 from dcs_contract.signing import verify
 from dcs_contract.spec import OPERATION_PATH, Spec
+from dcs_contract.transport import SENSITIVE_HEADERS
 
 __all__ = ["LoggedRequest", "MockCredentials", "MockState", "create_app"]
 
@@ -58,7 +61,7 @@ class LoggedRequest:
     query: str
     status: int
     at: float
-    authenticated: bool
+    with_credentials: bool
 
 
 @dataclass
@@ -69,6 +72,7 @@ class MockState:
     credentials: MockCredentials
     empty_instance_id: str | None = None
     drifts: tuple[Drift, ...] = ()
+    faults: FaultPlan | None = None
     log: list[LoggedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -83,6 +87,7 @@ class MockState:
         records: int = 137,
         seed: int = 20240409,
         drifts: tuple[str, ...] = (),
+        faults: FaultPlan | None = None,
     ) -> MockState:
         """A project with one instance holding ``records`` backups and one instance with none."""
         rng = random.Random(seed)
@@ -99,6 +104,7 @@ class MockState:
             credentials=credentials or MockCredentials.generate(),
             empty_instance_id=empty_id,
             drifts=drifts_named(drifts),
+            faults=faults,
         )
 
     @property
@@ -146,6 +152,10 @@ def _authenticate(
     )
 
 
+def _anonymous(request: Request) -> bool:
+    return not any(name in request.headers for name in SENSITIVE_HEADERS)
+
+
 def _route(path: str) -> tuple[str, str] | None:
     """(project_id, instance_id) when ``path`` is the backups path, else None."""
     if not (path.startswith(_PREFIX + "/") and path.endswith(_SUFFIX)):
@@ -166,16 +176,20 @@ def create_app(state: MockState) -> Starlette:
     """The mock's ASGI app over ``state``."""
 
     async def handle(request: Request) -> Response:
+        arrived = time.monotonic()
         body = await request.body()
-        answer = _answer(state, request, body)
+        fault, delay = state.faults.next() if state.faults else (None, 0.0)
+        if delay:
+            await asyncio.sleep(delay)
+        answer = fault or _answer(state, request, body)
         state.record(
             LoggedRequest(
                 method=request.method,
                 path=request.url.path,
                 query=request.url.query,
                 status=answer.status,
-                at=time.monotonic(),
-                authenticated=answer.status != 401,
+                at=arrived,
+                with_credentials=not _anonymous(request),
             )
         )
         return _respond(answer)
@@ -194,7 +208,7 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
         return ServiceAnswer(405, error_body("APIGW.0102", f"{request.method} is not allowed here."), {"Allow": "GET"})
     pairs = parse_qsl(request.url.query, keep_blank_values=True)
     refused = _authenticate(state, request, pairs, body)
-    if refused is not None:
+    if refused is not None and not (_anonymous(request) and any(d.serves_anonymous for d in state.drifts)):
         return refused
     project_id, instance_id = ids
     if not state.drifts:

@@ -25,6 +25,8 @@ class Drift:
     description: str
     before: Callable[[QueryPairs], QueryPairs] | None = None
     after: Callable[[ServiceAnswer], ServiceAnswer] | None = None
+    # The gateway lets a request with no credential at all through to the service.
+    serves_anonymous: bool = False
 
 
 DRIFTS: dict[str, Drift] = {}
@@ -67,6 +69,14 @@ _register(
         "negative-offset-accepted",
         "a negative offset is read as 0 and answered 200 instead of 400",
         before=_clamp_negative_offset,
+    )
+)
+
+_register(
+    Drift(
+        "served-without-credentials",
+        "the gateway serves a request that carries no credential at all",
+        serves_anonymous=True,
     )
 )
 

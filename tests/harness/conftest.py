@@ -1,0 +1,40 @@
+"""Helpers for the harness's self-tests: a mock served on a real socket, addressed as a live target."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+
+from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.spec import Spec
+
+Serve = Callable[..., Any]
+
+
+def live_env(server: MockServer, state: MockState, *, token: bool = False) -> dict[str, str]:
+    """The environment of a live run against ``server``: DCS_* plus AK/SK (or the token)."""
+    env = {"DCS_BASE_URL": server.base_url, "DCS_PROJECT_ID": state.project_id, "DCS_INSTANCE_ID": state.instance_id}
+    if token:
+        env["DCS_AUTH_TOKEN"] = state.credentials.token
+    else:
+        env["CLOUD_SDK_AK"] = state.credentials.access_key
+        env["CLOUD_SDK_SK"] = state.credentials.secret_key
+    if state.empty_instance_id:
+        env["DCS_EMPTY_INSTANCE_ID"] = state.empty_instance_id
+    return env
+
+
+@pytest.fixture
+def serve(spec: Spec) -> Serve:
+    """``with serve(**MockState.default options) as (server, state):`` a mock on loopback."""
+
+    @contextmanager
+    def serving(**options: Any) -> Iterator[tuple[MockServer, MockState]]:
+        state = MockState.default(spec, **options)
+        with MockServer(create_app(state)) as server:
+            yield server, state
+
+    return serving
