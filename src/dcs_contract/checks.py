@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 from schemathesis import Case
-from schemathesis.checks import CheckFunction
+from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup, MalformedJson, ServerError
 from schemathesis.openapi.checks import (
     JsonSchemaError,
@@ -29,6 +29,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 from dcs_contract.report import Finding, RequestInfo, excerpt
 
 __all__ = [
+    "ERROR_BODY_CHECKS",
     "ERROR_RESPONSE_CHECKS",
     "RESPONSE_CHECKS",
     "CheckFunction",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
+    # A 5xx is a failure even though the spec documents 500: the service broke on the query.
+    not_a_server_error,
     openapi_checks.status_code_conformance,
     openapi_checks.content_type_conformance,
     openapi_checks.response_headers_conformance,
@@ -49,7 +52,14 @@ RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
 _UNEXPECTED_RE = re.compile(r"'([^']+)' (?:was|were) unexpected|'([^']+)'(?:, '[^']+')* were unexpected")
 # For a request that is known to be invalid: status, content type and the error body's schema.
 ERROR_RESPONSE_CHECKS: tuple[CheckFunction, ...] = (
+    # A 5xx is a failure even though the spec documents 500: the service broke on the query.
+    not_a_server_error,
     openapi_checks.status_code_conformance,
+    openapi_checks.content_type_conformance,
+    openapi_checks.response_schema_conformance,
+)
+# When the status itself is judged elsewhere (an invariant that names the parameter at fault).
+ERROR_BODY_CHECKS: tuple[CheckFunction, ...] = (
     openapi_checks.content_type_conformance,
     openapi_checks.response_schema_conformance,
 )
@@ -127,7 +137,7 @@ def _schema_finding(failure: JsonSchemaError, response: httpx.Response) -> tuple
         location = f"{location}/{names[0]}" if names else location
         return category, location, "no property beyond those in the spec", f"unexpected {', '.join(names)}"
     if keyword == "required":
-        missing = re.findall(r"'([^']+)' is a required property", failure.message)
+        missing = re.findall(r"""["']([^"']+)["'] is a required property""", failure.message)
         location = f"{location}/{missing[0]}" if missing else location
         return category, location, "a required property", "missing"
     return category, location or "/", f"{keyword} as in the spec", actual
@@ -163,9 +173,11 @@ def findings_from(failure: Failure, case: Case[Any], response: httpx.Response) -
         category, location = "status", ",".join(sorted(case.query or {})) or "query"
         expected, actual = "2xx for a valid query", str(status)
     elif isinstance(failure, MalformedJson):
-        category, location, expected, actual = "content-type", "body", "a JSON body", "malformed JSON"
+        # The body declared JSON but does not parse: cut short or corrupted on the way.
+        category, location, expected, actual = "transport", "body", "a complete JSON body", "malformed JSON"
     elif isinstance(failure, ServerError):
-        category, location, expected, actual = "status", "status", "no 5xx for a valid query", str(status)
+        category, location = "status", ",".join(sorted(case.query or {})) or "query"
+        expected, actual = "no 5xx for a valid query", str(status)
     else:
         category, location, expected, actual = "schema", failure.title, "as in the spec", failure.title
     return Finding(

@@ -17,6 +17,7 @@ from typing import Any, TextIO, TypeVar
 from dcs_contract.baseline import Baseline
 from dcs_contract.checks import RESPONSE_CHECKS
 from dcs_contract.errors import ConfigError, SpecError
+from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
@@ -115,13 +116,21 @@ class _Progress:
         self.tty = stream.isatty()
         self.current: str | None = None
 
-    def __call__(self, name: str, done: int, total: int) -> None:
+    def __call__(self, name: str, done: int, total: int | None) -> None:
+        if self.current is not None and name != self.current and self.tty:
+            self.stream.write("\n")
+        self.current = name
+        of = f"/{total}" if total else " requests"
         if self.tty:
-            end = "\n" if done >= total else ""
-            self.stream.write(f"\r  {name:<18} {done:>5}/{total}{end}")
+            self.stream.write(f"\r  {name:<18} {done:>5}{of}")
         elif done == 1 or done % 50 == 0 or done == total:
-            self.stream.write(f"  {name:<18} {done:>5}/{total}\n")
+            self.stream.write(f"  {name:<18} {done:>5}{of}\n")
         self.stream.flush()
+
+    def close(self) -> None:
+        if self.current is not None and self.tty:
+            self.stream.write("\n")
+            self.stream.flush()
 
 
 def _summary(report: RunReport) -> str:
@@ -131,8 +140,11 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
     statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.get("by_status", {}).items()))
     lines.append(f"  requests  {report.requests.get('total', 0)}  ({statuses})")
+    for name, reason in report.skipped.items():
+        lines.append(f"  skipped   {name}: {reason}")
     names = ", ".join(check.__name__ for check in RESPONSE_CHECKS)
     lines.append(f"  checks    on every response: {names}")
+    lines.append(f"            and the spec's {len(INVARIANTS)} x-invariants (paging, window, cross-field)")
     lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
     for finding in report.findings:
         lines.append(
@@ -198,10 +210,12 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         with embedded_mock(spec, target, **mock_options) as (mock_target, _state):
             report = run_contract(spec, mock_target, settings, progress=progress)
         secrets = mock_target.credentials.secrets()
+        progress.close()
     else:
         err.write(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}\n")
         report = run_contract(spec, target, settings, progress=progress)
         secrets = target.credentials.secrets()
+        progress.close()
     if baseline is not None:
         if args.baseline_update:
             baseline = baseline.updated(report.findings)

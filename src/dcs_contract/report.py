@@ -156,6 +156,7 @@ class RunReport:
     occurrences: dict[str, int] = field(default_factory=dict)
     error: str | None = None
     observed: dict[str, Any] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
     accepted: Sequence[Finding] = ()
     resolved: Sequence[dict[str, str]] = ()
     baseline: str | None = None
@@ -179,6 +180,7 @@ class RunReport:
             "finished": self.finished,
             "seed": self.seed,
             "cases": self.cases,
+            "skipped": self.skipped,
             "requests": self.requests,
             "error": self.error,
             "observed": self.observed,

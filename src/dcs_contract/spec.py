@@ -81,6 +81,16 @@ class Spec:
         return {name: p["schema"] for name, p in self.parameters.items() if p["in"] == "query"}
 
     @cached_property
+    def invariants(self) -> dict[str, dict[str, Any]]:
+        """The operation's ``x-invariants`` by id: rule, category, location and source."""
+        return {entry["id"]: dict(entry) for entry in self.operation.get("x-invariants", [])}
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        """The query parameters' defaults, as a request without them is answered."""
+        return {name: schema["default"] for name, schema in self.query_parameters.items() if "default" in schema}
+
+    @cached_property
     def status_codes(self) -> list[int]:
         return sorted(int(code) for code in self.operation["responses"])
 

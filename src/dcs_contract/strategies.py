@@ -12,8 +12,9 @@ second of a month, 29 February, one-second windows, offset 0, limit 1 and the ma
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from hypothesis import strategies as st
 from schemathesis import Case
@@ -22,13 +23,16 @@ from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_d
 from dcs_contract.spec import Spec
 
 __all__ = [
+    "SplitWindow",
     "edge_invalid_queries",
     "invalid_queries",
     "invalid_values",
     "limits",
     "offsets",
     "order_window",
+    "paging_queries",
     "query_times",
+    "split_windows",
     "valid_queries",
     "windows",
 ]
@@ -183,5 +187,76 @@ def invalid_queries(spec: Spec) -> st.SearchStrategy[tuple[str, dict[str, str]]]
             return "begin_time", {**query, "begin_time": end, "end_time": begin}
         name = draw(st.sampled_from(names))
         return name, {**query, name: draw(bad_values[name])}
+
+    return build()
+
+
+class SplitWindow(NamedTuple):
+    """[begin, end] split into [begin, split] and [split + 1 s, end]; begin <= split < end."""
+
+    begin: datetime
+    split: datetime
+    end: datetime
+
+    @property
+    def whole(self) -> dict[str, str]:
+        return {"begin_time": format_dcs_timestamp(self.begin), "end_time": format_dcs_timestamp(self.end)}
+
+    @property
+    def left(self) -> dict[str, str]:
+        return {"begin_time": format_dcs_timestamp(self.begin), "end_time": format_dcs_timestamp(self.split)}
+
+    @property
+    def right(self) -> dict[str, str]:
+        after = self.split + timedelta(seconds=1)
+        return {"begin_time": format_dcs_timestamp(after), "end_time": format_dcs_timestamp(self.end)}
+
+
+_SECOND = timedelta(seconds=1)
+
+
+def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchStrategy[SplitWindow]:
+    """Windows with a split point, leaning on the seconds in ``around`` (the records' creation times).
+
+    Edges on a record's own second, or one second either side, are where an exclusive end,
+    an off-by-one or a filter on the wrong field shows; with no records, any valid times.
+    """
+    seconds = sorted({moment.replace(microsecond=0) for moment in around})
+    anywhere = query_times(spec).map(parse_dcs_timestamp)
+    if seconds:
+        jitter = st.sampled_from([0, 0, 0, -1, 1]).map(lambda n: n * _SECOND)
+        near = st.builds(lambda moment, delta: moment + delta, st.sampled_from(seconds), jitter)
+        moments = st.one_of(near, near, near, anywhere)
+    else:
+        moments = anywhere
+
+    @st.composite
+    def build(draw: st.DrawFn) -> SplitWindow:
+        begin, end = sorted((draw(moments), draw(moments)))
+        if end == begin:
+            end = begin + _SECOND
+        inside = [moment for moment in seconds if begin <= moment < end]
+        width = int((end - begin).total_seconds())
+        choices = st.integers(0, width - 1).map(lambda n: begin + n * _SECOND)
+        split = draw(st.sampled_from(inside) | choices if inside else choices)
+        return SplitWindow(begin, split, end)
+
+    return build()
+
+
+def paging_queries(spec: Spec, *, total: int) -> st.SearchStrategy[dict[str, str]]:
+    """A limit and an offset, each present or defaulted, with offsets near ``total`` and its edges."""
+    offset_edges = st.sampled_from(sorted({0, max(total - 1, 0), total, total + 1}))
+    offset_of = st.one_of(offset_edges, st.integers(0, total + 1))
+    limit_of = limits(spec)
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, str]:
+        query: dict[str, str] = {}
+        if draw(st.booleans()):
+            query["limit"] = str(draw(limit_of))
+        if draw(st.booleans()):
+            query["offset"] = str(draw(offset_of))
+        return query
 
     return build()

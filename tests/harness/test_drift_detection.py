@@ -1,47 +1,140 @@
-"""Pointed at a mock that breaks the contract, the suite fails and names the field or parameter."""
+"""Proof that the harness catches drift: ``dcs-contract run`` against the mock with each switch on.
+
+Every switch must fail the run (exit 1) with a finding that names the field or parameter at
+fault; the faithful mock must pass over many datasets, so that the findings are not noise.
+"""
 
 from __future__ import annotations
 
-from dcs_contract.report import RunReport
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcs_contract.cli import main
+from dcs_contract.invariants import INVARIANTS
+from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.spec import Spec
-from dcs_contract.suite import embedded_mock, run_contract
-from dcs_contract.target import RunSettings, Target
+
+# switch -> (category, location, check) of a finding the run must report.
+CAUGHT_AS = {
+    "extra-field": ("schema", "/backup_record_response/*/backup_region", "response_schema_conformance"),
+    "missing-backup-id": ("schema", "/backup_record_response/*/backup_id", "response_schema_conformance"),
+    "period-as-object": ("type", "/backup_record_response/*/period", "response_schema_conformance"),
+    "size-as-string": ("type", "/backup_record_response/*/size", "response_schema_conformance"),
+    "restore-flag-boolean": ("type", "/backup_record_response/*/is_support_restore", "response_schema_conformance"),
+    "format-upper-case": ("enum", "/backup_record_response/*/backup_format", "response_schema_conformance"),
+    "status-past-tense": ("enum", "/backup_record_response/*/status", "response_schema_conformance"),
+    "empty-as-null": ("type", "/backup_record_response", "response_schema_conformance"),
+    "error-code-on-success": ("schema", "/backup_record_response/*/error_code", "error-code-iff-failed"),
+    "failed-without-error-code": ("schema", "/backup_record_response/*/error_code", "error-code-iff-failed"),
+    "updated-before-created": ("schema", "/backup_record_response/*/updated_at", "updated-not-before-created"),
+    "progress-short-on-success": ("schema", "/backup_record_response/*/progress", "progress-complete-when-succeeded"),
+    "negative-offset-accepted": ("status", "offset", "invalid_input_rejected"),
+    "limit-over-max-clamped": ("status", "limit", "invalid_input_rejected"),
+    "reversed-window-accepted": ("status", "begin_time", "invalid_input_rejected"),
+    "bad-time-ignored": ("status", "begin_time", "invalid_input_rejected"),
+    "server-error-at-max-limit": ("status", "limit", "not_a_server_error"),
+    "unknown-instance-404": ("status", "instance_id", "unknown-instance-refused"),
+    "error-body-renamed": ("error-body", "/error_msg", "response_schema_conformance"),
+    "error-as-text": ("content-type", "Content-Type", "content_type_conformance"),
+    "json-as-html": ("content-type", "Content-Type", "content_type_conformance"),
+    "truncated-body": ("transport", "body", "response_schema_conformance"),
+    "offset-ignored": ("paging", "offset", "pages-partition"),
+    "one-based-offset": ("paging", "offset", "pages-partition"),
+    "limit-ignored": ("paging", "/backup_record_response", "page-size"),
+    "total-is-page-size": ("paging", "/total_num", "total-independent-of-paging"),
+    "past-end-repeats-last-page": ("paging", "offset", "past-end-empty"),
+    "other-instance-leaks": ("paging", "/backup_record_response/*/instance_id", "record-of-path-instance"),
+    "empty-instance-not-empty": ("paging", "instance_id", "empty-instance-empty"),
+    "window-ignored": ("window", "/backup_record_response/*/created_at", "window-contains"),
+    "window-end-exclusive": ("window", "begin_time,end_time", "adjacent-windows-add-up"),
+    "window-on-updated-at": ("window", "begin_time,end_time", "window-complete"),
+    "one-second-window-unbounded": ("window", "begin_time,end_time", "narrower-window-not-more"),
+    "served-without-credentials": ("auth", "Authorization", "unauthenticated_refused"),
+}
+
+# Switches that more than one invariant catches: (switch, another check that must fire).
+ALSO_CAUGHT = [
+    ("window-ignored", "window-complete"),
+    ("one-second-window-unbounded", "adjacent-windows-add-up"),
+    ("one-second-window-unbounded", "window-contains"),
+    ("offset-ignored", "past-end-empty"),
+    ("total-is-page-size", "page-size"),
+]
 
 
-def _run_against(spec: Spec, drift: str, property_name: str) -> RunReport:
-    target = Target.from_env({})
-    settings = RunSettings.for_target(target, max_examples=60, seed=12345)
-    with embedded_mock(spec, target, drifts=(drift,)) as (mock_target, _state):
-        return run_contract(spec, mock_target, settings, properties=[property_name])
+def _run(tmp_path: Path, *flags: str) -> tuple[int, dict[str, Any]]:
+    code = main(["run", "--report-dir", str(tmp_path), *flags], env={})
+    return code, json.loads((tmp_path / "report.json").read_text())
 
 
-def test_an_extra_field_is_reported_by_name(spec: Spec) -> None:
-    report = _run_against(spec, "extra-field", "schema-positive")
-    assert report.verdict == "violations"
-    assert [(f.category, f.location) for f in report.findings] == [
-        ("schema", "/backup_record_response/*/backup_region")
-    ]
+def test_every_switch_has_a_test_and_every_kind_of_drift_has_a_switch() -> None:
+    assert set(CAUGHT_AS) == set(DRIFTS)
+    assert len(DRIFTS) >= 20
+    kinds = {drift.category for drift in DRIFTS.values()}
+    assert kinds >= {"schema", "enum", "type", "status", "error-body", "content-type", "paging", "window", "auth"}
+    assert "transport" in kinds
 
 
-def test_a_wrong_enum_value_is_reported_by_field(spec: Spec) -> None:
-    report = _run_against(spec, "format-upper-case", "schema-positive")
-    assert report.verdict == "violations"
-    finding = next(iter(report.findings))
-    assert (finding.category, finding.location) == ("enum", "/backup_record_response/*/backup_format")
-    assert finding.actual in ('"AOF"', '"RDB"')
+def test_every_invariant_of_the_spec_is_checked_and_caught_by_a_switch(spec: Spec) -> None:
+    assert set(INVARIANTS) == set(spec.invariants)
+    caught = {check for _, _, check in CAUGHT_AS.values()} | {check for _, check in ALSO_CAUGHT}
+    assert set(spec.invariants) <= caught
 
 
-def test_a_200_for_a_negative_offset_is_reported_by_parameter(spec: Spec) -> None:
-    report = _run_against(spec, "negative-offset-accepted", "negative-inputs")
-    assert report.verdict == "violations"
-    assert [(f.check, f.location) for f in report.findings] == [("invalid_input_rejected", "offset")]
-    assert "offset=-" in next(iter(report.findings)).requests[0].url
+@pytest.mark.parametrize("switch", sorted(DRIFTS))
+def test_the_run_fails_and_names_the_field_or_parameter(switch: str, tmp_path: Path) -> None:
+    code, report = _run(tmp_path, "--mock-drift", switch, "--max-examples", "30", "--seed", "1")
+    found = {(f["category"], f["location"], f["check"]) for f in report["findings"]}
+    assert code == 1, f"{switch} was not caught"
+    assert CAUGHT_AS[switch] in found, found
 
 
-def test_the_faithful_mock_has_no_such_finding(spec: Spec) -> None:
-    """The control: the same run against the faithful mock conforms."""
-    target = Target.from_env({})
-    settings = RunSettings.for_target(target, max_examples=60, seed=12345)
-    with embedded_mock(spec, target) as (mock_target, _state):
-        report = run_contract(spec, mock_target, settings)
-    assert report.verdict == "conforms", [f.location for f in report.findings]
+@pytest.mark.parametrize(("switch", "check"), ALSO_CAUGHT)
+def test_semantic_invariants_catch_more_than_one_drift(switch: str, check: str, tmp_path: Path) -> None:
+    _, report = _run(tmp_path, "--mock-drift", switch, "--max-examples", "30", "--seed", "1")
+    assert check in {f["check"] for f in report["findings"]}
+
+
+def test_a_semantic_finding_carries_only_the_requests_that_show_it(tmp_path: Path) -> None:
+    _, report = _run(tmp_path, "--mock-drift", "total-is-page-size", "--max-examples", "30", "--seed", "1")
+    finding = next(f for f in report["findings"] if f["check"] == "total-independent-of-paging")
+    assert len(finding["requests"]) == 2, "the two pages whose totals differ, nothing else"
+    assert all(r["curl"].startswith("curl -sS -X GET -H 'X-Auth-Token: $DCS_AUTH_TOKEN'") for r in finding["requests"])
+    assert "total_num" in finding["message"]
+
+
+# (data seed, records): empty, one, around the default limit and the largest page, and 2,500.
+SWEEP = [
+    (1, 0),
+    (2, 1),
+    (3, 2),
+    (4, 9),
+    (5, 10),
+    (6, 11),
+    (7, 17),
+    (8, 64),
+    (9, 137),
+    (10, 250),
+    (11, 333),
+    (12, 500),
+    (13, 999),
+    (14, 1000),
+    (15, 1001),
+    (16, 1234),
+    (17, 1500),
+    (18, 2000),
+    (19, 2047),
+    (20, 2500),
+]
+
+
+@pytest.mark.parametrize(("seed", "records"), SWEEP, ids=[f"seed{s}-{n}records" for s, n in SWEEP])
+def test_the_faithful_mock_conforms_over_many_datasets(seed: int, records: int, tmp_path: Path) -> None:
+    flags = ["--mock-data-seed", str(seed), "--mock-records", str(records), "--seed", str(seed)]
+    code, report = _run(tmp_path, *flags, "--max-examples", "40")
+    assert (code, report["findings"]) == (0, [])
+    assert report["skipped"] == {}
+    assert report["cases"]["time-windows"] > 0 and report["cases"]["page-walk"] > 0

@@ -16,6 +16,8 @@ import pytest
 
 from dcs_contract.cli import main
 from dcs_contract.mock import FaultPlan
+from dcs_contract.properties import PROPERTIES
+from dcs_contract.target import RunSettings
 from tests.harness.conftest import Serve, live_env
 
 # A live target gets 2 requests/s by default; these runs are small and faster, the rules the same.
@@ -121,3 +123,14 @@ def test_no_secret_appears_in_any_output(
     signed = [e for e in har["log"]["entries"] if any(h["value"] == "[REDACTED]" for h in e["request"]["headers"])]
     assert len(signed) == len(har["log"]["entries"]) - 1, "every request but the probe carried a redacted credential"
     assert len(har["log"]["entries"]) == len(state.requests())
+
+
+def test_the_default_live_run_fits_the_default_budget_with_every_check_on(serve: Serve, tmp_path: Path) -> None:
+    """Live defaults (examples, budget, retries) but for the rate limit, so that the test is quick."""
+    with serve() as (server, state):
+        code = main(["run", "--report-dir", str(tmp_path), "--rate-limit", "1000"], env=live_env(server, state))
+    report = _report(tmp_path)
+    assert code == 0, report["findings"]
+    assert report["skipped"] == {}
+    assert set(report["cases"]) == set(PROPERTIES)
+    assert len(state.requests()) == report["requests"]["total"] <= RunSettings.LIVE_DEFAULTS["max_requests"]

@@ -9,12 +9,14 @@ path, is logged: the safety tests read that log to prove what a run sent.
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import secrets
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
@@ -23,9 +25,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from dcs_contract.mock.data import generate_records
-from dcs_contract.mock.drift import Drift, drifts_named
+from dcs_contract.mock.drift import Drift, Handler, drifts_named
 from dcs_contract.mock.faults import FaultPlan
-from dcs_contract.mock.service import BackupService, ServiceAnswer, error_body
+from dcs_contract.mock.service import BackupService, ServiceAnswer, ServiceCall, error_body
 from dcs_contract.signing import verify
 from dcs_contract.spec import OPERATION_PATH, Spec
 from dcs_contract.transport import SENSITIVE_HEADERS
@@ -73,6 +75,8 @@ class MockState:
     empty_instance_id: str | None = None
     drifts: tuple[Drift, ...] = ()
     faults: FaultPlan | None = None
+    # The service, or the service wrapped in drift switches.
+    handler: Handler | None = None
     log: list[LoggedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -98,13 +102,22 @@ class MockState:
             instance_id: generate_records(spec, instance_id=instance_id, count=records, seed=seed),
             empty_id: [],
         }
-        service = BackupService(spec, project_id=project_id, records=rows)
+        switches = drifts_named(drifts)
+        service_options: dict[str, Any] = {}
+        for drift in switches:
+            rows = drift.data(rows) if drift.data else rows
+            service_options.update(drift.service)
+        service = BackupService(spec, project_id=project_id, records=rows, **service_options)
+        handler: Handler = service
+        for drift in switches:
+            handler = drift.wrap(handler) if drift.wrap else handler
         return cls(
             service=service,
             credentials=credentials or MockCredentials.generate(),
             empty_instance_id=empty_id,
-            drifts=drifts_named(drifts),
+            drifts=switches,
             faults=faults,
+            handler=handler,
         )
 
     @property
@@ -167,6 +180,9 @@ def _route(path: str) -> tuple[str, str] | None:
 
 
 def _respond(answer: ServiceAnswer) -> Response:
+    if answer.raw is not None or answer.content_type != "application/json":
+        content = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
+        return Response(content, answer.status, dict(answer.headers), media_type=answer.content_type)
     if answer.body is None:
         return Response(status_code=answer.status, headers=dict(answer.headers))
     return JSONResponse(answer.body, status_code=answer.status, headers=dict(answer.headers))
@@ -211,11 +227,4 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
     if refused is not None and not (_anonymous(request) and any(d.serves_anonymous for d in state.drifts)):
         return refused
     project_id, instance_id = ids
-    if not state.drifts:
-        return state.service.list_backups(project_id, instance_id, pairs)
-    for drift in state.drifts:
-        pairs = drift.before(pairs) if drift.before else pairs
-    answer = state.service.list_backups(project_id, instance_id, pairs)
-    for drift in state.drifts:
-        answer = drift.after(answer) if drift.after else answer
-    return answer
+    return (state.handler or state.service)(ServiceCall(project_id, instance_id, pairs))

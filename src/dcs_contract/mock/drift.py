@@ -1,84 +1,49 @@
 """Drift switches: named ways for the mock to break the contract, as a real service might.
 
-The self-tests turn one on and prove the harness catches it. With none set, the mock is the
-faithful service: the app does not even call into this module.
+The self-tests turn one on and prove that ``dcs-contract run`` catches it, naming the field
+or parameter. With none set, the mock is the faithful service: the app does not even call
+into this module.
 
-A switch rewrites the query before the service sees it, the answer after, or both.
+A switch can change the dataset once (``data``), configure the service (``service``), wrap
+each call to the service (``wrap``: rewrite the query before, the answer after, or both),
+or open the gateway to requests without credentials.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, replace
+import copy
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any
 
-from dcs_contract.mock.service import ServiceAnswer
+from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
+from dcs_contract.mock.service import INVALID_PARAMETER, ServiceAnswer, ServiceCall, error_body
 
-__all__ = ["DRIFTS", "Drift", "drifts_named"]
+__all__ = ["DRIFTS", "Drift", "Handler", "drifts_named"]
 
-QueryPairs = list[tuple[str, str]]
+Handler = Callable[[ServiceCall], ServiceAnswer]
+Records = dict[str, list[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
 class Drift:
     name: str
+    category: str  # the kind of drift, as the report's categories name them
     description: str
-    before: Callable[[QueryPairs], QueryPairs] | None = None
-    after: Callable[[ServiceAnswer], ServiceAnswer] | None = None
-    # The gateway lets a request with no credential at all through to the service.
+    data: Callable[[Records], Records] | None = None
+    service: Mapping[str, Any] = field(default_factory=dict)
+    wrap: Callable[[Handler], Handler] | None = None
     serves_anonymous: bool = False
 
 
 DRIFTS: dict[str, Drift] = {}
 
 
-def _register(drift: Drift) -> None:
-    DRIFTS[drift.name] = drift
-
-
-def _map_records(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[ServiceAnswer], ServiceAnswer]:
-    def after(answer: ServiceAnswer) -> ServiceAnswer:
-        if answer.status != 200 or answer.body is None:
-            return answer
-        records = [change(dict(record)) for record in answer.body["backup_record_response"]]
-        return replace(answer, body={**answer.body, "backup_record_response": records})
-
-    return after
-
-
-def _clamp_negative_offset(pairs: QueryPairs) -> QueryPairs:
-    return [(k, "0" if k == "offset" and v.startswith("-") else v) for k, v in pairs]
-
-
-_register(
-    Drift(
-        "extra-field",
-        "every record gains a field the spec does not know",
-        after=_map_records(lambda r: {**r, "backup_region": "cn-north-4"}),
-    )
-)
-_register(
-    Drift(
-        "format-upper-case",
-        "backup_format comes back upper case (AOF), as on the old v1.0 page",
-        after=_map_records(lambda r: {**r, "backup_format": str(r["backup_format"]).upper()}),
-    )
-)
-_register(
-    Drift(
-        "negative-offset-accepted",
-        "a negative offset is read as 0 and answered 200 instead of 400",
-        before=_clamp_negative_offset,
-    )
-)
-
-_register(
-    Drift(
-        "served-without-credentials",
-        "the gateway serves a request that carries no credential at all",
-        serves_anonymous=True,
-    )
-)
+def _register(name: str, category: str, description: str, **how: Any) -> None:
+    DRIFTS[name] = Drift(name, category, description, **how)
 
 
 def drifts_named(names: tuple[str, ...] | list[str]) -> tuple[Drift, ...]:
@@ -87,3 +52,357 @@ def drifts_named(names: tuple[str, ...] | list[str]) -> tuple[Drift, ...]:
     if unknown:
         raise ValueError(f"unknown drift switch {', '.join(unknown)}; known: {', '.join(sorted(DRIFTS))}")
     return tuple(DRIFTS[name] for name in names)
+
+
+# -- how a switch changes things ------------------------------------------------------
+
+
+def _query(change: Callable[[dict[str, str]], dict[str, str]]) -> Callable[[Handler], Handler]:
+    """Rewrite the query (as a dict of the last value of each name) before the service sees it."""
+
+    def wrap(handler: Handler) -> Handler:
+        def call(request: ServiceCall) -> ServiceAnswer:
+            before = dict(request.pairs)
+            after = change(dict(before))
+            # Names left alone keep every value they came with: a repeated parameter stays repeated.
+            kept = [(name, value) for name, value in request.pairs if name in after and after[name] == before[name]]
+            changed = [(name, value) for name, value in after.items() if before.get(name) != value]
+            return handler(replace(request, pairs=kept + changed))
+
+        return call
+
+    return wrap
+
+
+def _answer(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Callable[[Handler], Handler]:
+    def wrap(handler: Handler) -> Handler:
+        return lambda request: change(handler(request))
+
+    return wrap
+
+
+def _records(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Handler], Handler]:
+    """Rewrite every record of every 200 page."""
+
+    def page(answer: ServiceAnswer) -> ServiceAnswer:
+        if answer.status != 200 or answer.body is None:
+            return answer
+        records = [change(dict(record)) for record in answer.body["backup_record_response"]]
+        return replace(answer, body={**answer.body, "backup_record_response": records})
+
+    return _answer(page)
+
+
+def _dataset(change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Callable[[Records], Records]:
+    """Rewrite the stored records once; ``change`` returns None to keep a record as it is."""
+
+    def data(records: Records) -> Records:
+        return {
+            instance: [change(copy.deepcopy(record)) or record for record in rows] for instance, rows in records.items()
+        }
+
+    return data
+
+
+def _shift(value: str, seconds: int) -> str:
+    return format_dcs_timestamp(parse_dcs_timestamp(value) + timedelta(seconds=seconds))
+
+
+def _errors(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Callable[[Handler], Handler]:
+    return _answer(lambda answer: change(answer) if answer.status == 400 else answer)
+
+
+# -- schema, type and enum ------------------------------------------------------------
+
+_register(
+    "extra-field",
+    "schema",
+    "every record gains a field the spec does not know",
+    wrap=_records(lambda r: {**r, "backup_region": "cn-north-4"}),
+)
+_register(
+    "missing-backup-id",
+    "schema",
+    "records come without backup_id",
+    wrap=_records(lambda r: {k: v for k, v in r.items() if k != "backup_id"}),
+)
+_register(
+    "period-as-object",
+    "type",
+    "period comes as {}, as the reference page's example shows it",
+    wrap=_records(lambda r: {**r, "period": {}}),
+)
+_register(
+    "size-as-string",
+    "type",
+    "size comes as a string of digits",
+    wrap=_records(lambda r: {**r, "size": str(r["size"])}),
+)
+_register(
+    "restore-flag-boolean",
+    "type",
+    "is_support_restore comes as a JSON boolean instead of the string TRUE/FALSE",
+    wrap=_records(lambda r: {**r, "is_support_restore": r["is_support_restore"] == "TRUE"}),
+)
+_register(
+    "format-upper-case",
+    "enum",
+    "backup_format comes back upper case (AOF), as on the old v1.0 page",
+    wrap=_records(lambda r: {**r, "backup_format": str(r["backup_format"]).upper()}),
+)
+_register(
+    "status-past-tense",
+    "enum",
+    "status says succeeded instead of succeed",
+    wrap=_records(lambda r: {**r, "status": "succeeded" if r["status"] == "succeed" else r["status"]}),
+)
+_register(
+    "empty-as-null",
+    "type",
+    "nothing matching is a 200 with backup_record_response null instead of a 204",
+    wrap=_answer(
+        lambda a: ServiceAnswer(200, {"total_num": 0, "backup_record_response": None}) if a.status == 204 else a
+    ),
+)
+
+# -- cross-field rules (x-invariants in the spec) -------------------------------------
+
+_register(
+    "error-code-on-success",
+    "schema",
+    "succeeded backups carry an error code",
+    data=_dataset(lambda r: {**r, "error_code": "dcs.08.0002"} if r["status"] == "succeed" else None),
+)
+_register(
+    "failed-without-error-code",
+    "schema",
+    "failed backups carry no error code",
+    data=_dataset(lambda r: {**r, "error_code": None} if r["status"] == "failed" else None),
+)
+_register(
+    "updated-before-created",
+    "schema",
+    "updated_at is earlier than created_at",
+    data=_dataset(lambda r: {**r, "updated_at": "2000-01-01T00:00:00.000Z"}),
+)
+_register(
+    "progress-short-on-success",
+    "schema",
+    "succeeded backups report a progress below 100.00",
+    data=_dataset(lambda r: {**r, "progress": "99.00"} if r["status"] == "succeed" else None),
+)
+
+# -- status: bad input answered 2xx, valid input refused, undocumented statuses ---------
+
+_register(
+    "negative-offset-accepted",
+    "status",
+    "a negative offset is read as 0 and answered 200 instead of 400",
+    wrap=_query(lambda q: {**q, "offset": "0"} if q.get("offset", "").startswith("-") else q),
+)
+_register(
+    "limit-over-max-clamped",
+    "status",
+    "a limit above the maximum is clamped to 1000 instead of refused",
+    wrap=_query(lambda q: {**q, "limit": "1000"} if q.get("limit", "").isdigit() and int(q["limit"]) > 1000 else q),
+)
+_register(
+    "reversed-window-accepted",
+    "status",
+    "a window whose begin is after its end is swapped and answered instead of refused",
+    wrap=_query(
+        lambda q: (
+            {**q, "begin_time": q["end_time"], "end_time": q["begin_time"]}
+            if all(is_dcs_timestamp(q.get(k, "")) for k in ("begin_time", "end_time"))
+            and parse_dcs_timestamp(q["begin_time"]) > parse_dcs_timestamp(q["end_time"])
+            else q
+        )
+    ),
+)
+_register(
+    "bad-time-ignored",
+    "status",
+    "a begin_time or end_time that is not a real time is ignored instead of refused",
+    wrap=_query(lambda q: {k: v for k, v in q.items() if k not in ("begin_time", "end_time") or is_dcs_timestamp(v)}),
+)
+_register(
+    "server-error-at-max-limit",
+    "status",
+    "limit=1000, the documented maximum, is answered 500",
+    wrap=lambda handler: (
+        lambda request: (
+            ServiceAnswer(500, error_body("DCS.5000", "Internal service error."))
+            if dict(request.pairs).get("limit") == "1000"
+            else handler(request)
+        )
+    ),
+)
+_register(
+    "unknown-instance-404",
+    "status",
+    "an unknown instance is answered 404, which the endpoint's page does not document",
+    wrap=_answer(
+        lambda a: (
+            ServiceAnswer(404, error_body("DCS.3022", "This DCS instance does not exist."))
+            if a.status == 400 and a.body is not None and a.body.get("error_msg") == "Invalid instance_id parameter."
+            else a
+        )
+    ),
+)
+
+# -- error bodies and content types ---------------------------------------------------
+
+_register(
+    "error-body-renamed",
+    "error-body",
+    "400 bodies say code/message instead of error_code/error_msg",
+    wrap=_errors(lambda a: replace(a, body={"code": INVALID_PARAMETER, "message": "Invalid parameter."})),
+)
+_register(
+    "error-as-text",
+    "content-type",
+    "400 answers are plain text",
+    wrap=_errors(lambda a: replace(a, raw=b"Invalid parameter.", content_type="text/plain; charset=utf-8")),
+)
+_register(
+    "json-as-html",
+    "content-type",
+    "200 answers say Content-Type text/html",
+    wrap=_answer(lambda a: replace(a, content_type="text/html; charset=utf-8") if a.status == 200 else a),
+)
+_register(
+    "truncated-body",
+    "transport",
+    "200 bodies are cut short: the JSON does not parse",
+    wrap=_answer(
+        lambda a: replace(a, raw=json.dumps(a.body).encode()[:-7]) if a.status == 200 and a.body is not None else a
+    ),
+)
+
+# -- paging ---------------------------------------------------------------------------
+
+
+def _one_based(q: dict[str, str]) -> dict[str, str]:
+    offset = q.get("offset", "0")
+    return {**q, "offset": str(int(offset) - 1)} if offset.isdigit() and int(offset) > 0 else q
+
+
+def _past_end_repeats(handler: Handler) -> Handler:
+    """An offset at or past the end gives the last page again, as a client that never stops sees it."""
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        answer = handler(request)
+        if answer.status != 200 or answer.body is None or answer.body["backup_record_response"]:
+            return answer
+        query = dict(request.pairs)
+        limit = int(query.get("limit", "10"))
+        last = max(answer.body["total_num"] - limit, 0)
+        return handler(replace(request, pairs=list({**query, "offset": str(last)}.items())))
+
+    return call
+
+
+def _other_instance(records: Records) -> Records:
+    stranger = str(uuid.UUID(int=7, version=4))
+    return {
+        instance: [{**r, "instance_id": stranger} if i % 3 == 1 else r for i, r in enumerate(rows)]
+        for instance, rows in records.items()
+    }
+
+
+def _empty_not_empty(records: Records) -> Records:
+    donor = next((rows for rows in records.values() if rows), [])
+    return {instance: rows or [{**r, "instance_id": instance} for r in donor[:3]] for instance, rows in records.items()}
+
+
+_register(
+    "offset-ignored",
+    "paging",
+    "offset is ignored: every page is the first",
+    wrap=_query(lambda q: {k: v for k, v in q.items() if k != "offset"}),
+)
+_register(
+    "one-based-offset",
+    "paging",
+    "offset counts from 1, as the old v1.0 'start': pages overlap by one",
+    wrap=_query(_one_based),
+)
+_register(
+    "limit-ignored",
+    "paging",
+    "limit is ignored: every page has 10 records",
+    wrap=_query(lambda q: {k: v for k, v in q.items() if k != "limit"}),
+)
+_register(
+    "total-is-page-size",
+    "paging",
+    "total_num is the size of the page, not the number of matching records",
+    wrap=_answer(
+        lambda a: (
+            replace(a, body={**a.body, "total_num": len(a.body["backup_record_response"])})
+            if a.status == 200 and a.body is not None
+            else a
+        )
+    ),
+)
+_register(
+    "past-end-repeats-last-page", "paging", "an offset past the end repeats the last page", wrap=_past_end_repeats
+)
+_register("other-instance-leaks", "paging", "every third record belongs to another instance", data=_other_instance)
+_register("empty-instance-not-empty", "paging", "the instance without backups lists some", data=_empty_not_empty)
+
+# -- the time window ------------------------------------------------------------------
+
+_register(
+    "window-ignored",
+    "window",
+    "begin_time and end_time are ignored",
+    wrap=_query(lambda q: {k: v for k, v in q.items() if k not in ("begin_time", "end_time")}),
+)
+
+
+def _end_exclusive(handler: Handler) -> Handler:
+    """The window as [begin, end): at second resolution, its last second is left out."""
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        query = dict(request.pairs)
+        begin, end = query.get("begin_time", ""), query.get("end_time", "")
+        if not (is_dcs_timestamp(begin) and is_dcs_timestamp(end)) or begin > end:
+            return handler(request)
+        if begin == end:
+            answer = handler(request)  # still validated: only the empty window is wrong
+            return ServiceAnswer(204) if answer.status == 200 else answer
+        pairs = [(k, _shift(v, -1) if k == "end_time" else v) for k, v in request.pairs]
+        return handler(replace(request, pairs=pairs))
+
+    return call
+
+
+_register("window-end-exclusive", "window", "the window leaves out its last second: [begin, end)", wrap=_end_exclusive)
+_register(
+    "window-on-updated-at",
+    "window",
+    "the window filters on updated_at instead of created_at",
+    service={"window_field": "updated_at"},
+)
+_register(
+    "one-second-window-unbounded",
+    "window",
+    "a window whose begin equals its end is ignored: everything is listed",
+    wrap=_query(
+        lambda q: (
+            {k: v for k, v in q.items() if k not in ("begin_time", "end_time")}
+            if q.get("begin_time") is not None and q.get("begin_time") == q.get("end_time")
+            else q
+        )
+    ),
+)
+
+# -- auth -----------------------------------------------------------------------------
+
+_register(
+    "served-without-credentials",
+    "auth",
+    "the gateway serves a request that carries no credential at all",
+    serves_anonymous=True,
+)

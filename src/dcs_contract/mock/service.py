@@ -14,7 +14,7 @@ from typing import Any
 from dcs_contract.formats import parse_dcs_timestamp, parse_record_time
 from dcs_contract.spec import Spec
 
-__all__ = ["BackupService", "ServiceAnswer", "error_body"]
+__all__ = ["BackupService", "ServiceAnswer", "ServiceCall", "error_body"]
 
 _INTEGER_RE = re.compile(r"^-?[0-9]+$")
 INVALID_PARAMETER = "111400063"  # DCS: "Invalid {0} parameter"
@@ -26,10 +26,23 @@ def error_body(code: str, message: str) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class ServiceCall:
+    """One call to the service, as the gateway passes it on."""
+
+    project_id: str
+    instance_id: str
+    pairs: Sequence[tuple[str, str]]
+
+
+@dataclass(frozen=True)
 class ServiceAnswer:
+    """Status and JSON body; ``raw`` bytes, when set, are sent instead of the body, as they are."""
+
     status: int
     body: dict[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
+    content_type: str = "application/json"
 
 
 def _invalid(name: str) -> ServiceAnswer:
@@ -39,13 +52,20 @@ def _invalid(name: str) -> ServiceAnswer:
 class BackupService:
     """Answers ``GET .../backups`` for one project and a set of instances."""
 
-    def __init__(self, spec: Spec, *, project_id: str, records: Mapping[str, Sequence[dict[str, Any]]]) -> None:
+    def __init__(
+        self,
+        spec: Spec,
+        *,
+        project_id: str,
+        records: Mapping[str, Sequence[dict[str, Any]]],
+        window_field: str = "created_at",
+    ) -> None:
         self.spec = spec
         self.project_id = project_id
         self.records = {instance: list(rows) for instance, rows in records.items()}
-        # Each record's creation second, parsed once: the window compares at second resolution.
+        # Each record's time in the window's field, parsed once: the window compares at second resolution.
         self._created = {
-            instance: [parse_record_time(r["created_at"]).replace(microsecond=0) for r in rows]
+            instance: [parse_record_time(r[window_field]).replace(microsecond=0) for r in rows]
             for instance, rows in self.records.items()
         }
         self._schemas = spec.query_parameters
@@ -74,6 +94,9 @@ class BackupService:
             values[name] = value
         # Unknown parameters are ignored, as the real service does.
         return values
+
+    def __call__(self, call: ServiceCall) -> ServiceAnswer:
+        return self.list_backups(call.project_id, call.instance_id, call.pairs)
 
     def list_backups(self, project_id: str, instance_id: str, pairs: Sequence[tuple[str, str]]) -> ServiceAnswer:
         query = self.parse_query(pairs)

@@ -1,0 +1,189 @@
+"""The contract suite's engine: one run against one target, with its client, findings and counters.
+
+A property (``properties.py``) draws cases with hypothesis and hands each to the run: the run
+sends it through the one guarded client, checks the response against the spec, reads it as a
+page for the semantic invariants, and records findings instead of stopping at the first, so
+that a drift report lists every distinct violation with the shortest reproduction seen.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import schemathesis
+from hypothesis import HealthCheck, Phase
+from hypothesis import seed as hypothesis_seed
+from hypothesis import settings as hypothesis_settings
+from schemathesis import Case, GenerationMode
+
+from dcs_contract import checks
+from dcs_contract.formats import FORMAT_NAME
+from dcs_contract.invariants import Invariants, Page
+from dcs_contract.report import Finding, FindingLog
+from dcs_contract.spec import OPERATION_PATH, Spec
+from dcs_contract.strategies import order_window, query_times
+from dcs_contract.target import RunSettings, Target
+from dcs_contract.transport import GuardedTransport
+
+__all__ = ["ContractRun", "ProgressCallback"]
+
+# (property, cases done, cases expected or None when a property's request count is not known ahead)
+ProgressCallback = Callable[[str, int, int | None], None]
+
+# Schemathesis configuration, in one place: no security headers (auth is the client's),
+# no unknown query parameters (the service ignores them, so they prove nothing).
+_SCHEMATHESIS_CONFIG = {"generation": {"allow-extra-parameters": False, "with-security-parameters": False}}
+
+
+@dataclass
+class ContractRun:
+    """One run of the suite against one target."""
+
+    spec: Spec
+    target: Target
+    settings: RunSettings
+    client: httpx.Client
+    progress: ProgressCallback | None = None
+    findings: FindingLog = field(default_factory=FindingLog)
+    cases: Counter[str] = field(default_factory=Counter)
+    observed: dict[str, Counter[str]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    expected: dict[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        schemathesis.openapi.format(FORMAT_NAME, query_times(self.spec))
+        config = schemathesis.Config.from_dict(_SCHEMATHESIS_CONFIG)
+        schema = schemathesis.openapi.from_dict(self.spec.for_generation(), config=config)
+        self.operation = schema[OPERATION_PATH]["GET"]
+        self.invariants = Invariants(self.spec)
+        self._survey: tuple[Page | None] | None = None
+
+    # -- what the run knows ----------------------------------------------------------------
+    @property
+    def path_parameters(self) -> dict[str, str]:
+        assert self.target.project_id is not None and self.target.instance_id is not None
+        return {"project_id": self.target.project_id, "instance_id": self.target.instance_id}
+
+    @property
+    def transport(self) -> GuardedTransport:
+        transport = self.client._transport
+        assert isinstance(transport, GuardedTransport)
+        return transport
+
+    @property
+    def semantic_examples(self) -> int:
+        """Examples per semantic property: each costs several requests, so a tenth of the schema's."""
+        return max(3, self.settings.max_examples // 10)
+
+    # -- hypothesis ------------------------------------------------------------------------
+    def cases_of(self, mode: GenerationMode) -> Any:
+        """Schemathesis cases pinned to the target's project and instance; valid windows in positive mode."""
+        strategy = self.operation.as_strategy(generation_mode=mode, path_parameters=self.path_parameters)
+        return strategy.map(order_window) if mode.is_positive else strategy
+
+    def hypothesis(self, test: Callable[..., None], *, max_examples: int | None = None) -> Callable[..., None]:
+        """Apply the run's hypothesis settings: no shrinking (findings keep the shortest case seen)."""
+        configured = hypothesis_settings(
+            max_examples=max_examples or self.settings.max_examples,
+            deadline=None,
+            database=None,
+            derandomize=False,
+            phases=[Phase.explicit, Phase.generate],
+            suppress_health_check=list(HealthCheck),
+            report_multiple_bugs=False,
+        )(test)
+        if self.settings.seed is not None:
+            configured = hypothesis_seed(self.settings.seed)(configured)
+        return configured
+
+    def hypothesis_semantic(self, test: Callable[..., None]) -> Callable[..., None]:
+        return self.hypothesis(test, max_examples=self.semantic_examples)
+
+    # -- one exchange ----------------------------------------------------------------------
+    def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
+        path = {**self.path_parameters, **({"instance_id": instance_id} if instance_id else {})}
+        return self.operation.Case(path_parameters=path, query=query)
+
+    def send(self, case: Case[Any]) -> httpx.Response:
+        """Send a case through the guarded client. Only its path and query are taken from it."""
+        return self.client.get(case.formatted_path, params=_wire_params(case.query or {}))
+
+    def exchange(
+        self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
+    ) -> httpx.Response:
+        """One case of a property: sent, counted, observed, and its response checked."""
+        response = self.send(case)
+        # Counted once answered: a case the transport refused to send was not tested.
+        self.count(property_name)
+        self.observe(response)
+        self.add(checks.validate(case, response, selected))
+        return response
+
+    def page(self, property_name: str, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
+        """A valid query, exchanged, and its answer read as a page whose own invariants are checked."""
+        return self.read_page(self.exchange(property_name, self.case(query, instance_id=instance_id)))
+
+    def read_page(self, response: httpx.Response) -> Page | None:
+        page = Page.read(response, self.spec.defaults)
+        if page is not None:
+            self.add(self.invariants.of_page(page))
+        return page
+
+    def survey(self, property_name: str) -> Page | None:
+        """The unfiltered listing at the largest page size, fetched once per run.
+
+        Semantic properties draw windows around the times it shows and compare against it.
+        """
+        if self._survey is None:
+            largest = str(self.spec.query_parameters["limit"]["maximum"])
+            self._survey = (self.page(property_name, {"limit": largest}),)
+        return self._survey[0]
+
+    # -- bookkeeping -----------------------------------------------------------------------
+    def observe(self, response: httpx.Response) -> None:
+        """Remember the status codes and enum values seen, for the coverage table of the docs."""
+        self.observed.setdefault("http_status", Counter())[str(response.status_code)] += 1
+        if response.status_code != 200:
+            return
+        try:
+            records = response.json().get("backup_record_response") or []
+        except (ValueError, AttributeError):
+            return
+        for field_name in self.spec.enum_fields:
+            seen = self.observed.setdefault(field_name, Counter())
+            for record in records if isinstance(records, list) else []:
+                if isinstance(record, dict) and field_name in record:
+                    seen[json.dumps(record[field_name])] += 1
+
+    def count(self, property_name: str) -> None:
+        self.cases[property_name] += 1
+        if self.progress is not None:
+            self.progress(property_name, self.cases[property_name], self.expected.get(property_name))
+
+    def skip(self, property_name: str, reason: str) -> None:
+        self.skipped[property_name] = reason
+
+    def add(self, findings: list[Finding]) -> None:
+        for finding in findings:
+            self.findings.add(finding)
+
+
+def _wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
+    """Query values as strings on the wire; negative cases may hold null, lists or objects."""
+    pairs: list[tuple[str, str | int | float | bool | None]] = []
+    for name, value in query.items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                pairs.append((name, item))
+            elif isinstance(item, bool) or item is None:
+                pairs.append((name, json.dumps(item)))
+            elif isinstance(item, (int, float)):
+                pairs.append((name, str(item)))
+            else:
+                pairs.append((name, json.dumps(item, ensure_ascii=False)))
+    return pairs
