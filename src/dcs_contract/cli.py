@@ -78,6 +78,11 @@ def _parser() -> argparse.ArgumentParser:
     behaviour.add_argument("--max-requests", type=_positive_int, help="hard cap on requests (mock 5000, live 600)")
     behaviour.add_argument("--rate-limit", type=_positive_float, help="requests per second (mock none, live 2)")
     behaviour.add_argument("--timeout", type=_positive_float, help="seconds per request (mock 10, live 15)")
+    behaviour.add_argument(
+        "--shrink",
+        action=argparse.BooleanOptionalAction,
+        help="shrink each semantic finding to its simplest requests (costs requests; mock on, live off)",
+    )
     behaviour.add_argument("--report-dir", type=Path, default=Path("dcs-contract-report"), help="where reports go")
     behaviour.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
     behaviour.add_argument(
@@ -196,6 +201,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         rate_limit=args.rate_limit,
         timeout=args.timeout,
         record_traffic=args.record is not None,
+        shrink=args.shrink,
     )
     mock_options = _mock_options(args)
     if not target.is_mock and any(mock_options.values()):

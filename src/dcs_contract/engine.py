@@ -11,14 +11,17 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import schemathesis
-from hypothesis import HealthCheck, Phase
+from hypothesis import HealthCheck, Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as hypothesis_settings
+from hypothesis.errors import Flaky
+from hypothesis.strategies import SearchStrategy
 from schemathesis import Case, GenerationMode
 
 from dcs_contract import checks
@@ -37,7 +40,13 @@ ProgressCallback = Callable[[str, int, int | None], None]
 
 # Schemathesis configuration, in one place: no security headers (auth is the client's),
 # no unknown query parameters (the service ignores them, so they prove nothing).
+# Calls one shrink may make (each a few requests): enough to drop what does not matter.
+_SHRINK_CALLS = 40
 _SCHEMATHESIS_CONFIG = {"generation": {"allow-extra-parameters": False, "with-security-parameters": False}}
+
+
+class _Reproduced(Exception):
+    """The finding being shrunk showed again: hypothesis should look for a simpler draw."""
 
 
 @dataclass
@@ -86,14 +95,17 @@ class ContractRun:
         strategy = self.operation.as_strategy(generation_mode=mode, path_parameters=self.path_parameters)
         return strategy.map(order_window) if mode.is_positive else strategy
 
-    def hypothesis(self, test: Callable[..., None], *, max_examples: int | None = None) -> Callable[..., None]:
-        """Apply the run's hypothesis settings: no shrinking (findings keep the shortest case seen)."""
+    def hypothesis(
+        self, test: Callable[..., None], *, max_examples: int | None = None, shrink: bool = False
+    ) -> Callable[..., None]:
+        """Apply the run's hypothesis settings. No shrinking unless asked: see :meth:`semantic`."""
+        phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
         configured = hypothesis_settings(
             max_examples=max_examples or self.settings.max_examples,
             deadline=None,
             database=None,
             derandomize=False,
-            phases=[Phase.explicit, Phase.generate],
+            phases=phases,
             suppress_health_check=list(HealthCheck),
             report_multiple_bugs=False,
         )(test)
@@ -101,8 +113,38 @@ class ContractRun:
             configured = hypothesis_seed(self.settings.seed)(configured)
         return configured
 
-    def hypothesis_semantic(self, test: Callable[..., None]) -> Callable[..., None]:
-        return self.hypothesis(test, max_examples=self.semantic_examples)
+    def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
+        """Run a semantic property: explore, then shrink each new finding to its smallest example.
+
+        Exploring records every violation without stopping. Shrinking then asks hypothesis for
+        the simplest draw that still shows one finding; the finding log keeps the shortest
+        reproduction, so the report carries the smallest request sequence seen. Each shrink
+        is capped in calls, and off on a live target unless asked (``RunSettings.shrink``).
+        """
+        known = set(self.findings.fingerprints)
+        self.hypothesis(given(**strategies)(body), max_examples=self.semantic_examples)()
+        if not self.settings.shrink:
+            return
+        for fingerprint in sorted(set(self.findings.fingerprints) - known):
+            self._shrink(fingerprint, body, strategies)
+
+    def _shrink(self, fingerprint: str, body: Callable[..., None], strategies: dict[str, SearchStrategy[Any]]) -> None:
+        calls = 0
+
+        def reproduces(**drawn: Any) -> None:
+            nonlocal calls
+            if calls >= _SHRINK_CALLS:
+                return  # spent: every further draw "passes" without a request, so shrinking ends
+            calls += 1
+            before = self.findings.occurrences[fingerprint]
+            body(**drawn)
+            if self.findings.occurrences[fingerprint] > before:
+                raise _Reproduced(fingerprint)
+
+        test = self.hypothesis(given(**strategies)(reproduces), max_examples=self.semantic_examples, shrink=True)
+        # Flaky: the cap ended the final replay of the shrunk example; the log has it already.
+        with suppress(_Reproduced, Flaky):
+            test()
 
     # -- one exchange ----------------------------------------------------------------------
     def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:

@@ -137,17 +137,14 @@ def paging_total(run: ContractRun) -> None:
     survey = _survey_or_skip(run, name)
     if survey is None:
         return
-    window = st.none() | _windows(run, survey)
     queries = st.lists(paging_queries(run.spec, total=survey.matching), min_size=2, max_size=2)
 
-    @run.hypothesis_semantic
-    @given(window=window, queries=queries)
     def holds(window: SplitWindow | None, queries: list[dict[str, str]]) -> None:
         filters = window.whole if window else {}
         pages = [run.page(name, {**filters, **query}) for query in queries]
         run.add(run.invariants.total_independent_of_paging([page for page in pages if page is not None]))
 
-    holds()
+    run.semantic(holds, window=st.none() | _windows(run, survey), queries=queries)
 
 
 @contract_property("page-walk")
@@ -159,8 +156,6 @@ def page_walk(run: ContractRun) -> None:
         return
     largest = str(run.spec.query_parameters["limit"]["maximum"])
 
-    @run.hypothesis_semantic
-    @given(window=st.none() | _windows(run, survey), pages=st.integers(1, _MAX_WALK_PAGES))
     def holds(window: SplitWindow | None, pages: int) -> None:
         filters = window.whole if window else {}
         # The total under these filters decides a limit that ends the walk in `pages` pages.
@@ -185,7 +180,7 @@ def page_walk(run: ContractRun) -> None:
             if past is not None:
                 run.add(run.invariants.past_end_empty(past, total=total))
 
-    holds()
+    run.semantic(holds, window=st.none() | _windows(run, survey), pages=st.integers(1, _MAX_WALK_PAGES))
 
 
 # -- semantics: the time window ----------------------------------------------------------
@@ -202,8 +197,6 @@ def time_windows(run: ContractRun) -> None:
     # The survey holds every record only when they fit in one page of the largest size.
     complete = survey.matching <= len(survey.records)
 
-    @run.hypothesis_semantic
-    @given(window=_windows(run, survey))
     def holds(window: SplitWindow) -> None:
         whole = run.page(name, {**window.whole, "limit": largest})
         left = run.page(name, {**window.left, "limit": largest})
@@ -216,7 +209,7 @@ def time_windows(run: ContractRun) -> None:
         run.add(run.invariants.narrower_window_not_more(whole, right))
         run.add(run.invariants.adjacent_windows_add_up(whole, left, right))
 
-    holds()
+    run.semantic(holds, window=_windows(run, survey))
 
 
 # -- semantics: instances ----------------------------------------------------------------

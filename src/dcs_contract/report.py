@@ -130,6 +130,10 @@ class FindingLog:
     def __len__(self) -> int:
         return len(self._by_fingerprint)
 
+    @property
+    def fingerprints(self) -> list[str]:
+        return list(self._by_fingerprint)
+
     def __iter__(self) -> Any:
         return iter(sorted(self._by_fingerprint.values(), key=lambda f: (f.category, f.location, f.check)))
 

@@ -155,6 +155,8 @@ class RunSettings:
     timeout: float = 10.0
     retries: int = 4
     record_traffic: bool = False
+    # Shrinking a semantic finding costs requests: on by default against the mock only.
+    shrink: bool = True
 
     # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
     LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -162,6 +164,7 @@ class RunSettings:
         "max_requests": 600,
         "rate_limit": 2.0,
         "timeout": 15.0,
+        "shrink": False,
     }
 
     @classmethod

@@ -7,6 +7,7 @@ fault; the faithful mock must pass over many datasets, so that the findings are 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,8 @@ from dcs_contract.cli import main
 from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.spec import Spec
+from dcs_contract.suite import embedded_mock, run_contract
+from dcs_contract.target import RunSettings, Target
 
 # switch -> (category, location, check) of a finding the run must report.
 CAUGHT_AS = {
@@ -138,3 +141,18 @@ def test_the_faithful_mock_conforms_over_many_datasets(seed: int, records: int, 
     assert (code, report["findings"]) == (0, [])
     assert report["skipped"] == {}
     assert report["cases"]["time-windows"] > 0 and report["cases"]["page-walk"] > 0
+
+
+def test_a_semantic_finding_is_shrunk_to_a_simpler_request_sequence(spec: Spec) -> None:
+    """Explored alone, the seed shows the drift through a windowed query; shrinking drops the window."""
+    target = Target.from_env({})
+    shown: dict[bool, list[str]] = {}
+    for shrink in (False, True):
+        settings = replace(RunSettings.for_target(target, max_examples=30, seed=2), shrink=shrink)
+        with embedded_mock(spec, target, drifts=("total-is-page-size",)) as (mock_target, _state):
+            report = run_contract(spec, mock_target, settings, properties=["paging-total"])
+        finding = next(f for f in report.findings if f.check == "total-independent-of-paging")
+        shown[shrink] = [request.url for request in finding.requests]
+    assert len(shown[True]) == 2
+    assert not any("begin_time" in url for url in shown[True]), shown[True]
+    assert sum(map(len, shown[True])) < sum(map(len, shown[False])), shown
