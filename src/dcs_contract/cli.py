@@ -1,4 +1,4 @@
-"""The ``dcs-contract`` command: ``run`` the contract suite, or serve the ``mock``.
+"""The ``dcs-contract`` command: ``run`` the contract suite, render the ``docs``, or serve the ``mock``.
 
 Exit codes of ``run``: 0 the target conforms, 1 contract violations, 2 usage or
 configuration error, 3 the target could not be tested.
@@ -16,6 +16,7 @@ from typing import Any, TextIO, TypeVar
 
 from dcs_contract.baseline import Baseline
 from dcs_contract.checks import RESPONSE_CHECKS
+from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, SpecError
 from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
@@ -102,6 +103,19 @@ def _parser() -> argparse.ArgumentParser:
     embedded.add_argument("--mock-faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
     embedded.add_argument("--mock-records", type=_count, help="backups of the instance (default 137)")
     embedded.add_argument("--mock-data-seed", type=int, help="the seed of the mock's generated records")
+
+    docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
+    docs.add_argument("--out", type=Path, required=True, help="the directory for index.html and index.md")
+    docs.add_argument(
+        "--report",
+        type=Path,
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="report.json of a run, for the conformance panel (several: one panel each)",
+    )
+    docs.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
     mock.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
@@ -280,12 +294,20 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     return EXIT_CONFORMS
 
 
+def _docs(args: argparse.Namespace, out: TextIO) -> int:
+    paths = build_docs(load_spec(args.spec), args.out, reports=args.report)
+    out.write("".join(f"dcs-contract: wrote {path}\n" for path in paths))
+    return EXIT_CONFORMS
+
+
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     environment = os.environ if env is None else env
     try:
         if args.command == "mock":
             return _mock(args, environment, sys.stdout)
+        if args.command == "docs":
+            return _docs(args, sys.stdout)
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(f"dcs-contract: {exc}\n")

@@ -1,0 +1,288 @@
+"""What the documentation page shows, read from the spec and from run reports.
+
+The templates only lay this out: every name, bound, enum value, status code and source
+comes from here, and here from the spec.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from dcs_contract.errors import ConfigError
+from dcs_contract.spec import OPERATION_PATH, Spec
+
+__all__ = ["ConformancePanel", "DocsModel", "Field", "Parameter", "load_report"]
+
+_NULL_MEANING = "not set: null, or the field left out"
+_BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "pattern", "format")
+
+
+def _sources(node: dict[str, Any]) -> list[tuple[str, str]]:
+    """``x-source`` as (what, source) pairs: ("", "seed") for a whole node, else per keyword."""
+    source = node.get("x-source")
+    if isinstance(source, str):
+        return [("", source)]
+    if isinstance(source, dict):
+        return [(str(what), str(where)) for what, where in source.items()]
+    return []
+
+
+def _types(schema: dict[str, Any]) -> tuple[str, bool]:
+    """The type as written for a reader, and whether null is allowed."""
+    declared = schema.get("type", "object")
+    types = declared if isinstance(declared, list) else [declared]
+    nullable = "null" in types
+    shown = [t for t in types if t != "null"]
+    text = " | ".join(shown) or "null"
+    if schema.get("format"):
+        text += f" ({schema['format']})"
+    return text, nullable
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    location: str
+    required: bool
+    type: str
+    bounds: list[tuple[str, Any]]
+    default: Any
+    description: str
+    sources: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Field:
+    """One field of the response, with the path a reader would write: ``backup_record_response[].status``."""
+
+    path: str
+    name: str
+    depth: int
+    type: str
+    nullable: bool
+    required: bool
+    description: str
+    bounds: list[tuple[str, Any]]
+    enum: list[Any]
+    sources: list[tuple[str, str]]
+
+    @property
+    def anchor(self) -> str:
+        return "field-" + self.path.replace("[]", "").replace(".", "-")
+
+
+@dataclass(frozen=True)
+class EnumTable:
+    field: str
+    anchor: str
+    values: list[tuple[Any, str]]  # (value, meaning)
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """Documented values of one thing (status codes, an enum) against those a run observed."""
+
+    name: str
+    documented: list[str]
+    observed: dict[str, int]
+
+    @property
+    def undocumented(self) -> list[str]:
+        return sorted(value for value in self.observed if value not in self.documented)
+
+
+@dataclass(frozen=True)
+class ConformancePanel:
+    """One target's last run, from its report.json."""
+
+    source: str
+    target: str
+    instance: str
+    started: str
+    finished: str
+    verdict: str
+    error: str | None
+    requests: int
+    findings_by_category: dict[str, int]
+    accepted: int
+    findings: list[dict[str, Any]]
+    coverage: list[Coverage]
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    """A report.json, or a ConfigError that names the file and what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"--report={str(path)!r} does not exist: run dcs-contract run first") from None
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"--report={str(path)!r} is not a readable report.json: {exc}") from exc
+    if not isinstance(data, dict) or data.get("verdict") not in ("conforms", "violations", "untestable"):
+        raise ConfigError(f"--report={str(path)!r} is not a dcs-contract report.json (it has no verdict)")
+    return data
+
+
+@dataclass
+class DocsModel:
+    spec: Spec
+    reports: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+
+    # -- the endpoint ----------------------------------------------------------------------
+    @property
+    def title(self) -> str:
+        return str(self.spec.document["info"]["title"])
+
+    @property
+    def operation(self) -> dict[str, Any]:
+        return self.spec.operation
+
+    @property
+    def path(self) -> str:
+        return OPERATION_PATH
+
+    @property
+    def server(self) -> str:
+        return str(self.spec.document["servers"][0]["url"])
+
+    @property
+    def sources(self) -> dict[str, str]:
+        return dict(self.spec.document["info"].get("x-sources", {}))
+
+    @property
+    def auth(self) -> list[tuple[str, dict[str, Any]]]:
+        return list(self.spec.document["components"]["securitySchemes"].items())
+
+    @property
+    def defects(self) -> list[dict[str, str]]:
+        return list(self.spec.document["info"].get("x-reference-defects", []))
+
+    @property
+    def invariants(self) -> list[dict[str, Any]]:
+        return list(self.spec.invariants.values())
+
+    # -- parameters and fields -------------------------------------------------------------
+    @property
+    def parameters(self) -> list[Parameter]:
+        rows = []
+        for name, parameter in self.spec.parameters.items():
+            schema = parameter["schema"]
+            type_text, _ = _types(schema)
+            rows.append(
+                Parameter(
+                    name=name,
+                    location=parameter["in"],
+                    required=bool(parameter.get("required")),
+                    type=type_text,
+                    bounds=[(key, schema[key]) for key in _BOUNDS if key in schema and key != "format"],
+                    default=schema.get("default"),
+                    description=str(parameter.get("description", "")).strip(),
+                    sources=_sources(parameter) + [(f"schema {w}".strip(), s) for w, s in _sources(schema)],
+                )
+            )
+        return rows
+
+    def _fields(self, schema: dict[str, Any], prefix: str, depth: int) -> list[Field]:
+        rows: list[Field] = []
+        required = set(schema.get("required", []))
+        for name, raw in schema.get("properties", {}).items():
+            node = self.spec.resolve(raw)
+            type_text, nullable = _types(node)
+            path = f"{prefix}{name}"
+            items = self.spec.resolve(node["items"]) if node.get("type") == "array" and "items" in node else None
+            if items is not None and items.get("type") == "object":
+                type_text = f"array of {items.get('title') or raw['items']['$ref'].rsplit('/', 1)[-1]}"
+            rows.append(
+                Field(
+                    path=path,
+                    name=name,
+                    depth=depth,
+                    type=type_text,
+                    nullable=nullable,
+                    required=name in required,
+                    description=str(node.get("description", "")).strip(),
+                    bounds=[(key, node[key]) for key in _BOUNDS if key in node and key != "format"],
+                    enum=list(node.get("enum", [])),
+                    sources=_sources(raw) or _sources(node),
+                )
+            )
+            if items is not None and items.get("type") == "object":
+                rows += self._fields(items, f"{path}[].", depth + 1)
+        return rows
+
+    @property
+    def fields(self) -> list[Field]:
+        return self._fields(self.spec.component("ListBackupRecordsBody"), "", 0)
+
+    def body_fields(self, component: str) -> list[Field]:
+        return self._fields(self.spec.component(component), "", 0)
+
+    @property
+    def enums(self) -> list[EnumTable]:
+        tables = []
+        for name, schema in self.spec.record_fields.items():
+            if "enum" not in schema:
+                continue
+            meanings = schema.get("x-enum-descriptions", {})
+            values = [(value, _NULL_MEANING if value is None else meanings.get(value, "")) for value in schema["enum"]]
+            tables.append(EnumTable(field=name, anchor=f"enum-{name}", values=values))
+        return tables
+
+    @property
+    def error_codes(self) -> list[tuple[str, str]]:
+        """The record-level DCS error codes (dcs.08.*) and their meanings."""
+        schema = self.spec.record_fields["error_code"]
+        return [(code, schema["x-enum-descriptions"][code]) for code in self.spec.enum_values("error_code")]
+
+    @property
+    def statuses(self) -> list[tuple[int, str, str | None]]:
+        rows = []
+        for code in self.spec.status_codes:
+            response = self.operation["responses"][str(code)]
+            schema = self.spec.response_schema(code)
+            body = schema["$ref"].rsplit("/", 1)[-1] if schema and "$ref" in schema else None
+            rows.append((code, " ".join(str(response.get("description", "")).split()), body))
+        return rows
+
+    # -- the conformance panel -------------------------------------------------------------
+    @property
+    def panels(self) -> list[ConformancePanel]:
+        return [self._panel(source, report) for source, report in self.reports]
+
+    def _panel(self, source: str, report: dict[str, Any]) -> ConformancePanel:
+        target = report.get("target") or {}
+        findings = list(report.get("findings") or [])
+        baseline = report.get("baseline") or {}
+        observed = report.get("observed") or {}
+        coverage = [
+            Coverage(
+                "HTTP status",
+                [str(code) for code in self.spec.status_codes],
+                {str(k): int(v) for k, v in (observed.get("http_status") or {}).items()},
+            )
+        ]
+        for name, values in self.spec.enum_fields.items():
+            coverage.append(
+                Coverage(
+                    name,
+                    [json.dumps(value) for value in values],
+                    {str(k): int(v) for k, v in (observed.get(name) or {}).items()},
+                )
+            )
+        return ConformancePanel(
+            source=source,
+            target=str(target.get("base_url") or "embedded mock"),
+            instance=str(target.get("instance_id") or ""),
+            started=str(report.get("started", "")),
+            finished=str(report.get("finished", "")),
+            verdict=str(report["verdict"]),
+            error=report.get("error"),
+            requests=int((report.get("requests") or {}).get("total", 0)),
+            findings_by_category=dict(Counter(str(f.get("category")) for f in findings)),
+            accepted=len(baseline.get("accepted") or []),
+            findings=findings,
+            coverage=coverage,
+        )

@@ -1,0 +1,71 @@
+"""Rendering the documentation: one self-contained HTML page and its Markdown twin, with Jinja2.
+
+The HTML has its stylesheet inline and fetches nothing when viewed: no CDN, no font, no
+script from elsewhere, so it reads the same offline, in a CI artifact or from a file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup, escape
+
+from dcs_contract.docs.model import DocsModel, load_report
+from dcs_contract.spec import Spec
+
+__all__ = ["build_docs", "render_html", "render_markdown"]
+
+_CODE_RE = re.compile(r"`([^`]+)`")
+
+
+def _inline(text: Any) -> Markup:
+    """Escape, then show `code` spans as code: the spec's descriptions use backticks."""
+    return Markup(_CODE_RE.sub(lambda m: f"<code>{m.group(1)}</code>", str(escape(str(text)))))
+
+
+def _value(value: Any) -> str:
+    """A JSON value as it appears on the wire: "aof", 10, null."""
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _slug(value: Any) -> str:
+    return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "null"
+
+
+def _environment(*, html: bool) -> Environment:
+    environment = Environment(
+        loader=PackageLoader("dcs_contract.docs", "templates"),
+        autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=html) if html else False,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    environment.filters.update(inline=_inline if html else str, value=_value, slug=_slug)
+    return environment
+
+
+def render_html(model: DocsModel) -> str:
+    stylesheet = files("dcs_contract.docs").joinpath("templates/style.css").read_text(encoding="utf-8")
+    return _environment(html=True).get_template("page.html.j2").render(m=model, stylesheet=Markup(stylesheet))
+
+
+def render_markdown(model: DocsModel) -> str:
+    return _environment(html=False).get_template("page.md.j2").render(m=model)
+
+
+def build_docs(spec: Spec, out: Path, *, reports: list[Path] | None = None) -> list[Path]:
+    """Write ``index.html`` and ``index.md`` into ``out``; returns their paths."""
+    model = DocsModel(spec, [(str(path), load_report(path)) for path in reports or []])
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in (("index.html", render_html(model)), ("index.md", render_markdown(model))):
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
