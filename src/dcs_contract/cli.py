@@ -22,7 +22,8 @@ from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
-from dcs_contract.report import RunReport, scrub, write_reports
+from dcs_contract.report import RunReport, scrub, utc_now, write_reports
+from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
 from dcs_contract.target import RunSettings, Target
@@ -116,6 +117,10 @@ def _parser() -> argparse.ArgumentParser:
         help="report.json of a run, for the conformance panel (several: one panel each)",
     )
     docs.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+
+    sdk = commands.add_parser("sdk-check", help="compare the spec with the official SDK's models")
+    sdk.add_argument("--report-dir", type=Path, default=Path("dcs-contract-sdk-report"), help="where reports go")
+    sdk.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
     mock.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
@@ -300,6 +305,30 @@ def _docs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_CONFORMS
 
 
+def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
+    started = utc_now()
+    comparison = compare_with_sdk(load_spec(args.spec))
+    report = RunReport(
+        target={"base_url": None, "sdk": comparison.sdk, "credentials": "none: nothing is sent"},
+        started=started,
+        finished=utc_now(),
+        seed=None,
+        cases={"sdk-check": comparison.compared},
+        requests={"total": 0},
+        findings=comparison.findings,
+        accepted=comparison.accepted,
+        baseline="the spec's info.x-sdk.differences",
+    )
+    paths = write_reports(report, args.report_dir, secrets=[])
+    out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
+    out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
+    for finding in [*comparison.findings, *comparison.accepted]:
+        accepted = "accepted " if finding in comparison.accepted else ""
+        out.write(f"  {accepted}[sdk] {finding.location}: {finding.expected}; {finding.actual}\n")
+    out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
+    return _EXIT_BY_VERDICT[report.verdict]
+
+
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
     args = _parser().parse_args(argv)
     environment = os.environ if env is None else env
@@ -308,6 +337,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return _mock(args, environment, sys.stdout)
         if args.command == "docs":
             return _docs(args, sys.stdout)
+        if args.command == "sdk-check":
+            return _sdk_check(args, sys.stdout)
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(f"dcs-contract: {exc}\n")

@@ -13,6 +13,7 @@ import shlex
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -30,6 +31,7 @@ __all__ = [
     "curl_command",
     "fingerprint_of",
     "scrub",
+    "utc_now",
     "write_reports",
 ]
 
@@ -44,10 +46,16 @@ CATEGORIES = (
     "window",
     "auth",
     "transport",
+    "sdk",
 )
 _EXCERPT = 600
 # Placeholders shown instead of credentials in every reproduction command.
 _TOKEN_PLACEHOLDER = "X-Auth-Token: $DCS_AUTH_TOKEN"
+
+
+def utc_now() -> str:
+    """A report's timestamps: UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def fingerprint_of(check: str, category: str, location: str) -> str:

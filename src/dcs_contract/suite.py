@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -19,7 +18,7 @@ from dcs_contract.engine import ContractRun, ProgressCallback
 from dcs_contract.errors import TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import RunReport
+from dcs_contract.report import RunReport, utc_now
 from dcs_contract.spec import Spec
 from dcs_contract.target import Credentials, RunSettings, Target
 from dcs_contract.transport import build_client
@@ -42,10 +41,6 @@ def embedded_mock(spec: Spec, target: Target, **mock_options: Any) -> Iterator[t
         )
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 def run_contract(
     spec: Spec,
     target: Target,
@@ -58,7 +53,7 @@ def run_contract(
     """Run the suite's properties against a live (already resolved) target; never raises for the target's faults."""
     assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
     assert target.project_id is not None
-    started = _now()
+    started = utc_now()
     client = build_client(
         target.base_url,
         auth=target.credentials.auth(target.project_id),
@@ -82,7 +77,7 @@ def run_contract(
     return RunReport(
         target=target.describe(),
         started=started,
-        finished=_now(),
+        finished=utc_now(),
         seed=settings.seed,
         cases=dict(run.cases),
         requests={"total": stats.attempts, "retries": stats.retries, "by_status": dict(stats.by_status)},
