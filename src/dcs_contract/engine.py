@@ -31,7 +31,6 @@ from dcs_contract.report import Finding, FindingLog
 from dcs_contract.spec import OPERATION_PATH, Spec
 from dcs_contract.strategies import order_window, query_times
 from dcs_contract.target import RunSettings, Target
-from dcs_contract.transport import GuardedTransport
 
 __all__ = ["ContractRun", "ProgressCallback"]
 
@@ -77,12 +76,6 @@ class ContractRun:
     def path_parameters(self) -> dict[str, str]:
         assert self.target.project_id is not None and self.target.instance_id is not None
         return {"project_id": self.target.project_id, "instance_id": self.target.instance_id}
-
-    @property
-    def transport(self) -> GuardedTransport:
-        transport = self.client._transport
-        assert isinstance(transport, GuardedTransport)
-        return transport
 
     @property
     def semantic_examples(self) -> int:

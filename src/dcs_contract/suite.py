@@ -8,6 +8,7 @@ pytest face of the suite is ``tests/contract/``; ``dcs-contract run`` writes the
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,9 +22,9 @@ from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import RunReport, utc_now
 from dcs_contract.spec import Spec
 from dcs_contract.target import Credentials, RunSettings, Target
-from dcs_contract.transport import build_client
+from dcs_contract.transport import GuardedTransport, build_client
 
-__all__ = ["PROPERTIES", "embedded_mock", "run_contract"]
+__all__ = ["PROPERTIES", "embedded_mock", "guarded", "run_contract"]
 
 
 @contextmanager
@@ -41,6 +42,18 @@ def embedded_mock(spec: Spec, target: Target, **mock_options: Any) -> Iterator[t
         )
 
 
+def guarded(settings: RunSettings, *, shared: bool = False) -> GuardedTransport:
+    """The guarded transport that ``settings`` ask for, over a real HTTP transport."""
+    return GuardedTransport(
+        httpx.HTTPTransport(),
+        max_requests=settings.max_requests,
+        rate_limit=settings.rate_limit,
+        retries=settings.retries,
+        record=settings.record_traffic,
+        shared=shared,
+    )
+
+
 def run_contract(
     spec: Spec,
     target: Target,
@@ -48,21 +61,21 @@ def run_contract(
     *,
     properties: list[str] | None = None,
     progress: ProgressCallback | None = None,
-    inner_transport: httpx.BaseTransport | None = None,
+    guard: GuardedTransport | None = None,
 ) -> RunReport:
-    """Run the suite's properties against a live (already resolved) target; never raises for the target's faults."""
+    """Run the suite's properties against a live (already resolved) target; never raises for the target's faults.
+
+    ``guard``: a transport shared with other runs, whose budget and rate limit they all
+    share; by default the run has its own, from ``settings``.
+    """
     assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
     assert target.project_id is not None
     started = utc_now()
+    guard = guard or guarded(settings)
+    sent_before, by_status_before = guard.stats.attempts, Counter(guard.stats.by_status)
+    retries_before, exchanges_before = guard.stats.retries, len(guard.stats.exchanges)
     client = build_client(
-        target.base_url,
-        auth=target.credentials.auth(target.project_id),
-        max_requests=settings.max_requests,
-        rate_limit=settings.rate_limit,
-        timeout=settings.timeout,
-        retries=settings.retries,
-        record=settings.record_traffic,
-        inner=inner_transport,
+        target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
     run = ContractRun(spec, target, settings, client, progress)
     error: str | None = None
@@ -73,18 +86,24 @@ def run_contract(
             except TargetUnavailable as exc:
                 error = str(exc)
                 break
-    stats = run.transport.stats
+    stats = guard.stats
+    by_status = Counter(stats.by_status)
+    by_status.subtract(by_status_before)
     return RunReport(
         target=target.describe(),
         started=started,
         finished=utc_now(),
         seed=settings.seed,
         cases=dict(run.cases),
-        requests={"total": stats.attempts, "retries": stats.retries, "by_status": dict(stats.by_status)},
+        requests={
+            "total": stats.attempts - sent_before,
+            "retries": stats.retries - retries_before,
+            "by_status": {status: count for status, count in by_status.items() if count},
+        },
         findings=list(run.findings),
         occurrences=dict(run.findings.occurrences),
         error=error,
         observed={key: dict(counter) for key, counter in run.observed.items()},
         skipped=dict(run.skipped),
-        traffic=list(stats.exchanges),
+        traffic=list(stats.exchanges[exchanges_before:]),
     )

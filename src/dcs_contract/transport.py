@@ -110,12 +110,16 @@ class GuardedTransport(httpx.BaseTransport):
         rate_limit: float | None,
         retries: int,
         record: bool = False,
+        shared: bool = False,
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._inner = inner
         self._record = record
+        # A shared guard outlives the clients that use it: one budget and one rate limit for
+        # several runs (the pytest suite's properties). Its owner calls shutdown().
+        self._shared = shared
         self.max_requests = max_requests
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._retries = retries
@@ -215,6 +219,10 @@ class GuardedTransport(httpx.BaseTransport):
         raise AssertionError("unreachable: the loop returns or raises")  # pragma: no cover
 
     def close(self) -> None:
+        if not self._shared:
+            self._inner.close()
+
+    def shutdown(self) -> None:
         self._inner.close()
 
 
@@ -253,29 +261,12 @@ def _auth_rejected(response: httpx.Response) -> AuthRejected:
     )
 
 
-def build_client(
-    base_url: str,
-    *,
-    auth: httpx.Auth | None,
-    max_requests: int,
-    rate_limit: float | None,
-    timeout: float,
-    retries: int,
-    record: bool = False,
-    inner: httpx.BaseTransport | None = None,
-) -> httpx.Client:
-    """The one httpx client of a run: guarded, signed, and bound to the target's base URL."""
-    transport = GuardedTransport(
-        inner or httpx.HTTPTransport(),
-        max_requests=max_requests,
-        rate_limit=rate_limit,
-        retries=retries,
-        record=record,
-    )
+def build_client(base_url: str, *, auth: httpx.Auth | None, guard: GuardedTransport, timeout: float) -> httpx.Client:
+    """The httpx client of a run: signed, bound to the target's base URL, and sent through ``guard``."""
     return httpx.Client(
         base_url=base_url,
         auth=auth,
-        transport=transport,
+        transport=guard,
         timeout=timeout,
         headers={"User-Agent": "dcs-contract", "Accept": "application/json"},
         follow_redirects=False,

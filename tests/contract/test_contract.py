@@ -8,6 +8,7 @@ from dcs_contract.report import Finding
 from dcs_contract.spec import Spec
 from dcs_contract.suite import PROPERTIES, run_contract
 from dcs_contract.target import RunSettings, Target
+from dcs_contract.transport import GuardedTransport
 
 pytestmark = pytest.mark.contract
 
@@ -20,8 +21,10 @@ def _describe(findings: list[Finding]) -> str:
 
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
-def test_property_holds(name: str, spec: Spec, contract_target: Target, run_settings: RunSettings) -> None:
-    report = run_contract(spec, contract_target, run_settings, properties=[name])
+def test_property_holds(
+    name: str, spec: Spec, contract_target: Target, run_settings: RunSettings, contract_guard: GuardedTransport
+) -> None:
+    report = run_contract(spec, contract_target, run_settings, properties=[name], guard=contract_guard)
     assert report.error is None, f"the target could not be tested: {report.error}"
     if name in report.skipped:
         pytest.skip(report.skipped[name])
