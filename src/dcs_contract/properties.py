@@ -163,7 +163,7 @@ def page_walk(run: ContractRun) -> None:
         if sized is None or sized.matching == 0:
             return
         total = sized.matching
-        limit = max(1, math.ceil(total / pages))
+        limit = min(int(largest), max(1, math.ceil(total / pages)))
         walk: list[Page] = []
         offset = 0
         while offset < total and len(walk) < _MAX_WALK_PAGES:

@@ -156,3 +156,14 @@ def test_a_semantic_finding_is_shrunk_to_a_simpler_request_sequence(spec: Spec) 
     assert len(shown[True]) == 2
     assert not any("begin_time" in url for url in shown[True]), shown[True]
     assert sum(map(len, shown[True])) < sum(map(len, shown[False])), shown
+
+
+def test_a_dataset_larger_than_the_largest_page_is_walked_at_the_largest_limit(spec: Spec) -> None:
+    target = Target.from_env({})
+    settings = RunSettings.for_target(target, max_examples=30, seed=1)
+    with embedded_mock(spec, target, records=2500) as (mock_target, state):
+        report = run_contract(spec, mock_target, settings, properties=["page-walk"])
+    assert report.verdict == "conforms"
+    sent = [entry.query for entry in state.requests()]
+    assert "limit=1000&offset=1000" in sent, "the unfiltered walk goes past the first page of 1000"
+    assert not [query for query in sent if "limit=" in query and int(query.split("limit=")[1].split("&")[0]) > 1000]
