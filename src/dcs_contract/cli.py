@@ -227,8 +227,13 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         raise ConfigError("--mock-* flags apply to the embedded mock only; unset DCS_BASE_URL/DCS_REGION to use it")
     if args.baseline_update and args.baseline is None:
         raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
-    # Read the baseline before sending anything: a broken file is a usage error, not a wasted run.
+    # Read the baseline and make the output folders before sending anything: a broken file or
+    # an unwritable folder is a usage error, not a run whose results are then lost.
     baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
+    recording = args.report_dir / args.record if args.record == _DEFAULT_RECORDING else args.record
+    for folder in (args.report_dir, recording.parent if recording else None):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
     progress = _Progress(err)
     if target.is_mock:
         err.write("dcs-contract: no target configured, starting the embedded mock\n")
@@ -248,8 +253,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
             err.write(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}\n")
         report = baseline.apply(report)
     paths = write_reports(report, args.report_dir, secrets=secrets)
-    if args.record is not None:
-        recording = args.report_dir / args.record if args.record == _DEFAULT_RECORDING else args.record
+    if recording is not None:
         paths.append(write_har(report.traffic, recording, secrets=secrets))
     out.write(scrub(_summary(report), secrets) + "\n")
     out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
@@ -342,6 +346,11 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(f"dcs-contract: {exc}\n")
+        return EXIT_CONFIG
+    except OSError as exc:
+        # A report directory, recording or docs folder that cannot be written: say which.
+        where = f" {exc.filename}" if exc.filename else ""
+        sys.stderr.write(f"dcs-contract: cannot write{where}: {exc.strerror or exc}\n")
         return EXIT_CONFIG
     except KeyboardInterrupt:
         sys.stderr.write("dcs-contract: interrupted\n")

@@ -115,3 +115,23 @@ def test_dcs_contract_mock_serves_with_what_it_prints() -> None:
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["run", "--max-examples", "1", "--report-dir", "{file}"],
+        ["run", "--max-examples", "1", "--report-dir", "{dir}", "--record", "{file}/traffic.har"],
+        ["docs", "--out", "{file}"],
+    ],
+)
+def test_an_output_path_that_cannot_be_written_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    argv = [part.format(file=blocker, dir=tmp_path / "reports") for part in command]
+    assert main(argv, env={}) == 2
+    captured = capsys.readouterr()
+    assert f"cannot write {blocker}" in captured.err
+    assert "schema-positive" not in captured.err, "refused before the run, not after"
