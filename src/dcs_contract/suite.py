@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from dcs_contract.engine import ContractRun, ProgressCallback
-from dcs_contract.errors import TargetUnavailable
+from dcs_contract.errors import AuthRejected, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import RunReport, utc_now
@@ -40,6 +40,16 @@ def embedded_mock(spec: Spec, target: Target, **mock_options: Any) -> Iterator[t
             ),
             state,
         )
+
+
+def _what_to_check(exc: AuthRejected, target: Target) -> str:
+    hint = {
+        "APIGW.0303": "the clock of this machine: the signature's X-Sdk-Date is more than 15 minutes off",
+    }.get(exc.error_code or "", "that the AK/SK or the token is valid, and that it may read DCS in this project")
+    return (
+        f"{exc}; sent {target.credentials.describe()} for project {target.project_id}. Check {hint}. "
+        "Not retried: five refused signatures in a row lock the AK for 5 minutes."
+    )
 
 
 def guarded(settings: RunSettings, *, shared: bool = False) -> GuardedTransport:
@@ -83,6 +93,9 @@ def run_contract(
         for name in properties or list(PROPERTIES):
             try:
                 PROPERTIES[name](run)
+            except AuthRejected as exc:
+                error = _what_to_check(exc, target)
+                break
             except TargetUnavailable as exc:
                 error = str(exc)
                 break

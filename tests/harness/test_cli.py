@@ -91,6 +91,8 @@ def test_a_wrong_secret_key_exits_3_after_one_signed_request(
     assert [(r.with_credentials, r.status) for r in state.requests()] == [(False, 401), (True, 401)]
     captured = capsys.readouterr()
     assert "refused the credentials: HTTP 401 APIGW.0301" in captured.out
+    assert f"AK/SK from CLOUD_SDK_AK/CLOUD_SDK_SK (AK {state.credentials.access_key[:4]}…)" in captured.out
+    assert "Not retried: five refused signatures" in captured.out
     assert "a-wrong-secret-key" not in captured.out + captured.err
 
 
