@@ -1,1 +1,56 @@
-"""dcs-contract: contract tests for Huawei Cloud DCS "List DCS Instance Backup Records"."""
+"""dcs-contract: contract tests for Huawei Cloud DCS "List DCS Instance Backup Records".
+
+The command line is ``dcs-contract`` (``cli.py``). From Python::
+
+    from dcs_contract import RunSettings, Target, embedded_mock, load_spec, run_contract
+
+    spec = load_spec()
+    target = Target.from_env(os.environ)
+    with embedded_mock(spec, target) as (mock_target, _state):
+        report = run_contract(spec, mock_target, RunSettings.for_target(target))
+    print(report.verdict, [f.location for f in report.findings])
+"""
+
+from dcs_contract.baseline import Baseline
+from dcs_contract.docs import build_docs
+from dcs_contract.errors import (
+    AuthRejected,
+    BudgetExhausted,
+    ConfigError,
+    DcsContractError,
+    SpecError,
+    StillThrottled,
+    TargetUnavailable,
+    Unreachable,
+)
+from dcs_contract.report import Finding, RunReport, write_reports
+from dcs_contract.signing import AkSkAuth, TokenAuth
+from dcs_contract.spec import Spec, load_spec
+from dcs_contract.suite import PROPERTIES, embedded_mock, run_contract
+from dcs_contract.target import Credentials, RunSettings, Target
+
+__all__ = [
+    "PROPERTIES",
+    "AkSkAuth",
+    "AuthRejected",
+    "Baseline",
+    "BudgetExhausted",
+    "ConfigError",
+    "Credentials",
+    "DcsContractError",
+    "Finding",
+    "RunReport",
+    "RunSettings",
+    "Spec",
+    "SpecError",
+    "StillThrottled",
+    "Target",
+    "TargetUnavailable",
+    "TokenAuth",
+    "Unreachable",
+    "build_docs",
+    "embedded_mock",
+    "load_spec",
+    "run_contract",
+    "write_reports",
+]

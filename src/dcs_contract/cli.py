@@ -28,7 +28,7 @@ from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
 from dcs_contract.target import RunSettings, Target
 
-__all__ = ["main"]
+__all__ = ["build_parser", "main"]
 
 _T = TypeVar("_T", int, float)
 EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE = 0, 1, 2, 3
@@ -52,7 +52,9 @@ def _argument(convert: Callable[[str], _T], what: str, valid: Callable[[_T], boo
 
 _positive_int = _argument(int, "an integer", lambda value: value >= 1, "must be at least 1")
 _positive_float = _argument(float, "a number", lambda value: value > 0, "must be greater than 0")
-_count = _argument(int, "an integer", lambda value: value >= 0, "must be 0 or more")
+# The mock keeps its records in memory: a generous ceiling, well past the largest page walk.
+_MAX_MOCK_RECORDS = 100_000
+_count = _argument(int, "an integer", lambda value: 0 <= value <= _MAX_MOCK_RECORDS, f"must be 0..{_MAX_MOCK_RECORDS}")
 _port = _argument(int, "a port number", lambda value: 0 <= value <= 65535, "is not a port number (0..65535)")
 
 
@@ -63,7 +65,7 @@ def _drift_help() -> str:
     return f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dcs-contract", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -334,7 +336,7 @@ def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     environment = os.environ if env is None else env
     try:
         if args.command == "mock":

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from dcs_contract.cli import _parser
+from dcs_contract.cli import build_parser
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ci"
 
@@ -26,7 +26,7 @@ def _commands(node: Any) -> list[str]:
 def test_the_example_runs_against_staging_with_a_baseline_and_keeps_junit(name: str) -> None:
     document = yaml.safe_load((EXAMPLES / name).read_text())
     [command] = _commands(document)
-    args = _parser().parse_args(shlex.split(command)[1:])
+    args = build_parser().parse_args(shlex.split(command)[1:])
     assert args.baseline is not None and not args.baseline_update, "CI fails only on new drift"
     assert args.record is not None
     text = (EXAMPLES / name).read_text()

@@ -48,7 +48,10 @@ def test_configuration_errors_exit_2_and_say_what_to_fix(
     assert message in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("flag", [["--max-examples", "0"], ["--rate-limit", "-1"], ["--timeout", "x"]])
+@pytest.mark.parametrize(
+    "flag",
+    [["--max-examples", "0"], ["--rate-limit", "-1"], ["--timeout", "x"], ["--mock-records", "100001"]],
+)
 def test_bad_flags_are_usage_errors(flag: list[str]) -> None:
     with pytest.raises(SystemExit) as exited:
         main(["run", *flag], env={})

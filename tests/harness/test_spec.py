@@ -129,3 +129,12 @@ def test_the_generator_never_sees_security_headers(spec: Spec) -> None:
     generated = spec.for_generation()
     assert "security" not in generated
     assert "security" in spec.document, "the documented spec keeps its auth"
+
+
+def test_the_package_exports_what_its_all_names() -> None:
+    """As hypothesis does for its strategies: the public surface is exactly __all__."""
+    import dcs_contract
+
+    public = {name for name in vars(dcs_contract) if not name.startswith("_")}
+    modules = {name for name in public if isinstance(getattr(dcs_contract, name), type(dcs_contract))}
+    assert set(dcs_contract.__all__) == public - modules
