@@ -225,7 +225,8 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         shrink=args.shrink,
     )
     mock_options = _mock_options(args)
-    if not target.is_mock and any(mock_options.values()):
+    # Any --mock-* flag given, beyond the defaults _mock_options always fills in.
+    if not target.is_mock and (len(mock_options) > 1 or mock_options["drifts"]):
         raise ConfigError("--mock-* flags apply to the embedded mock only; unset DCS_BASE_URL/DCS_REGION to use it")
     if args.baseline_update and args.baseline is None:
         raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
@@ -242,14 +243,16 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         with embedded_mock(spec, target, **mock_options) as (mock_target, _state):
             report = run_contract(spec, mock_target, settings, progress=progress)
         secrets = mock_target.credentials.secrets()
-        progress.close()
     else:
         err.write(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}\n")
         report = run_contract(spec, target, settings, progress=progress)
         secrets = target.credentials.secrets()
-        progress.close()
+    progress.close()
     if baseline is not None:
-        if args.baseline_update:
+        if args.baseline_update and report.error:
+            # A run cut short did not see every accepted finding: rewriting would drop them.
+            err.write(f"dcs-contract: {baseline.path} not updated: the run was cut short ({report.error})\n")
+        elif args.baseline_update:
             baseline = baseline.updated(report.findings)
             baseline.write()
             err.write(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}\n")

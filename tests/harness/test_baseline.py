@@ -104,3 +104,21 @@ def test_baseline_flags_are_checked_before_anything_is_sent(tmp_path: Path, caps
     assert "--baseline-update needs --baseline FILE" in capsys.readouterr().err
     assert main(["run", "--mock-drift", "no-such-drift"], env={}) == 2
     assert "is not a drift switch; known:" in capsys.readouterr().err
+
+
+def test_a_run_cut_short_does_not_rewrite_the_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Its findings are incomplete: rewriting would drop accepted entries it never had the budget to see."""
+    baseline = tmp_path / "accepted.json"
+    reports = str(tmp_path / "reports")
+    flags = ["run", "--report-dir", reports, *QUICK, "--mock-drift", "extra-field", "--baseline", str(baseline)]
+    assert main([*flags, "--baseline-update"], env={}) == 0
+    before = baseline.read_text()
+    assert main([*flags, "--baseline-update", "--max-requests", "1"], env={}) == 3
+    assert "not updated: the run was cut short" in capsys.readouterr().err
+    assert baseline.read_text() == before
+
+
+def test_mock_flags_against_a_live_target_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    env = {"DCS_BASE_URL": "https://dcs.test", "DCS_PROJECT_ID": "p", "DCS_INSTANCE_ID": "i", "DCS_AUTH_TOKEN": "t"}
+    assert main(["run", "--mock-data-seed", "0"], env=env) == 2
+    assert "--mock-* flags apply to the embedded mock only" in capsys.readouterr().err
