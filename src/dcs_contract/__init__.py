@@ -2,6 +2,8 @@
 
 The command line is ``dcs-contract`` (``cli.py``). From Python::
 
+    import os
+
     from dcs_contract import RunSettings, Target, embedded_mock, load_spec, run_contract
 
     spec = load_spec()
