@@ -107,13 +107,26 @@ def order_window(case: Case[Any]) -> Case[Any]:
 def valid_queries(spec: Spec) -> st.SearchStrategy[dict[str, str]]:
     """Valid queries as sent on the wire: any subset of a window, a limit and an offset."""
     # Built once, not per draw: each one compiles the spec's validators and patterns.
-    window_of, limit_of, offset_of = windows(spec), limits(spec), offsets(spec)
+    window_of, paging_of = windows(spec), _optional_paging(limits(spec), offsets(spec))
 
     @st.composite
     def build(draw: st.DrawFn) -> dict[str, str]:
         query: dict[str, str] = {}
         if draw(st.booleans()):
             query["begin_time"], query["end_time"] = draw(window_of)
+        return {**query, **draw(paging_of)}
+
+    return build()
+
+
+def _optional_paging(
+    limit_of: st.SearchStrategy[int], offset_of: st.SearchStrategy[int]
+) -> st.SearchStrategy[dict[str, str]]:
+    """A limit and an offset, each present or left to its default."""
+
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, str]:
+        query: dict[str, str] = {}
         if draw(st.booleans()):
             query["limit"] = str(draw(limit_of))
         if draw(st.booleans()):
@@ -247,16 +260,4 @@ def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchSt
 def paging_queries(spec: Spec, *, total: int) -> st.SearchStrategy[dict[str, str]]:
     """A limit and an offset, each present or defaulted, with offsets near ``total`` and its edges."""
     offset_edges = st.sampled_from(sorted({0, max(total - 1, 0), total, total + 1}))
-    offset_of = st.one_of(offset_edges, st.integers(0, total + 1))
-    limit_of = limits(spec)
-
-    @st.composite
-    def build(draw: st.DrawFn) -> dict[str, str]:
-        query: dict[str, str] = {}
-        if draw(st.booleans()):
-            query["limit"] = str(draw(limit_of))
-        if draw(st.booleans()):
-            query["offset"] = str(draw(offset_of))
-        return query
-
-    return build()
+    return _optional_paging(limits(spec), st.one_of(offset_edges, st.integers(0, total + 1)))
