@@ -189,11 +189,15 @@ def _summary(report: RunReport) -> str:
     return "\n".join(lines)
 
 
+def _check_drifts(flag: str, names: list[str]) -> None:
+    unknown = [name for name in names if name not in DRIFTS]
+    if unknown:
+        raise ConfigError(f"{flag}={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
+
+
 def _mock_options(args: argparse.Namespace) -> dict[str, Any]:
     """The embedded mock's options from the --mock-* flags."""
-    unknown = [name for name in args.mock_drift if name not in DRIFTS]
-    if unknown:
-        raise ConfigError(f"--mock-drift={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
+    _check_drifts("--mock-drift", args.mock_drift)
     options: dict[str, Any] = {"drifts": tuple(args.mock_drift)}
     if args.mock_faults:
         options["faults"] = FaultPlan()
@@ -274,9 +278,7 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         secret_key=sk or generated.secret_key,
         token=token or generated.token,
     )
-    unknown = [name for name in args.drift if name not in DRIFTS]
-    if unknown:
-        raise ConfigError(f"--drift={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
+    _check_drifts("--drift", args.drift)
     state = MockState.default(
         spec,
         project_id=args.project_id,
