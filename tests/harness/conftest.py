@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -38,3 +41,23 @@ def serve(spec: Spec) -> Serve:
             yield server, state
 
     return serving
+
+
+@contextmanager
+def dcs_contract_mock(*flags: str) -> Iterator[dict[str, str]]:
+    """``dcs-contract mock --port 0`` in its own process, as a user starts it; yields what it printed."""
+    command = [sys.executable, "-m", "dcs_contract.cli", "mock", "--port", "0", *flags]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"]}) as process:
+        try:
+            assert process.stdout is not None
+            printed: dict[str, str] = {}
+            while "DCS_AUTH_TOKEN" not in printed:
+                line = process.stdout.readline()
+                assert line, "the mock exited before printing its settings"
+                key, sep, value = line.strip().partition("=")
+                if sep:
+                    printed[key] = value.split()[0]
+            yield printed
+        finally:
+            process.terminate()
+            process.wait(timeout=10)

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -16,6 +13,7 @@ from dcs_contract.cli import main
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.signing import AkSkAuth
 from dcs_contract.spec import Spec
+from tests.harness.conftest import dcs_contract_mock
 
 
 def test_the_default_run_against_the_embedded_mock_conforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -100,26 +98,12 @@ def test_a_wrong_secret_key_exits_3_after_one_signed_request(
 
 
 def test_dcs_contract_mock_serves_with_what_it_prints() -> None:
-    command = [sys.executable, "-m", "dcs_contract.cli", "mock", "--port", "0", "--records", "12"]
-    env = {"PATH": os.environ.get("PATH", "")}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as process:
-        try:
-            assert process.stdout is not None
-            printed: dict[str, str] = {}
-            while "DCS_AUTH_TOKEN" not in printed:
-                line = process.stdout.readline()
-                assert line, "the mock exited before printing its settings"
-                if "=" in line:
-                    key, _, value = line.strip().partition("=")
-                    printed[key] = value.split()[0]
-            auth = AkSkAuth(printed["CLOUD_SDK_AK"], printed["CLOUD_SDK_SK"], project_id=printed["DCS_PROJECT_ID"])
-            path = f"/v2/{printed['DCS_PROJECT_ID']}/instances/{printed['DCS_INSTANCE_ID']}/backups"
-            url = printed["DCS_BASE_URL"] + path
-            assert httpx.get(url, auth=auth).json()["total_num"] == 12
-            assert httpx.get(url, headers={"X-Auth-Token": printed["DCS_AUTH_TOKEN"]}).status_code == 200
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with dcs_contract_mock("--records", "12") as printed:
+        auth = AkSkAuth(printed["CLOUD_SDK_AK"], printed["CLOUD_SDK_SK"], project_id=printed["DCS_PROJECT_ID"])
+        path = f"/v2/{printed['DCS_PROJECT_ID']}/instances/{printed['DCS_INSTANCE_ID']}/backups"
+        url = printed["DCS_BASE_URL"] + path
+        assert httpx.get(url, auth=auth).json()["total_num"] == 12
+        assert httpx.get(url, headers={"X-Auth-Token": printed["DCS_AUTH_TOKEN"]}).status_code == 200
 
 
 @pytest.mark.parametrize(

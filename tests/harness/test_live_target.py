@@ -7,9 +7,6 @@ the server, not at the client.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +15,7 @@ from dcs_contract.cli import main
 from dcs_contract.mock import FaultPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.target import RunSettings
-from tests.harness.conftest import Serve, live_env
+from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 
 # A live target gets 2 requests/s by default; these runs are small and faster, the rules the same.
 QUICK = ["--max-examples", "15", "--rate-limit", "100"]
@@ -30,22 +27,9 @@ def _report(directory: Path) -> dict:
 
 def test_a_live_run_against_dcs_contract_mock_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The mock started on its own, as a user would, and addressed through DCS_BASE_URL with AK/SK."""
-    command = [sys.executable, "-m", "dcs_contract.cli", "mock", "--port", "0"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"]}) as process:
-        try:
-            assert process.stdout is not None
-            printed: dict[str, str] = {}
-            while "DCS_AUTH_TOKEN" not in printed:
-                line = process.stdout.readline()
-                assert line, "the mock exited before printing its settings"
-                key, sep, value = line.strip().partition("=")
-                if sep:
-                    printed[key] = value.split()[0]
-            env = {key: value for key, value in printed.items() if key != "DCS_AUTH_TOKEN"}
-            code = main(["run", "--report-dir", str(tmp_path), *QUICK], env=env)
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
+    with dcs_contract_mock() as printed:
+        env = {key: value for key, value in printed.items() if key != "DCS_AUTH_TOKEN"}
+        code = main(["run", "--report-dir", str(tmp_path), *QUICK], env=env)
     assert code == 0, capsys.readouterr().out
     report = _report(tmp_path)
     assert report["verdict"] == "conforms"
