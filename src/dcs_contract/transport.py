@@ -6,7 +6,7 @@ It is the one place that enforces what a live target needs:
 - 401/403 stop the run at once, never retried (five bad signatures lock the AK);
 - 429/502/503/504 and connection errors are retried with backoff, honouring Retry-After;
 - ``max_requests`` counts every attempt, retries included, and is never exceeded;
-- ``rate_limit`` spaces every attempt, retries included;
+- ``rate_limit`` spaces every attempt, retries included, from the previous answer;
 - each exchange is kept, redacted, for the reports and the HAR recording.
 """
 
@@ -146,6 +146,17 @@ class GuardedTransport(httpx.BaseTransport):
         if slot > now:
             self._sleep(slot - now)
 
+    def _after_answer(self) -> None:
+        """The next attempt waits a full interval after this answer, not only after this send.
+
+        A request reaches the server before its answer comes back, so this spaces the
+        arrivals that the server (and its throttling) counts, however long a request was
+        held up on the way; spacing sends alone lets a delayed request bunch with the next.
+        """
+        if self._interval:
+            with self._lock:
+                self._next_slot = max(self._next_slot, self._clock() + self._interval)
+
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         self._take_slot(request)
         started, started_at = self._clock(), datetime.now(UTC)
@@ -157,6 +168,8 @@ class GuardedTransport(httpx.BaseTransport):
         except httpx.TransportError as exc:
             self._log(Exchange(request.method, str(request.url), None, started_at, self._clock() - started, str(exc)))
             raise
+        finally:
+            self._after_answer()
         exchange = Exchange(request.method, str(request.url), response.status_code, started_at, self._clock() - started)
         if self._record:
             exchange = replace(

@@ -131,3 +131,21 @@ def test_the_rate_limit_spaces_every_attempt() -> None:
         client.get("/x")
     gaps = [b - a for a, b in itertools.pairwise(sent_at)]
     assert gaps == [0.25] * 4
+
+
+def test_the_rate_limit_spaces_from_the_previous_answer_so_a_slow_one_cannot_bunch_arrivals() -> None:
+    """A request may reach the server as late as its answer: the next waits a full interval after that."""
+    clock = [100.0]
+    sent_at: list[float] = []
+    latencies = iter([0.2, 0.01, 0.01])
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent_at.append(clock[0])
+        clock[0] += next(latencies)  # the time on the wire, until the answer is back
+        return httpx.Response(200)
+
+    client, _ = _client(Script(200), rate=4.0, clock=clock)
+    client._transport._inner = httpx.MockTransport(answer)  # type: ignore[attr-defined]
+    for _ in range(3):
+        client.get("/x")
+    assert sent_at == pytest.approx([100.0, 100.45, 100.71])
