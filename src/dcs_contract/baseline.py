@@ -1,11 +1,13 @@
 """Accepted drift: a file of findings a team knows about and has chosen to live with.
 
-A finding is matched by its fingerprint (check, category, location), never by its message
-or request, so the same deviation is recognised run after run. Accepted findings are still
+A finding is matched by its fingerprint (check, category, location, and the detail that
+tells two deviations at one location apart), never by its message or request, so the same
+deviation is recognised run after run. Accepted findings are still
 reported but do not fail the run; entries no longer seen are reported as resolved.
 
     {"version": 1, "accepted": [{"fingerprint": "…", "check": "…", "category": "…",
-                                 "location": "…", "title": "…", "reason": "why we accept it"}]}
+                                 "location": "…", "detail": "…", "title": "…",
+                                 "reason": "why we accept it"}]}
 """
 
 from __future__ import annotations
@@ -31,12 +33,21 @@ class BaselineEntry:
     check: str
     category: str
     location: str
+    detail: str = ""
     title: str = ""
     reason: str = ""
 
     @classmethod
     def of(cls, finding: Finding, reason: str = "") -> BaselineEntry:
-        return cls(finding.fingerprint, finding.check, finding.category, finding.location, finding.title, reason)
+        return cls(
+            finding.fingerprint,
+            finding.check,
+            finding.category,
+            finding.location,
+            finding.detail,
+            finding.title,
+            reason,
+        )
 
 
 @dataclass(frozen=True)
@@ -119,10 +130,10 @@ def _entries(path: Path, data: Any) -> dict[str, BaselineEntry]:
         missing = [name for name in _FIELDS if not isinstance(item.get(name), str) or not item[name]]
         if missing:
             raise ConfigError(f"{where}: accepted[{index}] lacks {', '.join(missing)}")
-        entry = BaselineEntry(**{name: str(item.get(name, "")) for name in (*_FIELDS, "title", "reason")})
-        computed = fingerprint_of(entry.check, entry.category, entry.location)
+        entry = BaselineEntry(**{name: str(item.get(name, "")) for name in (*_FIELDS, "detail", "title", "reason")})
+        computed = fingerprint_of(entry.check, entry.category, entry.location, entry.detail)
         if computed != entry.fingerprint:
-            # A hand-edited check/category/location no longer matches its fingerprint: say so rather
+            # A hand-edited check/category/location/detail no longer matches its fingerprint: say so rather
             # than silently accept a different finding than the one the team meant.
             raise ConfigError(
                 f"{where}: accepted[{index}] has fingerprint={entry.fingerprint!r}, but its check, category "

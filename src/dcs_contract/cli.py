@@ -22,7 +22,8 @@ from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
-from dcs_contract.report import RunReport, scrub, utc_now, write_reports
+from dcs_contract.redaction import Scrubber
+from dcs_contract.report import RunReport, utc_now, write_reports
 from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
@@ -261,10 +262,11 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
             baseline.write()
             err.write(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}\n")
         report = baseline.apply(report)
-    paths = write_reports(report, args.report_dir, secrets=secrets)
+    scrubber = Scrubber(secrets)
+    paths = write_reports(report, args.report_dir, scrubber=scrubber)
     if recording is not None:
-        paths.append(write_har(report.traffic, recording, secrets=secrets))
-    out.write(scrub(_summary(report), secrets) + "\n")
+        paths.append(write_har(report.traffic, recording, scrubber=scrubber))
+    out.write(scrubber.text(_summary(report.scrubbed(scrubber))) + "\n")
     out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
     return _EXIT_BY_VERDICT[report.verdict]
 
@@ -330,7 +332,7 @@ def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
         accepted=comparison.accepted,
         baseline="the spec's info.x-sdk.differences",
     )
-    paths = write_reports(report, args.report_dir, secrets=[])
+    paths = write_reports(report, args.report_dir, scrubber=Scrubber())
     out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
     out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
     for finding in [*comparison.findings, *comparison.accepted]:

@@ -3,7 +3,7 @@
 Headers that carry a credential were already redacted by the transport when the exchange
 was kept; the file is scrubbed of every secret once more before it is written.
 
-    write_har(report.traffic, Path("traffic.har"), secrets=credentials.secrets())
+    write_har(report.traffic, Path("traffic.har"), scrubber=Scrubber(credentials.secrets()))
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from dcs_contract.report import scrub
+from dcs_contract.redaction import Scrubber
 from dcs_contract.transport import Exchange
 
 __all__ = ["har_document", "write_har"]
@@ -82,8 +82,9 @@ def har_document(exchanges: Sequence[Exchange]) -> dict[str, Any]:
     }
 
 
-def write_har(exchanges: Sequence[Exchange], path: Path, *, secrets: Iterable[str]) -> Path:
+def write_har(exchanges: Sequence[Exchange], path: Path, *, scrubber: Scrubber) -> Path:
+    """The HAR document is scrubbed value by value, then once more as the text written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(har_document(exchanges), indent=1, ensure_ascii=False)
-    path.write_text(scrub(text, secrets) + "\n", encoding="utf-8")
+    text = json.dumps(scrubber.data(har_document(exchanges)), indent=1, ensure_ascii=False)
+    path.write_text(scrubber.text(text) + "\n", encoding="utf-8")
     return path

@@ -28,9 +28,9 @@ from dcs_contract.mock.data import generate_records
 from dcs_contract.mock.drift import Drift, Handler, drifts_named
 from dcs_contract.mock.faults import FaultPlan
 from dcs_contract.mock.service import BackupService, ServiceAnswer, ServiceCall, error_body
+from dcs_contract.redaction import SENSITIVE_HEADERS
 from dcs_contract.signing import verify
 from dcs_contract.spec import OPERATION_PATH, Spec
-from dcs_contract.transport import SENSITIVE_HEADERS
 
 __all__ = ["LoggedRequest", "MockCredentials", "MockState", "create_app"]
 
