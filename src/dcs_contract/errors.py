@@ -3,6 +3,7 @@
     DcsContractError
     ├── SpecError              the spec cannot be loaded or is not valid OpenAPI
     ├── ConfigError            a setting or flag is wrong; says which one   (exit 2)
+    ├── ResponseTooLarge       a body over --max-body (decompressed): a finding, not a crash
     └── TargetUnavailable      the target could not be tested             (exit 3)
         ├── Unreachable        connection errors that retries did not absorb
         ├── AuthRejected       401/403: never retried, five bad signatures lock the AK
@@ -19,6 +20,7 @@ __all__ = [
     "BudgetExhausted",
     "ConfigError",
     "DcsContractError",
+    "ResponseTooLarge",
     "SpecError",
     "StillThrottled",
     "TargetUnavailable",
@@ -36,6 +38,20 @@ class SpecError(DcsContractError):
 
 class ConfigError(DcsContractError):
     """A configuration value is wrong. The message names the variable or flag to fix."""
+
+
+class ResponseTooLarge(DcsContractError):
+    """The response body, decompressed, is over the cap. It was not read past the cap.
+
+    The engine turns it into a finding (category ``transport``, location ``body``): the
+    request was answered, so the target is testable, but not with a body this large.
+    """
+
+    def __init__(self, message: str, *, request: object, status_code: int, limit: int) -> None:
+        super().__init__(message)
+        self.request = request
+        self.status_code = status_code
+        self.limit = limit
 
 
 class TargetUnavailable(DcsContractError):

@@ -204,7 +204,8 @@ class RunReport:
     ``findings`` are the new ones; ``accepted`` are findings a baseline accepts, and
     ``resolved`` the baseline entries this run no longer saw. ``error`` says why the run
     was cut short or could not test the target; ``crash`` holds the traceback of a bug in
-    the harness itself. ``evaluated`` counts how often each check and invariant ran.
+    the harness itself. ``evaluated`` counts how often each check and invariant ran, and
+    ``not_evaluated`` says why each of the others did not.
     """
 
     target: dict[str, Any]
@@ -223,6 +224,7 @@ class RunReport:
     baseline: str | None = None
     crash: str | None = None
     evaluated: dict[str, int] = field(default_factory=dict)
+    not_evaluated: dict[str, str] = field(default_factory=dict)
     traffic: Sequence[Any] = field(default=(), repr=False)
 
     @property
@@ -248,6 +250,7 @@ class RunReport:
             crash=scrubber.text(self.crash) if self.crash is not None else None,
             observed=scrubber.data(self.observed),
             skipped=scrubber.data(self.skipped),
+            not_evaluated=scrubber.data(self.not_evaluated),
             resolved=scrubber.data(list(self.resolved)),
             traffic=(),
         )
@@ -268,6 +271,7 @@ class RunReport:
             "error": self.error,
             "crash": self.crash,
             "evaluated": self.evaluated,
+            "not_evaluated": self.not_evaluated,
             "observed": self.observed,
             "findings": listed(self.findings),
             "baseline": {"file": self.baseline, "accepted": listed(self.accepted), "resolved": list(self.resolved)}
