@@ -15,6 +15,8 @@ Contract violations are not exceptions: they are findings (``report.Finding``).
 
 from __future__ import annotations
 
+import httpx
+
 __all__ = [
     "AuthRejected",
     "BudgetExhausted",
@@ -47,7 +49,7 @@ class ResponseTooLarge(DcsContractError):
     request was answered, so the target is testable, but not with a body this large.
     """
 
-    def __init__(self, message: str, *, request: object, status_code: int, limit: int) -> None:
+    def __init__(self, message: str, *, request: httpx.Request, status_code: int, limit: int) -> None:
         super().__init__(message)
         self.request = request
         self.status_code = status_code
