@@ -7,7 +7,12 @@ It is the one place that enforces what a live target needs:
 - 429/502/503/504 and connection errors are retried with backoff, honouring Retry-After;
 - ``max_requests`` counts every attempt, retries included, and is never exceeded;
 - ``rate_limit`` spaces every attempt, retries included, from the previous answer;
+- ``deadline`` bounds each attempt as a whole (connect, headers, body), not each read;
+- ``max_body`` caps each body, decompressed size included: past it, ``ResponseTooLarge``;
 - each exchange is kept, redacted, for the reports and the HAR recording.
+
+The body is read here, within the deadline and the cap, and handed on decoded: nothing
+after this transport reads from the network.
 """
 
 from __future__ import annotations
@@ -25,14 +30,23 @@ from dcs_contract.errors import (
     AuthRejected,
     BudgetExhausted,
     DcsContractError,
+    ResponseTooLarge,
     StillThrottled,
     TargetUnavailable,
     Unreachable,
 )
+from dcs_contract.redaction import SENSITIVE_HEADERS
+from dcs_contract.wire import (
+    ACCEPT_ENCODING,
+    BodyTooLarge,
+    exchange_deadline,
+    finite_delay,
+    read_body,
+)
 
 __all__ = [
+    "DEFAULT_MAX_BODY",
     "EXPECT_REFUSAL",
-    "SENSITIVE_HEADERS",
     "Exchange",
     "GuardedTransport",
     "TrafficStats",
@@ -47,11 +61,12 @@ AUTH_STATUSES = frozenset({401, 403})
 # its 401 is the answer, not a reason to stop.
 EXPECT_REFUSAL = "dcs_contract.expect_refusal"
 _MAX_RETRY_AFTER = 30.0
-# Headers that carry a credential (the AK/SK signature names the AK; the others are tokens).
-SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
 REDACTED = "[REDACTED]"
-# A recorded body longer than this is cut: a recording is for study, not a data dump.
-_MAX_RECORDED_BODY = 256 * 1024
+# A page of the largest limit (1000 records) is under 1 MiB: 8 MiB leaves room, and bounds memory.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+# What a recording keeps of a body: the HAR writer scrubs it, then cuts it to 256 KiB; the
+# margin holds any secret that straddles that cut whole, so that it is scrubbed whole.
+_KEPT_RECORDED_BODY = 256 * 1024 + 64 * 1024
 
 
 def redacted_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -89,16 +104,6 @@ class TrafficStats:
     exchanges: list[Exchange] = field(default_factory=list)
 
 
-def _retry_after(response: httpx.Response) -> float | None:
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return min(max(float(value), 0.0), _MAX_RETRY_AFTER)
-    except ValueError:
-        return None  # an HTTP date; fall back to our own backoff
-
-
 class GuardedTransport(httpx.BaseTransport):
     """Wraps a real transport with the safety rules above."""
 
@@ -109,6 +114,8 @@ class GuardedTransport(httpx.BaseTransport):
         max_requests: int,
         rate_limit: float | None,
         retries: int,
+        deadline: float | None = None,
+        max_body: int = DEFAULT_MAX_BODY,
         record: bool = False,
         shared: bool = False,
         backoff: float = 0.5,
@@ -123,6 +130,8 @@ class GuardedTransport(httpx.BaseTransport):
         self.max_requests = max_requests
         self._interval = 1.0 / rate_limit if rate_limit else 0.0
         self._retries = retries
+        self._deadline = deadline
+        self._max_body = max_body
         self._backoff = backoff
         self._sleep = sleep
         self._clock = clock
@@ -160,27 +169,56 @@ class GuardedTransport(httpx.BaseTransport):
     def _send_once(self, request: httpx.Request) -> httpx.Response:
         self._take_slot(request)
         started, started_at = self._clock(), datetime.now(UTC)
-        body = None
+        expires = None if self._deadline is None else started + self._deadline
+        received: httpx.Response | None = None
         try:
-            response = self._inner.handle_request(request)
-            if self._record:
-                response, body = _buffered(response, request)
+            with exchange_deadline(self._deadline):
+                received = self._inner.handle_request(request)
+                body = read_body(
+                    received,
+                    limit=self._max_body,
+                    expired=lambda: expires is not None and self._clock() > expires,
+                )
         except httpx.TransportError as exc:
             self._log(Exchange(request.method, str(request.url), None, started_at, self._clock() - started, str(exc)))
             raise
+        except BodyTooLarge as exc:
+            assert received is not None  # only reading a body raises it
+            self._log(self._exchange(request, received, started, started_at, f"body {exc}"))
+            raise ResponseTooLarge(
+                f"{request.method} {request.url.path} was answered {received.status_code} with a body {exc} "
+                f"(--max-body {self._max_body})",
+                request=request,
+                status_code=received.status_code,
+                limit=self._max_body,
+            ) from None
         finally:
             self._after_answer()
-        exchange = Exchange(request.method, str(request.url), response.status_code, started_at, self._clock() - started)
-        if self._record:
-            exchange = replace(
-                exchange,
-                request_headers=redacted_headers(request.headers.multi_items()),
-                response_headers=redacted_headers(response.headers.multi_items()),
-                response_body=body,
-                http_version=str(response.extensions.get("http_version", b"HTTP/1.1"), "ascii", "replace"),
-            )
-        self._log(exchange)
+        response = _decoded(received, body, request)
+        self._log(self._exchange(request, received, started, started_at, None, body))
         return response
+
+    def _exchange(
+        self,
+        request: httpx.Request,
+        received: httpx.Response,
+        started: float,
+        started_at: datetime,
+        error: str | None,
+        body: bytes | None = None,
+    ) -> Exchange:
+        exchange = Exchange(
+            request.method, str(request.url), received.status_code, started_at, self._clock() - started, error
+        )
+        if not self._record:
+            return exchange
+        return replace(
+            exchange,
+            request_headers=redacted_headers(request.headers.multi_items()),
+            response_headers=redacted_headers(received.headers.multi_items()),
+            response_body=None if body is None else _text(body[:_KEPT_RECORDED_BODY], received),
+            http_version=str(received.extensions.get("http_version", b"HTTP/1.1"), "ascii", "replace"),
+        )
 
     def _log(self, exchange: Exchange) -> None:
         with self._lock:
@@ -223,7 +261,7 @@ class GuardedTransport(httpx.BaseTransport):
                 raise StillThrottled(
                     f"{request.url.host} still answered {response.status_code} after {attempt + 1} attempts"
                 )
-            wait = _retry_after(response)
+            wait = finite_delay(response.headers.get("Retry-After"), ceiling=_MAX_RETRY_AFTER)
             response.read()
             response.close()
             self.stats.retries += 1
@@ -239,34 +277,39 @@ class GuardedTransport(httpx.BaseTransport):
         self._inner.close()
 
 
-def _buffered(response: httpx.Response, request: httpx.Request) -> tuple[httpx.Response, str]:
-    """The response with its raw body in memory and still unread, and that body as text.
+# The body is handed on decoded: the codings it came with must not be undone twice.
+_CODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
-    A new response, not ``response.read()``: the client still reads and closes the stream
-    itself, which is when httpx stamps ``elapsed``.
+
+def _decoded(received: httpx.Response, body: bytes, request: httpx.Request) -> httpx.Response:
+    """A response with ``body`` in memory and still unread.
+
+    Unread, not built with ``content=``: the client reads and closes the stream itself,
+    which is when httpx stamps ``elapsed``.
     """
-    raw = b"".join(response.iter_raw())
-    response.close()
+    headers = [(name, value) for name, value in received.headers.multi_items() if name.lower() not in _CODING_HEADERS]
+    return httpx.Response(
+        received.status_code,
+        headers=[*headers, ("Content-Length", str(len(body)))],
+        stream=httpx.ByteStream(body),
+        extensions=received.extensions,
+        request=request,
+    )
 
-    def replay() -> httpx.Response:
-        return httpx.Response(
-            response.status_code,
-            headers=response.headers,
-            stream=httpx.ByteStream(raw),
-            extensions=response.extensions,
-            request=request,
-        )
 
-    decoded = replay()
-    text = decoded.read().decode(decoded.encoding or "utf-8", errors="replace")
-    return replay(), text[:_MAX_RECORDED_BODY]
+def _text(body: bytes, response: httpx.Response) -> str:
+    try:
+        return body.decode(response.charset_encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return body.decode("utf-8", errors="replace")
 
 
 def _auth_rejected(response: httpx.Response) -> AuthRejected:
     try:
-        code = response.json().get("error_code")
-    except (ValueError, AttributeError):
-        code = None
+        body = response.json()
+    except (ValueError, RecursionError):
+        body = None
+    code = body.get("error_code") if isinstance(body, dict) else None
     return AuthRejected(
         f"the target refused the credentials: HTTP {response.status_code}" + (f" {code}" if code else ""),
         status_code=response.status_code,
@@ -281,6 +324,7 @@ def build_client(base_url: str, *, auth: httpx.Auth | None, guard: GuardedTransp
         auth=auth,
         transport=guard,
         timeout=timeout,
-        headers={"User-Agent": "dcs-contract", "Accept": "application/json"},
+        # Accept-Encoding by name: the codings the guard's body reader undoes within the cap.
+        headers={"User-Agent": "dcs-contract", "Accept": "application/json", "Accept-Encoding": ACCEPT_ENCODING},
         follow_redirects=False,
     )
