@@ -176,6 +176,7 @@ class GuardedTransport(httpx.BaseTransport):
                 received = self._inner.handle_request(request)
                 body = read_body(
                     received,
+                    request=request,
                     limit=self._max_body,
                     expired=lambda: expires is not None and self._clock() > expires,
                 )

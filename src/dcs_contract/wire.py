@@ -156,7 +156,7 @@ def _decode(data: bytes, encodings: list[str], limit: int) -> bytes:
     return data
 
 
-def read_body(response: httpx.Response, *, limit: int, expired: Callable[[], bool]) -> bytes:
+def read_body(response: httpx.Response, *, request: httpx.Request, limit: int, expired: Callable[[], bool]) -> bytes:
     """The body of ``response``, decompressed, at most ``limit`` bytes; closes the response.
 
     Raises :class:`BodyTooLarge` past the cap, and ``httpx.ReadTimeout`` once ``expired()``
@@ -179,7 +179,7 @@ def read_body(response: httpx.Response, *, limit: int, expired: Callable[[], boo
             if len(raw) > limit:
                 raise BodyTooLarge(f"over {limit} bytes as sent")
             if expired():
-                raise httpx.ReadTimeout("the exchange's deadline (--timeout) has passed", request=response.request)
+                raise httpx.ReadTimeout("the exchange's deadline (--timeout) has passed", request=request)
     finally:
         response.close()
     return _decode(bytes(raw), [e for e in encodings if e], limit)
