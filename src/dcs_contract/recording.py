@@ -1,7 +1,8 @@
 """The run's traffic as a HAR 1.2 file, for offline study and for the documentation.
 
 Headers that carry a credential were already redacted by the transport when the exchange
-was kept; the file is scrubbed of every secret once more before it is written.
+was kept; every value is scrubbed of every secret before it is written, and a body is cut
+to :data:`MAX_RECORDED_BODY` only after it was scrubbed.
 
     write_har(report.traffic, Path("traffic.har"), scrubber=Scrubber(credentials.secrets()))
 """
@@ -17,7 +18,7 @@ from typing import Any
 import httpx
 
 from dcs_contract.redaction import Scrubber
-from dcs_contract.transport import Exchange
+from dcs_contract.transport import MAX_RECORDED_BODY, Exchange
 
 __all__ = ["har_document", "write_har"]
 
@@ -33,11 +34,11 @@ def _pairs(items: Iterable[tuple[str, str]]) -> list[dict[str, str]]:
     return [{"name": name, "value": value} for name, value in items]
 
 
-def _entry(exchange: Exchange) -> dict[str, Any]:
+def _entry(exchange: Exchange, scrubber: Scrubber) -> dict[str, Any]:
     url = httpx.URL(exchange.url)
     milliseconds = round(exchange.elapsed * 1000, 3)
     headers = dict((name.lower(), value) for name, value in exchange.response_headers)
-    body = exchange.response_body or ""
+    body = scrubber.cut(exchange.response_body or "", MAX_RECORDED_BODY)
     response: dict[str, Any] = {
         "status": exchange.status if exchange.status is not None else 0,
         "statusText": "" if exchange.status is None else httpx.codes.get_reason_phrase(exchange.status),
@@ -72,19 +73,22 @@ def _entry(exchange: Exchange) -> dict[str, Any]:
     return entry
 
 
-def har_document(exchanges: Sequence[Exchange]) -> dict[str, Any]:
-    return {
+def har_document(exchanges: Sequence[Exchange], *, scrubber: Scrubber) -> dict[str, Any]:
+    """The HAR 1.2 document of ``exchanges``, every string in it scrubbed."""
+    document = {
         "log": {
             "version": "1.2",
             "creator": {"name": "dcs-contract", "version": _version()},
-            "entries": [_entry(exchange) for exchange in exchanges],
+            "entries": [_entry(exchange, scrubber) for exchange in exchanges],
         }
     }
+    clean: dict[str, Any] = scrubber.data(document)
+    return clean
 
 
 def write_har(exchanges: Sequence[Exchange], path: Path, *, scrubber: Scrubber) -> Path:
     """The HAR document is scrubbed value by value, then once more as the text written."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(scrubber.data(har_document(exchanges)), indent=1, ensure_ascii=False)
+    text = json.dumps(har_document(exchanges, scrubber=scrubber), indent=1, ensure_ascii=False)
     path.write_text(scrubber.text(text) + "\n", encoding="utf-8")
     return path

@@ -47,6 +47,7 @@ from dcs_contract.wire import (
 __all__ = [
     "DEFAULT_MAX_BODY",
     "EXPECT_REFUSAL",
+    "MAX_RECORDED_BODY",
     "Exchange",
     "GuardedTransport",
     "TrafficStats",
@@ -64,9 +65,11 @@ _MAX_RETRY_AFTER = 30.0
 REDACTED = "[REDACTED]"
 # A page of the largest limit (1000 records) is under 1 MiB: 8 MiB leaves room, and bounds memory.
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
-# What a recording keeps of a body: the HAR writer scrubs it, then cuts it to 256 KiB; the
-# margin holds any secret that straddles that cut whole, so that it is scrubbed whole.
-_KEPT_RECORDED_BODY = 256 * 1024 + 64 * 1024
+# A recording is for study, not a data dump: the HAR writer scrubs a body, then cuts it to this.
+MAX_RECORDED_BODY = 256 * 1024
+# What an exchange keeps of a body when recording: the margin holds any secret that straddles
+# the HAR writer's cut whole, so that it is scrubbed whole before the cut.
+_KEPT_RECORDED_BODY = MAX_RECORDED_BODY + 64 * 1024
 
 
 def redacted_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
