@@ -120,8 +120,11 @@ class Scrubber:
         if len(text) <= limit:
             return self.text(text)
         # Every secret that reaches into the first `limit` characters lies whole in this window.
-        window = self.text(text[: limit + self._longest])
-        return window[:limit] + _ELLIPSIS
+        window = text[: limit + self._longest]
+        clean = self.text(window)
+        if len(window) == len(text) and len(clean) <= limit:
+            return clean  # scrubbing alone brought it within the limit: nothing was cut
+        return clean[:limit] + _ELLIPSIS
 
     def data(self, value: Any) -> Any:
         """A JSON-like value with every string in it, keys included, scrubbed."""
