@@ -25,23 +25,31 @@ from hypothesis.strategies import SearchStrategy
 from schemathesis import Case, GenerationMode
 
 from dcs_contract import checks
-from dcs_contract.formats import FORMAT_NAME
+from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.formats import FORMAT_NAME, json_text, read_json
 from dcs_contract.invariants import Invariants, Page
 from dcs_contract.report import Finding, FindingLog
 from dcs_contract.spec import OPERATION_PATH, Spec
 from dcs_contract.strategies import order_window, query_times
 from dcs_contract.target import RunSettings, Target
 
-__all__ = ["ContractRun", "ProgressCallback"]
+__all__ = ["CHECKED_BY", "ContractRun", "ProgressCallback"]
 
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
 
-# Schemathesis configuration, in one place: no security headers (auth is the client's),
-# no unknown query parameters (the service ignores them, so they prove nothing).
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
-_SCHEMATHESIS_CONFIG = {"generation": {"allow-extra-parameters": False, "with-security-parameters": False}}
+# Schemathesis configuration, in one place: no security headers (auth is the client's),
+# no unknown query parameters (the service ignores them, so they prove nothing), and no
+# truncated output: a finding keeps its texts whole until the report's scrubber has seen them.
+_SCHEMATHESIS_CONFIG = {
+    "generation": {"allow-extra-parameters": False, "with-security-parameters": False},
+    "output": {"truncation": {"enabled": False}},
+}
+# Property name -> the response checks and invariants it can evaluate; the properties
+# register themselves here, so that a run can say why a check never ran.
+CHECKED_BY: dict[str, tuple[str, ...]] = {}
 
 
 class _Reproduced(Exception):
@@ -62,13 +70,17 @@ class ContractRun:
     observed: dict[str, Counter[str]] = field(default_factory=dict)
     skipped: dict[str, str] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
+    # Response check name or invariant id -> how often it judged a response or a page.
+    evaluated: Counter[str] = field(default_factory=Counter)
+    # The properties begun, in order.
+    begun: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         schemathesis.openapi.format(FORMAT_NAME, query_times(self.spec))
         config = schemathesis.Config.from_dict(_SCHEMATHESIS_CONFIG)
         schema = schemathesis.openapi.from_dict(self.spec.for_generation(), config=config)
         self.operation = schema[OPERATION_PATH]["GET"]
-        self.invariants = Invariants(self.spec)
+        self.invariants = Invariants(self.spec, self.evaluated)
         self._survey: tuple[Page | None] | None = None
 
     # -- what the run knows ----------------------------------------------------------------
@@ -144,27 +156,56 @@ class ContractRun:
         path = {**self.path_parameters, **({"instance_id": instance_id} if instance_id else {})}
         return self.operation.Case(path_parameters=path, query=query)
 
-    def send(self, case: Case[Any]) -> httpx.Response:
-        """Send a case through the guarded client. Only its path and query are taken from it."""
-        return self.client.get(case.formatted_path, params=_wire_params(case.query or {}))
+    def answer(self, property_name: str, case: Case[Any], **options: Any) -> httpx.Response | ResponseTooLarge:
+        """Send a case through the guarded client, and count it once answered.
 
-    def exchange(
-        self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
-    ) -> httpx.Response:
-        """One case of a property: sent, counted, observed, and its response checked."""
-        response = self.send(case)
+        Only its path and query are taken from the case; ``options`` go to the client. A
+        body over the cap is answered too: it is a finding, returned so that the caller
+        still knows the status, and the property goes on.
+        """
+        params = _wire_params(case.query or {})
+        try:
+            response = self.client.get(case.formatted_path, params=params, **options)
+        except ResponseTooLarge as exc:
+            self.count(property_name)
+            self.observed.setdefault("http_status", Counter())[str(exc.status_code)] += 1
+            self.add([checks.body_too_large(exc)])
+            return exc
         # Counted once answered: a case the transport refused to send was not tested.
         self.count(property_name)
         self.observe(response)
-        self.add(checks.validate(case, response, selected))
+        return response
+
+    def get(self, property_name: str, case: Case[Any]) -> httpx.Response | None:
+        """:meth:`answer`, with None for a body over the cap: there is no response to check."""
+        response = self.answer(property_name, case)
+        return response if isinstance(response, httpx.Response) else None
+
+    def check(
+        self, case: Case[Any], response: httpx.Response, selected: tuple[checks.CheckFunction, ...]
+    ) -> list[Finding]:
+        """The response checks on one response, counted as evaluated."""
+        self.evaluated.update(checks.check_names(selected))
+        return checks.validate(self.spec, case, response, selected)
+
+    def exchange(
+        self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
+    ) -> httpx.Response | None:
+        """One case of a property: sent, counted, observed, and its response checked (None: see :meth:`get`)."""
+        response = self.get(property_name, case)
+        if response is not None:
+            self.add(self.check(case, response, selected))
         return response
 
     def page(self, property_name: str, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
         """A valid query, exchanged, and its answer read as a page whose own invariants are checked."""
-        return self.read_page(self.exchange(property_name, self.case(query, instance_id=instance_id)))
+        case = self.case(query, instance_id=instance_id)
+        return self.read_page(case, self.exchange(property_name, case))
 
-    def read_page(self, response: httpx.Response) -> Page | None:
-        page = Page.read(response, self.spec.defaults)
+    def read_page(self, case: Case[Any], response: httpx.Response | None) -> Page | None:
+        if response is None:
+            return None
+        page = Page.read(response, self.spec.defaults, str(case.path_parameters["instance_id"]))
         if page is not None:
             self.add(self.invariants.of_page(page))
         return page
@@ -185,15 +226,13 @@ class ContractRun:
         self.observed.setdefault("http_status", Counter())[str(response.status_code)] += 1
         if response.status_code != 200:
             return
-        try:
-            records = response.json().get("backup_record_response") or []
-        except (ValueError, AttributeError):
-            return
+        body = read_json(response)
+        records = body.value.get("backup_record_response") if isinstance(body.value, dict) else None
         for field_name in self.spec.enum_fields:
             seen = self.observed.setdefault(field_name, Counter())
             for record in records if isinstance(records, list) else []:
                 if isinstance(record, dict) and field_name in record:
-                    seen[json.dumps(record[field_name])] += 1
+                    seen[json_text(record[field_name])] += 1
 
     def count(self, property_name: str) -> None:
         self.cases[property_name] += 1
@@ -202,6 +241,34 @@ class ContractRun:
 
     def skip(self, property_name: str, reason: str) -> None:
         self.skipped[property_name] = reason
+
+    def begin(self, property_name: str) -> None:
+        """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
+        self.begun.append(property_name)
+
+    def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
+        """(evaluations by response check and invariant id, and why each of the others never ran).
+
+        Covers every response check the harness has and every invariant of the spec, so that
+        a summary can list what ran and what did not, read from this run.
+        """
+        names = [*checks.CHECK_NAMES, *self.spec.invariants]
+        evaluated = {name: self.evaluated[name] for name in names if self.evaluated[name]}
+        return evaluated, {name: self._not_evaluated(name) for name in names if name not in evaluated}
+
+    def _not_evaluated(self, name: str) -> str:
+        # An invariant that was asked knows best why it judged nothing (no readable record).
+        if name in self.invariants.unjudged:
+            return self.invariants.unjudged[name]
+        owners = [prop for prop, evaluates in CHECKED_BY.items() if name in evaluates]
+        ran = [prop for prop in owners if prop in self.begun]
+        if not owners:
+            return "no property of the suite evaluates it"
+        if not ran:
+            return f"not run: {', '.join(owners)} did not run"
+        if all(prop in self.skipped for prop in ran):
+            return "; ".join(f"{prop} skipped: {self.skipped[prop]}" for prop in ran)
+        return f"no response reached it in {', '.join(ran)}"
 
     def add(self, findings: list[Finding]) -> None:
         for finding in findings:

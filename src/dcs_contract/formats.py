@@ -1,16 +1,40 @@
-"""The spec's custom string format ``dcs-timestamp``: a UTC time as ``yyyyMMddHHmmss``.
+"""How the harness reads what a target sends: the spec's ``dcs-timestamp``, record times, and JSON.
 
-The spec's pattern holds the shape and field ranges; this module adds what a regular
-expression cannot: calendar validity (20230231000000 is not a time). The mock validates
-with :func:`is_dcs_timestamp`, the strategies generate values that pass it, and the
-semantic checks compare record times with :func:`parse_dcs_timestamp`.
+``dcs-timestamp`` is the spec's custom string format, a UTC time as ``yyyyMMddHHmmss``. The
+spec's pattern holds the shape and field ranges; this module adds what a regular expression
+cannot: calendar validity (20230231000000 is not a time). The mock validates with
+:func:`is_dcs_timestamp`, the strategies generate values that pass it, and the semantic
+checks compare record times with :func:`parse_record_time`.
+
+Everything else here reads values from a target, which may send anything: JSON nested
+100,000 deep, numbers as strings, a time without a zone. These functions never raise on
+such input: they say the value is not readable, and the caller leaves it out.
 """
 
 from __future__ import annotations
 
+import json
+import weakref
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-__all__ = ["FORMAT_NAME", "format_dcs_timestamp", "is_dcs_timestamp", "parse_dcs_timestamp", "parse_record_time"]
+import httpx
+
+__all__ = [
+    "FORMAT_NAME",
+    "JsonBody",
+    "dcs_timestamp_format",
+    "format_dcs_timestamp",
+    "is_dcs_timestamp",
+    "json_text",
+    "json_type",
+    "json_types",
+    "parse_dcs_timestamp",
+    "parse_record_time",
+    "printable",
+    "read_json",
+]
 
 FORMAT_NAME = "dcs-timestamp"
 _LAYOUT = "%Y%m%d%H%M%S"
@@ -25,9 +49,9 @@ def parse_dcs_timestamp(value: str) -> datetime:
 
 
 def is_dcs_timestamp(value: object) -> bool:
-    """True for a string that is a real calendar time as ``yyyyMMddHHmmss``."""
+    """True only for a string that is a real calendar time as ``yyyyMMddHHmmss``."""
     if not isinstance(value, str):
-        return True  # formats only constrain strings (JSON Schema); the type is checked elsewhere
+        return False
     try:
         parse_dcs_timestamp(value)
     except ValueError:
@@ -35,11 +59,116 @@ def is_dcs_timestamp(value: object) -> bool:
     return True
 
 
+def dcs_timestamp_format(value: object) -> bool:
+    """The format as a JSON Schema format checker applies it: only strings are constrained.
+
+    JSON Schema leaves other types to the ``type`` keyword, so a non-string passes here;
+    anywhere else, :func:`is_dcs_timestamp` is the predicate.
+    """
+    return not isinstance(value, str) or is_dcs_timestamp(value)
+
+
 def format_dcs_timestamp(moment: datetime) -> str:
     """An aware datetime -> ``yyyyMMddHHmmss`` in UTC."""
     return moment.astimezone(UTC).strftime(_LAYOUT)
 
 
-def parse_record_time(value: str) -> datetime:
-    """A record time such as ``2019-05-10T08:31:16.166Z`` -> an aware UTC datetime."""
-    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+def parse_record_time(value: object) -> datetime:
+    """A record time such as ``2019-05-10T08:31:16.166Z`` -> an aware UTC datetime.
+
+    A time with an offset is the instant it names. A time without a zone
+    (``2026-11-19 00:49:22``, as the Terraform provider's docs show) names no instant: it
+    is a ValueError, as is anything that is not an ISO 8601 time.
+    """
+    if not isinstance(value, str):
+        raise ValueError(f"a record time is a string, not {json_type(value)}")
+    moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        raise ValueError(f"{value!r} has no time zone")
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError as exc:  # year 1 at +01:00, year 9999 at -01:00
+        raise ValueError(f"{value!r} is outside the years a datetime holds") from exc
+
+
+# -- JSON from the target --------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JsonBody:
+    """A response body read as JSON: its ``value``, or why it could not be read (``error``)."""
+
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def readable(self) -> bool:
+        return self.error is None
+
+
+# Each response is parsed once, however many checks and invariants read it.
+_READ: weakref.WeakKeyDictionary[httpx.Response, JsonBody] = weakref.WeakKeyDictionary()
+
+
+def read_json(response: httpx.Response) -> JsonBody:
+    """The body as JSON; never raises, whatever the body (not JSON, not UTF-8, nested too deep)."""
+    known = _READ.get(response)
+    if known is not None:
+        return known
+    try:
+        read = JsonBody(value=json.loads(response.content))
+    except httpx.ResponseNotRead:
+        read = JsonBody(error="the body was not read")
+    except RecursionError:
+        read = JsonBody(error="JSON nested too deep to read")
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of more digits than Python converts
+        read = JsonBody(error=f"not JSON: {exc}")
+    _READ[response] = read
+    return read
+
+
+def json_types(value: Any) -> frozenset[str]:
+    """The JSON Schema types ``value`` satisfies: an integer is a number, and 2.0 is an integer."""
+    if value is None:
+        return frozenset({"null"})
+    if isinstance(value, bool):
+        return frozenset({"boolean"})
+    if isinstance(value, int):
+        return frozenset({"integer", "number"})
+    if isinstance(value, float):
+        return frozenset({"integer", "number"}) if value.is_integer() else frozenset({"number"})
+    if isinstance(value, str):
+        return frozenset({"string"})
+    if isinstance(value, list):
+        return frozenset({"array"})
+    if isinstance(value, dict):
+        return frozenset({"object"})
+    return frozenset()
+
+
+def json_type(value: Any) -> str:
+    """The JSON type of a parsed value, as a reader would name it: ``integer`` for 5, ``number`` for 5.5."""
+    if isinstance(value, float):
+        return "number"
+    types = json_types(value)
+    return "integer" if "integer" in types else next(iter(types), type(value).__name__)
+
+
+def printable(text: str) -> str:
+    """``text`` as UTF-8 can carry it: JSON's lone surrogates (``"\\ud800"``) become escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
+def json_text(value: Any) -> str:
+    """A parsed value as compact JSON, keys sorted so that one value has one text; never raises."""
+    try:
+        text = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except RecursionError:
+        return f"({json_type(value)} nested too deep to show)"
+    except (TypeError, ValueError):  # not a parsed JSON value: nothing a target sent
+        return f"({type(value).__name__})"
+    return printable(text)

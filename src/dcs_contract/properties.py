@@ -9,19 +9,20 @@ the spec's ``x-invariants`` on a few request sequences each, which cover a lot.
 
 from __future__ import annotations
 
-import math
+import functools
 import random
 import uuid
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 from hypothesis import example, given
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
 
 from dcs_contract import checks
-from dcs_contract.engine import ContractRun
-from dcs_contract.invariants import Page, record_second
+from dcs_contract.engine import CHECKED_BY, ContractRun
+from dcs_contract.invariants import PAGE_INVARIANTS, Page, record_second
 from dcs_contract.strategies import SplitWindow, edge_invalid_queries, invalid_queries, paging_queries, split_windows
 from dcs_contract.transport import EXPECT_REFUSAL
 
@@ -32,14 +33,26 @@ PROPERTIES: dict[str, Property] = {}
 # A page walk stops after this many pages: a few requests check a lot, and a live instance
 # with many thousands of backups must not eat the budget.
 _MAX_WALK_PAGES = 4
+# What reading one page evaluates: the response checks, then the page's own invariants.
+_PAGE = (*checks.check_names(checks.RESPONSE_CHECKS), *PAGE_INVARIANTS)
 
 
-def contract_property(name: str) -> Callable[[Property], Property]:
-    """Register a property of the contract suite under ``name``."""
+def contract_property(name: str, *, evaluates: tuple[str, ...]) -> Callable[[Property], Property]:
+    """Register a property of the contract suite under ``name``.
+
+    ``evaluates``: the response checks and invariant ids it can evaluate, so that a run can
+    say why one never ran (its property was skipped, or not run). A test holds it true.
+    """
 
     def register(function: Property) -> Property:
-        PROPERTIES[name] = function
-        return function
+        @functools.wraps(function)
+        def run_property(run: ContractRun) -> None:
+            run.begin(name)
+            function(run)
+
+        PROPERTIES[name] = run_property
+        CHECKED_BY[name] = evaluates
+        return run_property
 
     return register
 
@@ -47,22 +60,25 @@ def contract_property(name: str) -> Callable[[Property], Property]:
 # -- auth --------------------------------------------------------------------------------
 
 
-@contract_property("auth-probe")
+@contract_property(
+    "auth-probe", evaluates=(checks.UNAUTHENTICATED_REFUSED, *checks.check_names(checks.ERROR_RESPONSE_CHECKS))
+)
 def auth_probe(run: ContractRun) -> None:
     """One request without any credential is refused with 401 and the gateway's error body.
 
     It sends no credential at all, never a wrong signature: a bad signature with the user's
     AK counts towards the AK's lock-out.
     """
-    case = run.case({"limit": "1"})
-    response = run.client.get(case.formatted_path, params={"limit": "1"}, auth=None, extensions={EXPECT_REFUSAL: True})
     run.expected["auth-probe"] = 1
-    run.count("auth-probe")
-    run.observe(response)
-    if response.status_code == 401:
-        run.add(checks.validate(case, response, checks.ERROR_RESPONSE_CHECKS))
-    else:
-        run.add([checks.unauthenticated_not_refused(response)])
+    case = run.case({"limit": "1"})
+    answer = run.answer("auth-probe", case, auth=None, extensions={EXPECT_REFUSAL: True})
+    response = answer if isinstance(answer, httpx.Response) else None
+    status = answer.status_code
+    run.evaluated[checks.UNAUTHENTICATED_REFUSED] += 1
+    if status != 401:
+        run.add([checks.unauthenticated_not_refused(answer.request, status, response)])
+    elif response is not None:
+        run.add(run.check(case, response, checks.ERROR_RESPONSE_CHECKS))
 
 
 # -- schema conformance ------------------------------------------------------------------
@@ -76,24 +92,26 @@ def _conformance(run: ContractRun, mode: GenerationMode, name: str) -> None:
     def conforms(case: Case[Any]) -> None:
         response = run.exchange(name, case)
         if mode.is_positive:
-            run.read_page(response)
+            run.read_page(case, response)
 
     conforms()
 
 
-@contract_property("schema-positive")
+@contract_property("schema-positive", evaluates=_PAGE)
 def schema_positive(run: ContractRun) -> None:
     """Valid queries are answered 200 or 204, with bodies, content types and statuses as specified."""
     _conformance(run, GenerationMode.POSITIVE, "schema-positive")
 
 
-@contract_property("schema-negative")
+@contract_property("schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS))
 def schema_negative(run: ContractRun) -> None:
     """Invalid queries are rejected with a documented 4xx and a conforming error body."""
     _conformance(run, GenerationMode.NEGATIVE, "schema-negative")
 
 
-@contract_property("negative-inputs")
+@contract_property(
+    "negative-inputs", evaluates=(checks.INVALID_INPUT_REJECTED, *checks.check_names(checks.ERROR_RESPONSE_CHECKS))
+)
 def negative_inputs(run: ContractRun) -> None:
     """A query valid but for one parameter is answered 400 with a conforming error body.
 
@@ -104,6 +122,9 @@ def negative_inputs(run: ContractRun) -> None:
     def rejected(fault: tuple[str, dict[str, str]]) -> None:
         name, query = fault
         response = run.exchange("negative-inputs", run.case(query), checks.ERROR_RESPONSE_CHECKS)
+        if response is None:
+            return
+        run.evaluated[checks.INVALID_INPUT_REJECTED] += 1
         if response.status_code != 400:
             run.add([checks.invalid_input_accepted(name, response)])
 
@@ -130,7 +151,7 @@ def _windows(run: ContractRun, survey: Page) -> Any:
     return split_windows(run.spec, around=moments)
 
 
-@contract_property("paging-total")
+@contract_property("paging-total", evaluates=(*_PAGE, "total-independent-of-paging"))
 def paging_total(run: ContractRun) -> None:
     """total_num is the same whatever the limit and the offset, with or without a window."""
     name = "paging-total"
@@ -147,7 +168,7 @@ def paging_total(run: ContractRun) -> None:
     run.semantic(holds, window=st.none() | _windows(run, survey), queries=queries)
 
 
-@contract_property("page-walk")
+@contract_property("page-walk", evaluates=(*_PAGE, "total-independent-of-paging", "pages-partition", "past-end-empty"))
 def page_walk(run: ContractRun) -> None:
     """Walking the pages gives disjoint pages that together are the matching set; past the end, nothing."""
     name = "page-walk"
@@ -163,7 +184,8 @@ def page_walk(run: ContractRun) -> None:
         if sized is None or sized.matching == 0:
             return
         total = sized.matching
-        limit = min(int(largest), max(1, math.ceil(total / pages)))
+        # Integer ceiling: a total_num of hundreds of digits is no float.
+        limit = min(int(largest), max(1, -(-total // pages)))
         walk: list[Page] = []
         offset = 0
         while offset < total and len(walk) < _MAX_WALK_PAGES:
@@ -186,7 +208,9 @@ def page_walk(run: ContractRun) -> None:
 # -- semantics: the time window ----------------------------------------------------------
 
 
-@contract_property("time-windows")
+@contract_property(
+    "time-windows", evaluates=(*_PAGE, "window-complete", "narrower-window-not-more", "adjacent-windows-add-up")
+)
 def time_windows(run: ContractRun) -> None:
     """A window lists exactly its records; narrower windows list no more; adjacent ones add up."""
     name = "time-windows"
@@ -195,7 +219,7 @@ def time_windows(run: ContractRun) -> None:
         return
     largest = str(run.spec.query_parameters["limit"]["maximum"])
     # The survey holds every record only when they fit in one page of the largest size.
-    complete = survey.matching <= len(survey.records)
+    complete = survey.matching <= survey.entries
 
     def holds(window: SplitWindow) -> None:
         whole = run.page(name, {**window.whole, "limit": largest})
@@ -215,7 +239,9 @@ def time_windows(run: ContractRun) -> None:
 # -- semantics: instances ----------------------------------------------------------------
 
 
-@contract_property("unknown-instance")
+@contract_property(
+    "unknown-instance", evaluates=("unknown-instance-refused", *checks.check_names(checks.ERROR_BODY_CHECKS))
+)
 def unknown_instance(run: ContractRun) -> None:
     """An instance id nobody has is refused with a documented 4xx and a DCS error body."""
     name = "unknown-instance"
@@ -223,10 +249,11 @@ def unknown_instance(run: ContractRun) -> None:
     case = run.case({}, instance_id=stranger)
     # The status is judged by the invariant, which names instance_id; the body by the schema.
     response = run.exchange(name, case, checks.ERROR_BODY_CHECKS)
-    run.add(run.invariants.unknown_instance_refused(response))
+    if response is not None:
+        run.add(run.invariants.unknown_instance_refused(response))
 
 
-@contract_property("empty-instance")
+@contract_property("empty-instance", evaluates=(*_PAGE, "empty-instance-empty"))
 def empty_instance(run: ContractRun) -> None:
     """The instance known to have no backups lists none: 204, or 200 with an empty array."""
     name = "empty-instance"

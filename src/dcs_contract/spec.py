@@ -26,7 +26,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from dcs_contract.errors import SpecError
-from dcs_contract.formats import FORMAT_NAME, is_dcs_timestamp
+from dcs_contract.formats import FORMAT_NAME, dcs_timestamp_format
 
 __all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec"]
 
@@ -46,7 +46,7 @@ def default_spec_path() -> Path:
 
 def _format_checker() -> FormatChecker:
     checker = copy.deepcopy(oas31_format_checker)
-    checker.checks(FORMAT_NAME)(is_dcs_timestamp)
+    checker.checks(FORMAT_NAME)(dcs_timestamp_format)
     return checker
 
 

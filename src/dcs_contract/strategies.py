@@ -234,8 +234,18 @@ def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchSt
     Edges on a record's own second, or one second either side, are where an exclusive end,
     an off-by-one or a filter on the wrong field shows; with no records, any valid times.
     """
-    seconds = sorted({moment.replace(microsecond=0) for moment in around})
-    anywhere = query_times(spec).map(parse_dcs_timestamp)
+    valid = spec.validator(spec.component("QueryTime")).is_valid
+
+    def queryable(moment: datetime) -> bool:
+        # A record's own second and its neighbours must be times a query can carry: a target
+        # may list a backup of year 1 or 9999, one second short of the datetime's range.
+        try:
+            return all(valid(format_dcs_timestamp(moment + n * _SECOND)) for n in (-1, 0, 1))
+        except OverflowError:
+            return False
+
+    seconds = sorted({second for moment in around if queryable(second := moment.replace(microsecond=0))})
+    anywhere = query_times(spec).map(parse_dcs_timestamp).filter(queryable)
     if seconds:
         jitter = st.sampled_from([0, 0, 0, -1, 1]).map(lambda n: n * _SECOND)
         near = st.builds(lambda moment, delta: moment + delta, st.sampled_from(seconds), jitter)

@@ -9,7 +9,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from dcs_contract.mock import MockServer, MockState, create_app, generate_records
+from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
+from dcs_contract.mock.service import ServiceCall
 from dcs_contract.signing import AkSkAuth, TokenAuth
 from dcs_contract.spec import Spec
 
@@ -180,3 +181,25 @@ def test_it_serves_on_a_real_loopback_socket(state: MockState) -> None:
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     assert len(response.json()["backup_record_response"]) == 1
+
+
+def test_a_test_can_serve_bodies_of_its_own_making(spec: Spec) -> None:
+    """MockState.served: any bytes under any content type, for the gateway's 401 as for the service's answers."""
+    state = MockState.default(spec, records=5)
+    seen: list[tuple[str, int]] = []
+
+    def served(call: ServiceCall, answer: ServiceAnswer) -> ServiceAnswer:
+        seen.append((call.instance_id, answer.status))
+        return ServiceAnswer(answer.status if answer.status == 401 else 200, raw=b"\xff not json", content_type=None)
+
+    state.served = served
+    with TestClient(create_app(state), base_url="http://mock.test") as client:
+        anonymous = client.get(_path(state))
+        client.auth = AkSkAuth(state.credentials.access_key, state.credentials.secret_key, project_id=state.project_id)
+        empty = client.get(_path(state, state.empty_instance_id))
+        elsewhere = client.get("/v2/other/path")
+    assert (anonymous.status_code, anonymous.content) == (401, b"\xff not json")
+    assert (empty.status_code, empty.content) == (200, b"\xff not json")
+    assert "content-type" not in empty.headers
+    assert seen == [(state.instance_id, 401), (state.empty_instance_id, 204)]
+    assert elsewhere.status_code == 404, "only the backups path is served by the test"

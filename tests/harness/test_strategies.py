@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from hypothesis import given, settings
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from dcs_contract.formats import parse_dcs_timestamp
 from dcs_contract.spec import load_spec
-from dcs_contract.strategies import limits, offsets, order_window, query_times, windows
+from dcs_contract.strategies import SplitWindow, limits, offsets, order_window, query_times, split_windows, windows
 
 SPEC = load_spec()
 TIME_IS_VALID = SPEC.validator(SPEC.component("QueryTime")).is_valid
@@ -59,3 +60,14 @@ class _Case:
 def test_order_window_makes_a_valid_window(pair: tuple[str, str]) -> None:
     case = order_window(_Case({"begin_time": pair[0], "end_time": pair[1]}))  # type: ignore[arg-type]
     assert parse_dcs_timestamp(case.query["begin_time"]) <= parse_dcs_timestamp(case.query["end_time"])
+
+
+EDGE_RECORDS = [datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC), datetime(1969, 12, 31, tzinfo=UTC)]
+
+
+@settings(max_examples=100, deadline=None)
+@given(split_windows(SPEC, around=[*EDGE_RECORDS, datetime(2024, 2, 29, 23, 59, 59, tzinfo=UTC)]))
+def test_windows_around_records_at_the_datetime_edges_are_valid_queries(window: SplitWindow) -> None:
+    """A target may list a backup of year 1 or 9999: the windows around it stay queries the spec allows."""
+    for query in (window.whole, window.left, window.right):
+        assert all(TIME_IS_VALID(value) for value in query.values()), query

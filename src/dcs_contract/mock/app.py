@@ -15,6 +15,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -32,9 +33,13 @@ from dcs_contract.redaction import SENSITIVE_HEADERS
 from dcs_contract.signing import verify
 from dcs_contract.spec import OPERATION_PATH, Spec
 
-__all__ = ["LoggedRequest", "MockCredentials", "MockState", "create_app"]
+__all__ = ["LoggedRequest", "MockCredentials", "MockState", "Served", "create_app"]
 
 _PREFIX, _, _SUFFIX = OPERATION_PATH.partition("/{project_id}/instances/{instance_id}")
+
+# A test's own answers: called with each GET on the backups path and the answer the mock
+# would give (the gateway's 401 included); what it returns is sent instead, raw bytes as they are.
+Served = Callable[[ServiceCall, ServiceAnswer], ServiceAnswer]
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,8 @@ class MockState:
     faults: FaultPlan | None = None
     # The service, or the service wrapped in drift switches.
     handler: Handler | None = None
+    # Set by a test to serve bodies of its own making (the harness's fuzz self-test).
+    served: Served | None = None
     log: list[LoggedRequest] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -223,8 +230,10 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
     if request.method != "GET":
         return ServiceAnswer(405, error_body("APIGW.0102", f"{request.method} is not allowed here."), {"Allow": "GET"})
     pairs = parse_qsl(request.url.query, keep_blank_values=True)
+    call = ServiceCall(*ids, pairs)
     refused = _authenticate(state, request, pairs, body)
     if refused is not None and not (_anonymous(request) and any(d.serves_anonymous for d in state.drifts)):
-        return refused
-    project_id, instance_id = ids
-    return (state.handler or state.service)(ServiceCall(project_id, instance_id, pairs))
+        answer = refused
+    else:
+        answer = (state.handler or state.service)(call)
+    return state.served(call, answer) if state.served is not None else answer

@@ -36,13 +36,16 @@ class ServiceCall:
 
 @dataclass(frozen=True)
 class ServiceAnswer:
-    """Status and JSON body; ``raw`` bytes, when set, are sent instead of the body, as they are."""
+    """Status and JSON body; ``raw`` bytes, when set, are sent instead of the body, as they are.
+
+    ``content_type`` None sends no Content-Type header at all, as a broken gateway might.
+    """
 
     status: int
     body: dict[str, Any] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: bytes | None = None
-    content_type: str = "application/json"
+    content_type: str | None = "application/json"
 
 
 def _invalid(name: str) -> ServiceAnswer:

@@ -1,0 +1,376 @@
+"""Findings a baseline cannot over-accept, and responses that cannot crash a run.
+
+Most tests here hand the run a response of their making through an in-process transport
+(``httpx.MockTransport``): the run checks it as it checks any target's answer. The others
+serve hostile bodies from the embedded mock on loopback and run the suite end to end.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from dcs_contract import checks
+from dcs_contract.engine import CHECKED_BY, ContractRun
+from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time
+from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
+from dcs_contract.mock.service import ServiceCall
+from dcs_contract.properties import PROPERTIES
+from dcs_contract.redaction import Scrubber
+from dcs_contract.report import Finding, write_reports
+from dcs_contract.spec import Spec
+from dcs_contract.suite import run_contract
+from dcs_contract.target import Credentials, RunSettings, Target
+from dcs_contract.transport import GuardedTransport
+
+Handler = Callable[[httpx.Request], httpx.Response]
+RECORDS = "/backup_record_response/*"
+DEEP = 100_000
+
+
+def _records(spec: Spec, count: int = 3) -> list[dict[str, Any]]:
+    """Valid records of instance "i", as the mock makes them from the spec."""
+    return generate_records(spec, instance_id="i", count=count, seed=5)
+
+
+def _page(*records: dict[str, Any], total: int | None = None) -> dict[str, Any]:
+    return {"total_num": len(records) if total is None else total, "backup_record_response": list(records)}
+
+
+def _answering(body: Any, status: int = 200, content_type: str = "application/json") -> Handler:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return lambda request: httpx.Response(status, content=content, headers={"Content-Type": content_type})
+
+
+@pytest.fixture
+def fake_run(spec: Spec) -> Iterator[Callable[[Handler], ContractRun]]:
+    """A run whose target is ``handler``, called in process for each request through the guarded transport."""
+    clients: list[httpx.Client] = []
+
+    def make(handler: Handler) -> ContractRun:
+        guard = GuardedTransport(httpx.MockTransport(handler), max_requests=100, rate_limit=None, retries=0)
+        client = httpx.Client(base_url="http://dcs.test", transport=guard)
+        clients.append(client)
+        target = Target(base_url="http://dcs.test", project_id="p", instance_id="i")
+        return ContractRun(spec, target, RunSettings(max_examples=3, seed=1), client)
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def _findings(run: ContractRun, **query: str) -> list[Finding]:
+    """The findings of one page request."""
+    run.page("test", dict(query))
+    return list(run.findings)
+
+
+def _at(findings: list[Finding], location: str) -> list[Finding]:
+    return [finding for finding in findings if finding.location == location]
+
+
+# -- one finding per field -----------------------------------------------------------
+
+
+def test_each_unknown_field_is_its_own_finding_in_every_record(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    first, second, third = _records(spec)
+    body = _page({**first, "backup_region": "cn-north-4", "zone": "az1"}, second, {**third, "tags": []})
+    run = fake_run(_answering(body))
+    findings = _findings(run)
+    unknown = {f.location: f for f in findings if f.expected == "no property beyond those in the spec"}
+    # The third record's field would hide behind the first's: schemathesis reports one failure per place in the schema.
+    assert set(unknown) == {f"{RECORDS}/backup_region", f"{RECORDS}/zone", f"{RECORDS}/tags"}
+    assert len({f.fingerprint for f in unknown.values()}) == 3
+    assert {f.category for f in unknown.values()} == {"schema"}
+    assert unknown[f"{RECORDS}/backup_region"].actual == '"cn-north-4"'
+
+
+def test_each_missing_field_is_its_own_finding(spec: Spec, fake_run: Callable[[Handler], ContractRun]) -> None:
+    first, second, _ = _records(spec)
+    del first["backup_name"], first["instance_id"]
+    del second["status"]
+    body = _page(first, second)
+    findings = _findings(fake_run(_answering(body)))
+    missing = {f.location for f in findings if f.actual == "missing"}
+    assert missing == {f"{RECORDS}/backup_name", f"{RECORDS}/instance_id", f"{RECORDS}/status"}
+
+
+def test_an_enum_finding_is_fingerprinted_with_its_value(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    first, second, third = _records(spec)
+    body = _page({**first, "status": "restoring"}, {**second, "status": "archived"}, {**third, "status": "restoring"})
+    findings = _at(_findings(fake_run(_answering(body))), f"{RECORDS}/status")
+    assert {(f.category, f.detail, f.actual) for f in findings} == {
+        ("enum", '"restoring"', '"restoring"'),
+        ("enum", '"archived"', '"archived"'),
+    }
+    # A baseline that accepts "restoring" does not accept "archived".
+    assert len({f.fingerprint for f in findings}) == 2
+
+
+def test_a_type_finding_names_the_json_type_seen(spec: Spec, fake_run: Callable[[Handler], ContractRun]) -> None:
+    first, second, _ = _records(spec)
+    body = _page({**first, "size": "880232"}, {**second, "size": True})
+    findings = _at(_findings(fake_run(_answering(body))), f"{RECORDS}/size")
+    seen = {f.detail: f for f in findings}
+    assert set(seen) == {"string", "boolean"}
+    assert seen["string"].actual == 'string "880232"'
+    assert seen["boolean"].actual == "boolean true"
+    assert {f.category for f in findings} == {"type"}
+    assert seen["string"].fingerprint != seen["boolean"].fingerprint
+
+
+def test_an_object_where_a_string_is_expected_does_not_break_the_invariants(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    """Unhashable backup_id and error_code values: the invariants leave those records out."""
+    first, second, third = _records(spec)
+    body = _page({**first, "backup_id": {"id": 1}}, {**second, "error_code": ["x"], "status": []}, third)
+    run = fake_run(_answering(body))
+    findings = _findings(run)
+    assert {f"{RECORDS}/backup_id", f"{RECORDS}/error_code", f"{RECORDS}/status"} <= {f.location for f in findings}
+    walk = [page for page in [run.page("test", {})] if page is not None]
+    assert run.invariants.pages_partition(walk, complete=True) == []
+    assert run.evaluated["pages-partition"] == 1
+
+
+def test_integers_past_their_openapi_format_are_findings(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    """int32 and int64, which schemathesis's validator does not know: the SDK's models overflow past them."""
+    first, second, _ = _records(spec)
+    body = _page({**first, "size": 2**63}, {**second, "size": 2**64}, total=2**31)
+    findings = _findings(fake_run(_answering(body)))
+    beyond = {f.location: f for f in findings if f.expected.startswith("format")}
+    assert set(beyond) == {"/total_num", f"{RECORDS}/size"}
+    assert beyond["/total_num"].expected == 'format "int32" as in the spec'
+    assert beyond["/total_num"].actual == str(2**31)
+
+
+# -- record times --------------------------------------------------------------------
+
+
+def test_a_record_time_without_a_zone_is_left_out_of_the_invariants(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    """The Terraform docs' form: read as a time, it would be compared with aware ones and crash."""
+    records = [
+        {**r, "created_at": "2026-11-19 00:49:22", "updated_at": "2000-01-01T00:00:00.000Z"} for r in _records(spec)
+    ]
+    body = _page(*records)
+    run = fake_run(_answering(body))
+    findings = _findings(run, begin_time="20261119000000", end_time="20261119235959")
+    assert _at(findings, f"{RECORDS}/created_at"), "the schema finding names the field"
+    assert not {"updated-not-before-created", "window-contains"} & {f.check for f in findings}
+    assert run.evaluated["updated-not-before-created"] == run.evaluated["window-contains"] == 0
+    _, not_evaluated = run.coverage()
+    assert "time zone" in not_evaluated["updated-not-before-created"]
+    assert "time zone" in not_evaluated["window-contains"]
+
+
+def test_a_record_time_with_an_offset_is_the_instant_it_names(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    """08:00+08:00 is midnight UTC: an update at 00:30Z comes after it, not before, as the clocks alone say."""
+    first, second, _ = _records(spec)
+    later = {**first, "created_at": "2024-01-01T08:00:00.000+08:00", "updated_at": "2024-01-01T00:30:00.000Z"}
+    earlier = {**second, "created_at": "2024-01-01T08:00:00.000+08:00", "updated_at": "2023-12-31T23:00:00.000Z"}
+    body = _page(later, earlier)
+    run = fake_run(_answering(body))
+    findings = _findings(run)
+    assert _at(findings, f"{RECORDS}/created_at"), "the offset is still drift from the spec's form"
+    broken = [f for f in findings if f.check == "updated-not-before-created"]
+    assert len(broken) == 1 and earlier["backup_id"] in broken[0].actual and later["backup_id"] not in broken[0].actual
+
+
+def test_record_times_are_read_strictly() -> None:
+    assert parse_record_time("2024-01-01T08:00:00.000+08:00") == parse_record_time("2024-01-01T00:00:00.000Z")
+    for unreadable in ("2026-11-19 00:49:22", "2026-11-19", "0001-01-01T00:00:00+01:00", 5, None, ["x"]):
+        with pytest.raises(ValueError):
+            parse_record_time(unreadable)
+
+
+def test_the_timestamp_predicate_is_strict_and_the_schema_format_is_not() -> None:
+    assert not is_dcs_timestamp(5)
+    assert not is_dcs_timestamp(None)
+    assert is_dcs_timestamp("20240229235959")
+    # JSON Schema's rule: a format constrains strings only; the type keyword judges the rest.
+    assert dcs_timestamp_format(5)
+    assert not dcs_timestamp_format("20230231000000")
+
+
+# -- bodies nothing can read ---------------------------------------------------------
+
+
+def test_a_value_nested_deeper_than_schemathesis_validates_is_still_named(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    first, *_ = _records(spec)
+    content = json.dumps(_page({**first, "period": "PERIOD"})).encode().replace(b'"PERIOD"', b"[" * 300 + b"]" * 300)
+    run = fake_run(_answering(content))
+    findings = _findings(run)
+    assert [(f.category, f.detail) for f in _at(findings, f"{RECORDS}/period")] == [("type", "array")]
+
+
+def test_json_nested_100000_deep_on_a_200_is_a_finding_not_a_crash(fake_run: Callable[[Handler], ContractRun]) -> None:
+    run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP))
+    assert run.page("test", {}) is None
+    assert [(f.category, f.actual) for f in _at(list(run.findings), "body")] == [
+        ("schema", "JSON nested too deep to read")
+    ]
+
+
+def test_json_nested_100000_deep_on_the_probe_s_401_is_a_finding_not_a_crash(
+    fake_run: Callable[[Handler], ContractRun],
+) -> None:
+    run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP, 401))
+    PROPERTIES["auth-probe"](run)
+    assert [(f.category, f.location, f.actual) for f in run.findings] == [
+        ("error-body", "body", "JSON nested too deep to read")
+    ]
+
+
+def _serving(spec: Spec, served: Callable[[ServiceCall, ServiceAnswer], ServiceAnswer]) -> MockState:
+    state = MockState.default(spec, records=20)
+    state.served = served
+    return state
+
+
+def test_deep_bodies_on_a_200_and_on_the_probe_s_401_end_in_a_report(spec: Spec, tmp_path: Path) -> None:
+    deep = b"[" * DEEP + b"]" * DEEP
+    # Every answer, the probe's 401 included; a 204 carries no body, so it becomes a 200.
+    state = _serving(spec, lambda call, answer: ServiceAnswer(401 if answer.status == 401 else 200, raw=deep))
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, max_examples=2, seed=3), shrink=False)
+    with MockServer(create_app(state)) as server:
+        live = Target(server.base_url, state.project_id, state.instance_id, credentials=_credentials(state))
+        report = run_contract(spec, live, settings, properties=["auth-probe", "schema-positive", "paging-total"])
+    write_reports(report, tmp_path, scrubber=Scrubber())
+    assert (report.error, report.crash) == (None, None)
+    unreadable = {(f.category, f.status) for f in report.findings if f.location == "body"}
+    assert {("schema", 200), ("error-body", 401)} <= unreadable
+    assert report.skipped["paging-total"].startswith("the unfiltered listing was not a readable page")
+    assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "violations"
+
+
+def test_naive_record_times_from_a_target_end_in_a_report(spec: Spec, tmp_path: Path) -> None:
+    """The crash the issue saw: created_at as the Terraform docs write it, through every semantic property."""
+
+    def naive(call: ServiceCall, answer: ServiceAnswer) -> ServiceAnswer:
+        if answer.status != 200 or answer.body is None:
+            return answer
+        records = [
+            {**r, "created_at": r["created_at"][:19].replace("T", " ")} for r in answer.body["backup_record_response"]
+        ]
+        return replace(answer, body={**answer.body, "backup_record_response": records})
+
+    state = _serving(spec, naive)
+    settings = replace(RunSettings.for_target(Target.from_env({}), max_examples=5, seed=3), shrink=False)
+    with MockServer(create_app(state)) as server:
+        live = Target(server.base_url, state.project_id, state.instance_id, credentials=_credentials(state))
+        report = run_contract(spec, live, settings, properties=["schema-positive", "page-walk", "time-windows"])
+    write_reports(report, tmp_path, scrubber=Scrubber())
+    assert (report.error, report.crash) == (None, None)
+    assert {(f.check, f.location) for f in report.findings} == {
+        ("response_schema_conformance", f"{RECORDS}/created_at")
+    }, "the records are still walked and windowed; only the time that names no instant is left out"
+    assert report.cases["time-windows"] > 0
+
+
+def _credentials(state: MockState) -> Credentials:
+    creds = state.credentials
+    return Credentials(access_key=creds.access_key, secret_key=creds.secret_key, origin="the test's mock")
+
+
+# -- a body over the cap -------------------------------------------------------------
+
+
+def _too_large(status: int) -> Handler:
+    def handler(request: httpx.Request) -> httpx.Response:
+        raise ResponseTooLarge("too large", request=request, status_code=status, limit=1024)
+
+    return handler
+
+
+def test_a_body_over_the_cap_is_a_finding_and_the_property_goes_on(
+    fake_run: Callable[[Handler], ContractRun],
+) -> None:
+    run = fake_run(_too_large(200))
+    PROPERTIES["schema-positive"](run)
+    assert run.cases == {"schema-positive": 3}
+    [finding] = list(run.findings)
+    assert run.findings.occurrences[finding.fingerprint] == 3
+    assert (finding.category, finding.location, finding.expected, finding.actual, finding.status) == (
+        "transport",
+        "body",
+        "a body of at most 1024 bytes",
+        "over 1024 bytes",
+        200,
+    )
+    assert finding.requests[0].url.startswith("http://dcs.test/v2/p/instances/")
+
+
+def test_a_body_over_the_cap_on_the_auth_probe_still_judges_its_status(
+    fake_run: Callable[[Handler], ContractRun],
+) -> None:
+    run = fake_run(_too_large(200))
+    PROPERTIES["auth-probe"](run)
+    assert {(f.category, f.location, f.actual) for f in run.findings} == {
+        ("transport", "body", "over 1024 bytes"),
+        ("auth", "Authorization", "200"),
+    }
+    refused = fake_run(_too_large(401))
+    PROPERTIES["auth-probe"](refused)
+    assert {(f.category, f.location) for f in refused.findings} == {("transport", "body")}
+
+
+# -- what ran ------------------------------------------------------------------------
+
+
+def test_coverage_says_what_ran_and_why_the_rest_did_not(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    body = _page(*_records(spec))
+    run = fake_run(_answering(body))
+    PROPERTIES["empty-instance"](run)
+    run.page("x", {})
+    evaluated, not_evaluated = run.coverage()
+    assert evaluated["response_schema_conformance"] == 1
+    assert evaluated["page-size"] == 1
+    assert set(evaluated) | set(not_evaluated) == {*checks.CHECK_NAMES, *spec.invariants}
+    assert not set(evaluated) & set(not_evaluated)
+    assert (
+        not_evaluated["empty-instance-empty"]
+        == "empty-instance skipped: no empty instance configured (DCS_EMPTY_INSTANCE_ID)"
+    )
+    assert not_evaluated["pages-partition"] == "not run: page-walk did not run"
+    assert not_evaluated["window-contains"] == "no page was read for a time window"
+
+
+@pytest.mark.parametrize("name", sorted(PROPERTIES))
+def test_a_property_evaluates_only_what_it_declares(name: str, spec: Spec) -> None:
+    """CHECKED_BY is what coverage reasons from: it must hold for what each property really does."""
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, max_examples=3, seed=1), shrink=False)
+    state = MockState.default(spec, records=30)
+    with MockServer(create_app(state)) as server:
+        live = Target(
+            server.base_url, state.project_id, state.instance_id, state.empty_instance_id, _credentials(state)
+        )
+        client = httpx.Client(base_url=server.base_url, auth=live.credentials.auth(state.project_id))
+        with client:
+            run = ContractRun(spec, live, settings, client)
+            PROPERTIES[name](run)
+    evaluated, _ = run.coverage()
+    assert evaluated, f"{name} evaluated nothing"
+    assert set(evaluated) <= set(CHECKED_BY[name])
