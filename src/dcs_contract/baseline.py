@@ -5,6 +5,10 @@ tells two deviations at one location apart), never by its message or request, so
 deviation is recognised run after run. Accepted findings are still
 reported but do not fail the run; entries no longer seen are reported as resolved.
 
+The file is one teams commit, so it is written through the run's :class:`Scrubber`, and a
+finding is matched by the fingerprint of its *scrubbed* fields: a location built from a
+response's own keys may hold a credential, and what is written must match what is read back.
+
     {"version": 1, "accepted": [{"fingerprint": "…", "check": "…", "category": "…",
                                  "location": "…", "detail": "…", "title": "…",
                                  "reason": "why we accept it"}]}
@@ -19,12 +23,16 @@ from pathlib import Path
 from typing import Any
 
 from dcs_contract.errors import ConfigError
+from dcs_contract.redaction import Scrubber
 from dcs_contract.report import Finding, RunReport, fingerprint_of
 
 __all__ = ["Baseline", "BaselineEntry", "Judgement"]
 
 _VERSION = 1
 _FIELDS = ("fingerprint", "check", "category", "location")
+_OPTIONAL = ("detail", "title", "reason")
+# What an error message shows of a value read from the file.
+_SHOWN = 80
 
 
 @dataclass(frozen=True)
@@ -38,16 +46,32 @@ class BaselineEntry:
     reason: str = ""
 
     @classmethod
-    def of(cls, finding: Finding, reason: str = "") -> BaselineEntry:
+    def of(cls, finding: Finding, scrubber: Scrubber, reason: str = "") -> BaselineEntry:
         return cls(
-            finding.fingerprint,
-            finding.check,
-            finding.category,
-            finding.location,
-            finding.detail,
-            finding.title,
-            reason,
+            "", finding.check, finding.category, finding.location, finding.detail, finding.title, reason
+        ).scrubbed(scrubber)
+
+    def scrubbed(self, scrubber: Scrubber) -> BaselineEntry:
+        """This entry as it may be written, its fingerprint that of the scrubbed fields."""
+        check, category, location, detail = (
+            scrubber.text(text) for text in (self.check, self.category, self.location, self.detail)
         )
+        return BaselineEntry(
+            fingerprint_of(check, category, location, detail),
+            check,
+            category,
+            location,
+            detail,
+            scrubber.text(self.title),
+            scrubber.text(self.reason),
+        )
+
+
+def _key(finding: Finding, scrubber: Scrubber) -> str:
+    """The fingerprint a finding has in a baseline file: that of its scrubbed fields."""
+    return fingerprint_of(
+        *(scrubber.text(text) for text in (finding.check, finding.category, finding.location, finding.detail))
+    )
 
 
 @dataclass(frozen=True)
@@ -67,33 +91,41 @@ class Baseline:
     @classmethod
     def load(cls, path: Path, *, missing_ok: bool = False) -> Baseline:
         """Read ``path``; a missing file is an empty baseline only when ``missing_ok``."""
+        where = f"--baseline={str(path)!r}"
         try:
-            text = path.read_text(encoding="utf-8")
+            raw = path.read_bytes()
         except FileNotFoundError:
             if missing_ok:
                 return cls(path)
-            raise ConfigError(f"--baseline={str(path)!r} does not exist (--baseline-update creates it)") from None
+            raise ConfigError(f"{where} does not exist (--baseline-update creates it)") from None
         except OSError as exc:
-            raise ConfigError(f"--baseline={str(path)!r} cannot be read: {exc.strerror}") from exc
+            raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
         try:
             data = json.loads(text)
         except ValueError as exc:
-            raise ConfigError(f"--baseline={str(path)!r} is not JSON: {exc}") from exc
-        return cls(path, _entries(path, data))
+            raise ConfigError(f"{where} is not JSON: {exc}") from None
+        except RecursionError:
+            raise ConfigError(f"{where} nests too deeply to be a baseline file") from None
+        return cls(path, _entries(where, data))
 
-    def judge(self, findings: Iterable[Finding]) -> Judgement:
+    def judge(self, findings: Iterable[Finding], *, scrubber: Scrubber) -> Judgement:
         new: list[Finding] = []
         accepted: list[Finding] = []
         seen: set[str] = set()
         for finding in findings:
-            seen.add(finding.fingerprint)
-            (accepted if finding.fingerprint in self.entries else new).append(finding)
+            key = _key(finding, scrubber)
+            seen.add(key)
+            (accepted if key in self.entries else new).append(finding)
         resolved = [entry for key, entry in self.entries.items() if key not in seen]
         return Judgement(new=new, accepted=accepted, resolved=resolved)
 
-    def apply(self, report: RunReport) -> RunReport:
+    def apply(self, report: RunReport, *, scrubber: Scrubber) -> RunReport:
         """``report`` with its accepted findings set apart; they no longer decide the verdict."""
-        judgement = self.judge(report.findings)
+        judgement = self.judge(report.findings, scrubber=scrubber)
         return replace(
             report,
             findings=judgement.new,
@@ -102,35 +134,48 @@ class Baseline:
             baseline=str(self.path),
         )
 
-    def updated(self, findings: Iterable[Finding]) -> Baseline:
+    def updated(self, findings: Iterable[Finding], *, scrubber: Scrubber) -> Baseline:
         """A baseline of exactly ``findings``; the reason written for an entry that stays is kept."""
         entries = {}
         for finding in findings:
-            kept = self.entries.get(finding.fingerprint)
-            entries[finding.fingerprint] = BaselineEntry.of(finding, kept.reason if kept else "")
+            key = _key(finding, scrubber)
+            kept = self.entries.get(key)
+            entries[key] = BaselineEntry.of(finding, scrubber, kept.reason if kept else "")
         return Baseline(self.path, entries)
 
-    def write(self) -> Path:
+    def write(self, *, scrubber: Scrubber) -> Path:
+        """Write the file through ``scrubber``: each entry, then the text as a whole (its escaped forms)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        document = {"version": _VERSION, "accepted": [asdict(entry) for entry in self.entries.values()]}
-        self.path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        entries = [asdict(entry.scrubbed(scrubber)) for entry in self.entries.values()]
+        document = {"version": _VERSION, "accepted": entries}
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+        self.path.write_text(scrubber.text(text), encoding="utf-8")
         return self.path
 
 
-def _entries(path: Path, data: Any) -> dict[str, BaselineEntry]:
-    where = f"--baseline={str(path)!r}"
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+
+
+def _entries(where: str, data: Any) -> dict[str, BaselineEntry]:
     if not isinstance(data, dict) or not isinstance(data.get("accepted"), list):
         raise ConfigError(f'{where} must be an object with an "accepted" list, as --baseline-update writes it')
-    if data.get("version") != _VERSION:
-        raise ConfigError(f"{where} has version={data.get('version')!r}, but this harness reads version {_VERSION}")
+    version = data.get("version")
+    # True == 1 in Python: a boolean is not a version.
+    if isinstance(version, bool) or version != _VERSION:
+        raise ConfigError(f"{where} has version={_shown(version)}, but this harness reads version {_VERSION}")
     entries: dict[str, BaselineEntry] = {}
     for index, item in enumerate(data["accepted"]):
         if not isinstance(item, dict):
-            raise ConfigError(f"{where}: accepted[{index}]={item!r}, but each entry must be an object")
+            raise ConfigError(f"{where}: accepted[{index}]={_shown(item)}, but each entry must be an object")
         missing = [name for name in _FIELDS if not isinstance(item.get(name), str) or not item[name]]
         if missing:
-            raise ConfigError(f"{where}: accepted[{index}] lacks {', '.join(missing)}")
-        entry = BaselineEntry(**{name: str(item.get(name, "")) for name in (*_FIELDS, "detail", "title", "reason")})
+            raise ConfigError(f"{where}: accepted[{index}] lacks {', '.join(missing)} (each a non-empty string)")
+        for name in _OPTIONAL:
+            if not isinstance(item.get(name, ""), str):
+                raise ConfigError(f"{where}: accepted[{index}].{name}={_shown(item[name])}, but it must be a string")
+        entry = BaselineEntry(**{name: item.get(name, "") for name in (*_FIELDS, *_OPTIONAL)})
         computed = fingerprint_of(entry.check, entry.category, entry.location, entry.detail)
         if computed != entry.fingerprint:
             # A hand-edited check/category/location/detail no longer matches its fingerprint: say so rather

@@ -1,24 +1,40 @@
 """The ``dcs-contract`` command: ``run`` the contract suite, render the ``docs``, or serve the ``mock``.
 
-Exit codes of ``run``: 0 the target conforms, 1 contract violations, 2 usage or
-configuration error, 3 the target could not be tested.
+Exit codes:
+
+- 0: the target conforms;
+- 1: contract violations (also when the run was cut short after finding some);
+- 2: a usage or configuration error, found before anything is sent: one line on stderr
+  names the variable or flag;
+- 3: the target could not be tested (unreachable, credentials refused, budget spent, or the
+  run stopped by SIGTERM/SIGINT before it found anything);
+- 4: a bug in the harness, not drift: the reports are still written, with verdict ``error``
+  and the traceback, which is also printed on stderr.
+
+SIGTERM (a CI job timeout, ``docker stop``) stops a run as Ctrl-C does: nothing more is
+sent, the reports of what was found so far are written, and the exit code is that verdict's.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import textwrap
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+import traceback
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO, TypeVar
+from types import FrameType
+from typing import Any, NoReturn, TextIO
 
 from dcs_contract.baseline import Baseline
-from dcs_contract.checks import RESPONSE_CHECKS
 from dcs_contract.docs import build_docs
-from dcs_contract.errors import ConfigError, SpecError
-from dcs_contract.invariants import INVARIANTS
+from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
@@ -27,36 +43,48 @@ from dcs_contract.report import RunReport, utc_now, write_reports
 from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
-from dcs_contract.target import RunSettings, Target
+from dcs_contract.target import BOUNDS, RunSettings, Target, check_id, check_output_dir, check_output_file
 
 __all__ = ["build_parser", "main"]
 
-_T = TypeVar("_T", int, float)
-EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE = 0, 1, 2, 3
-_EXIT_BY_VERDICT = {"conforms": EXIT_CONFORMS, "violations": EXIT_VIOLATIONS, "untestable": EXIT_UNTESTABLE}
+EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE, EXIT_ERROR = 0, 1, 2, 3, 4
+_EXIT_BY_VERDICT = {
+    "conforms": EXIT_CONFORMS,
+    "violations": EXIT_VIOLATIONS,
+    "untestable": EXIT_UNTESTABLE,
+    "error": EXIT_ERROR,
+}
+_CREDENTIAL_VARIABLES = ("CLOUD_SDK_AK", "CLOUD_SDK_SK", "DCS_AUTH_TOKEN")
+_REPORT_FILES = ("report.json", "report.md", "junit.xml")
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-def _argument(convert: Callable[[str], _T], what: str, valid: Callable[[_T], bool], rule: str) -> Callable[[str], _T]:
-    """An argparse type that converts, checks, and repeats the bad value in its error."""
+def _one_line(text: str) -> str:
+    """A message as one line: a value echoed in it cannot add lines or control characters."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
-    def parse(text: str) -> _T:
+
+class _Parser(argparse.ArgumentParser):
+    """Usage errors on one line, control characters escaped: argv is echoed back in them."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_CONFIG, f"{self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
+
+
+def _converter(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
+    """An argparse type that only converts; the range is checked with the other settings (target.BOUNDS)."""
+
+    def parse(text: str) -> Any:
         try:
-            value = convert(text)
+            return convert(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not valid(value):
-            raise argparse.ArgumentTypeError(f"{value} {rule}")
-        return value
 
     return parse
 
 
-_positive_int = _argument(int, "an integer", lambda value: value >= 1, "must be at least 1")
-_positive_float = _argument(float, "a number", lambda value: value > 0, "must be greater than 0")
-# The mock keeps its records in memory: a generous ceiling, well past the largest page walk.
-_MAX_MOCK_RECORDS = 100_000
-_count = _argument(int, "an integer", lambda value: 0 <= value <= _MAX_MOCK_RECORDS, f"must be 0..{_MAX_MOCK_RECORDS}")
-_port = _argument(int, "a port number", lambda value: 0 <= value <= 65535, "is not a port number (0..65535)")
+_integer = _converter(int, "an integer")
+_number = _converter(float, "a number")
 
 
 _DEFAULT_RECORDING = Path("traffic.har")  # relative to --report-dir
@@ -67,10 +95,15 @@ def _drift_help() -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="dcs-contract", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="dcs-contract", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the contract suite (default target: the embedded mock)")
+    run = commands.add_parser(
+        "run",
+        help="run the contract suite (default target: the embedded mock)",
+        epilog="exit codes: 0 conforms, 1 contract violations, 2 usage or configuration error, "
+        "3 the target could not be tested, 4 a bug in the harness (reports written, verdict error)",
+    )
     target = run.add_argument_group("target (each flag wins over its environment variable)")
     target.add_argument("--base-url", help="the target's base URL [DCS_BASE_URL]")
     target.add_argument("--region", help="builds https://dcs.{region}.myhuaweicloud.com [DCS_REGION]")
@@ -78,11 +111,29 @@ def build_parser() -> argparse.ArgumentParser:
     target.add_argument("--instance-id", help="an instance whose backups are read [DCS_INSTANCE_ID]")
     target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
     behaviour = run.add_argument_group("the run")
-    behaviour.add_argument("--max-examples", type=_positive_int, help="cases per property (mock 200, live 100)")
-    behaviour.add_argument("--seed", type=int, help="replay a run: the seed its report shows")
-    behaviour.add_argument("--max-requests", type=_positive_int, help="hard cap on requests (mock 5000, live 600)")
-    behaviour.add_argument("--rate-limit", type=_positive_float, help="requests per second (mock none, live 2)")
-    behaviour.add_argument("--timeout", type=_positive_float, help="seconds per request (mock 10, live 15)")
+    behaviour.add_argument(
+        "--max-examples", type=_integer, help=f"cases per property (mock 200, live 100; {BOUNDS['max_examples'].rule})"
+    )
+    behaviour.add_argument("--seed", type=_integer, help="replay a run: the seed its report shows")
+    behaviour.add_argument(
+        "--max-requests",
+        type=_integer,
+        help=f"hard cap on requests (mock 5000, live 600; {BOUNDS['max_requests'].rule})",
+    )
+    behaviour.add_argument(
+        "--rate-limit", type=_number, help=f"requests per second (mock none, live 2; {BOUNDS['rate_limit'].rule})"
+    )
+    behaviour.add_argument(
+        "--timeout",
+        type=_number,
+        help="seconds for each whole exchange: connect, headers and body (mock 10, live 15; at most 3600)",
+    )
+    behaviour.add_argument(
+        "--max-body",
+        type=_integer,
+        metavar="BYTES",
+        help=f"cap on a response body, decompressed (default 8 MiB; {BOUNDS['max_body'].rule})",
+    )
     behaviour.add_argument(
         "--shrink",
         action=argparse.BooleanOptionalAction,
@@ -105,8 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
     embedded = run.add_argument_group("the embedded mock (only when no target is configured)")
     embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_drift_help())
     embedded.add_argument("--mock-faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
-    embedded.add_argument("--mock-records", type=_count, help="backups of the instance (default 137)")
-    embedded.add_argument("--mock-data-seed", type=int, help="the seed of the mock's generated records")
+    embedded.add_argument("--mock-records", type=_integer, help="backups of the instance (default 137)")
+    embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
     docs.add_argument("--out", type=Path, required=True, help="the directory for index.html and index.md")
@@ -126,10 +177,10 @@ def build_parser() -> argparse.ArgumentParser:
     sdk.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
-    mock.add_argument("--port", type=_port, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
+    mock.add_argument("--port", type=_integer, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
     mock.add_argument("--project-id", help="the project id to serve (default: generated)")
     mock.add_argument("--instance-id", help="the instance id with backups (default: generated)")
-    mock.add_argument("--records", type=_count, default=137, help="backups of the instance (default 137)")
+    mock.add_argument("--records", type=_integer, default=137, help="backups of the instance (default 137)")
     mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=_drift_help())
     mock.add_argument("--faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
     return parser
@@ -169,9 +220,16 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  requests  {report.requests.get('total', 0)}  ({statuses})")
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
-    names = ", ".join(check.__name__ for check in RESPONSE_CHECKS)
-    lines.append(f"  checks    on every response: {names}")
-    lines.append(f"            and the spec's {len(INVARIANTS)} x-invariants (paging, window, cross-field)")
+    # What ran is read from the run: a check that never met a response it applies to did not run.
+    ran = "  ".join(f"{name}={count}" for name, count in sorted(report.evaluated.items()))
+    wrapped = textwrap.wrap(ran, width=106, break_on_hyphens=False, break_long_words=False)
+    lines.append("  checked   " + ("\n            ".join(wrapped) if ran else "nothing: no check or invariant ran"))
+    # Grouped by reason: when a property did not run, every check it owns says the same.
+    unchecked: dict[str, list[str]] = {}
+    for name, reason in sorted(report.not_evaluated.items()):
+        unchecked.setdefault(reason, []).append(name)
+    for reason, names in unchecked.items():
+        lines.append(f"  unchecked {', '.join(names)}: {reason}")
     lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
     for finding in report.findings:
         lines.append(
@@ -203,13 +261,81 @@ def _mock_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.mock_faults:
         options["faults"] = FaultPlan()
     if args.mock_records is not None:
+        BOUNDS["records"].check("--mock-records", args.mock_records)
         options["records"] = args.mock_records
     if args.mock_data_seed is not None:
+        BOUNDS["seed"].check("--mock-data-seed", args.mock_data_seed)
         options["seed"] = args.mock_data_seed
     return options
 
 
+def _check_outputs(report_dir: Path, files: list[tuple[Path, str]]) -> None:
+    """Every file a command will write, checked before anything is sent, and no two the same.
+
+    ``files``: (path, the setting it comes from, with its value).
+    """
+    check_output_dir(report_dir, f"--report-dir={str(report_dir)!r}")
+    written: dict[str, str] = {}
+    for path, setting in [(report_dir / name, f"--report-dir={str(report_dir)!r}") for name in _REPORT_FILES] + files:
+        check_output_file(path, setting)
+        key = os.path.normcase(os.path.abspath(path))
+        if key in written:
+            raise ConfigError(f"{setting}: {path} is written as {written[key]} too: give each output its own file")
+        written[key] = f"{path.name} of {setting}"
+
+
+class _StopOnSignals:
+    """SIGTERM and SIGINT stop a run (raise :class:`RunStopped`) while it sends; later, they wait.
+
+    A CI job timeout, ``docker stop`` and a cancelled pipeline send SIGTERM: the reports of what
+    was found so far must still be written. Once the run has stopped, a second signal does not
+    cut the writing of those reports short.
+    """
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._raising = False
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        self.received = self.received or signal.Signals(signum).name
+        if self._raising:
+            self._raising = False
+            raise RunStopped(signal.Signals(signum).name)
+
+    @contextmanager
+    def installed(self) -> Iterator[_StopOnSignals]:
+        # Python lets only the main thread set signal handlers (and only it receives them).
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {signum: signal.signal(signum, self._handle) for signum in _STOP_SIGNALS}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Signals raise while in this block. One received before it stops the run at once."""
+        if self.received:
+            raise RunStopped(self.received)
+        self._raising = True
+        try:
+            yield
+        finally:
+            self._raising = False
+
+
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
+    stop = _StopOnSignals()
+    with stop.installed():
+        return _run_until_stopped(args, env, out, err, stop)
+
+
+def _run_until_stopped(
+    args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, stop: _StopOnSignals
+) -> int:
     spec = load_spec(args.spec)
     target = Target.from_env(
         env,
@@ -226,6 +352,7 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         max_requests=args.max_requests,
         rate_limit=args.rate_limit,
         timeout=args.timeout,
+        max_body=args.max_body,
         record_traffic=args.record is not None,
         shrink=args.shrink,
     )
@@ -235,40 +362,59 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
         raise ConfigError("--mock-* flags apply to the embedded mock only; unset DCS_BASE_URL/DCS_REGION to use it")
     if args.baseline_update and args.baseline is None:
         raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
-    # Read the baseline and make the output folders before sending anything: a broken file or
-    # an unwritable folder is a usage error, not a run whose results are then lost.
-    baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
+    # Read the baseline and check every output before sending anything: a broken file or an
+    # unwritable path is a usage error, not a run whose results are then lost.
     recording = args.report_dir / args.record if args.record == _DEFAULT_RECORDING else args.record
-    for folder in (args.report_dir, recording.parent if recording else None):
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
+    outputs = [(recording, f"--record={str(recording)!r}")] if recording is not None else []
+    if args.baseline_update:
+        outputs.append((args.baseline, f"--baseline={str(args.baseline)!r}"))
+    _check_outputs(args.report_dir, outputs)
+    baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
     progress = _Progress(err)
     if target.is_mock:
         err.write("dcs-contract: no target configured, starting the embedded mock\n")
-        with embedded_mock(spec, target, **mock_options) as (mock_target, _state):
+        with embedded_mock(spec, target, **mock_options) as (mock_target, _state), stop.sending():
             report = run_contract(spec, mock_target, settings, progress=progress)
         secrets = mock_target.credentials.secrets()
     else:
-        err.write(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}\n")
-        report = run_contract(spec, target, settings, progress=progress)
+        say = Scrubber(target.credentials.secrets()).text
+        err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
+        with stop.sending():
+            report = run_contract(spec, target, settings, progress=progress)
         secrets = target.credentials.secrets()
     progress.close()
-    if baseline is not None:
-        if args.baseline_update and report.error:
-            # A run cut short did not see every accepted finding: rewriting would drop them.
-            err.write(f"dcs-contract: {baseline.path} not updated: the run was cut short ({report.error})\n")
-        elif args.baseline_update:
-            baseline = baseline.updated(report.findings)
-            baseline.write()
-            err.write(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}\n")
-        report = baseline.apply(report)
     scrubber = Scrubber(secrets)
+    try:
+        report = _judged(report, baseline, args.baseline_update, scrubber, err)
+    except Exception:
+        # A bug after the run: its findings are still reported, with the traceback.
+        report = replace(report, crash=traceback.format_exc())
     paths = write_reports(report, args.report_dir, scrubber=scrubber)
     if recording is not None:
         paths.append(write_har(report.traffic, recording, scrubber=scrubber))
-    out.write(scrubber.text(_summary(report.scrubbed(scrubber))) + "\n")
-    out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
+    clean = report.scrubbed(scrubber)
+    if clean.crash:
+        err.write(scrubber.text(f"dcs-contract: the harness failed (a bug in dcs-contract, not drift):\n{clean.crash}"))
+        err.write("\n")
+    out.write(scrubber.text(_summary(clean)) + "\n")
+    out.write(scrubber.text(f"  reports   {', '.join(str(p) for p in paths)}") + "\n")
     return _EXIT_BY_VERDICT[report.verdict]
+
+
+def _judged(report: RunReport, baseline: Baseline | None, update: bool, scrubber: Scrubber, err: TextIO) -> RunReport:
+    """``report`` through the baseline, after writing the baseline file when asked."""
+    if baseline is None:
+        return report
+    if update and report.error:
+        # A run cut short did not see every accepted finding: rewriting would drop them.
+        err.write(scrubber.text(f"dcs-contract: {baseline.path} not updated: the run was cut short ({report.error})"))
+        err.write("\n")
+    elif update:
+        baseline = baseline.updated(report.findings, scrubber=scrubber)
+        baseline.write(scrubber=scrubber)
+        err.write(scrubber.text(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}"))
+        err.write("\n")
+    return baseline.apply(report, scrubber=scrubber)
 
 
 def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -281,6 +427,11 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         token=token or generated.token,
     )
     _check_drifts("--drift", args.drift)
+    BOUNDS["port"].check("--port", args.port)
+    BOUNDS["records"].check("--records", args.records)
+    for flag, value in (("--project-id", args.project_id), ("--instance-id", args.instance_id)):
+        if value is not None:
+            check_id(value, flag)
     state = MockState.default(
         spec,
         project_id=args.project_id,
@@ -290,7 +441,10 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         drifts=tuple(args.drift),
         faults=FaultPlan() if args.faults else None,
     )
-    server = MockServer(create_app(state), port=args.port).start()
+    try:
+        server = MockServer(create_app(state), port=args.port).start()
+    except RuntimeError as exc:
+        raise ConfigError(f"--port={args.port!r}: {exc}") from None
     out.write(f"dcs-contract mock on {server.base_url}   (Ctrl-C stops it)\n")
     if args.drift or args.faults:
         out.write(f"  drift: {', '.join(args.drift) or 'none'}; faults: {'on' if args.faults else 'off'}\n")
@@ -313,12 +467,17 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
 
 
 def _docs(args: argparse.Namespace, out: TextIO) -> int:
+    where = f"--out={str(args.out)!r}"
+    check_output_dir(args.out, where)
+    for name in ("index.html", "index.md"):
+        check_output_file(args.out / name, where)
     paths = build_docs(load_spec(args.spec), args.out, reports=args.report)
     out.write("".join(f"dcs-contract: wrote {path}\n" for path in paths))
     return EXIT_CONFORMS
 
 
 def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
+    _check_outputs(args.report_dir, [])
     started = utc_now()
     comparison = compare_with_sdk(load_spec(args.spec))
     report = RunReport(
@@ -345,6 +504,9 @@ def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     environment = os.environ if env is None else env
+    # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
+    # value echoed back): it goes through the scrubber too.
+    say = Scrubber(environment.get(name) for name in _CREDENTIAL_VARIABLES).text
     try:
         if args.command == "mock":
             return _mock(args, environment, sys.stdout)
@@ -354,16 +516,23 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return _sdk_check(args, sys.stdout)
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
-        sys.stderr.write(f"dcs-contract: {exc}\n")
+        sys.stderr.write(say(f"dcs-contract: {_one_line(str(exc))}") + "\n")
         return EXIT_CONFIG
     except OSError as exc:
-        # A report directory, recording or docs folder that cannot be written: say which.
+        # An output that the checks before the run passed, and that still could not be written.
         where = f" {exc.filename}" if exc.filename else ""
-        sys.stderr.write(f"dcs-contract: cannot write{where}: {exc.strerror or exc}\n")
+        sys.stderr.write(say(f"dcs-contract: cannot write{where}: {exc.strerror or exc}") + "\n")
         return EXIT_CONFIG
+    except RunStopped as exc:
+        # Stopped before the run sent anything: nothing was tested, and there is nothing to report.
+        sys.stderr.write(f"dcs-contract: {exc}, before the run started\n")
+        return EXIT_UNTESTABLE
     except KeyboardInterrupt:
         sys.stderr.write("dcs-contract: interrupted\n")
         return 130
+    except Exception:
+        sys.stderr.write(say(f"dcs-contract: the harness failed (a bug in dcs-contract):\n{traceback.format_exc()}"))
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,6 +10,8 @@
         ├── StillThrottled     429/502/503/504 after every retry
         └── BudgetExhausted    --max-requests reached before the run finished
 
+    RunStopped (a BaseException) SIGTERM or SIGINT: stop sending, report what was found
+
 Contract violations are not exceptions: they are findings (``report.Finding``).
 """
 
@@ -23,6 +25,7 @@ __all__ = [
     "ConfigError",
     "DcsContractError",
     "ResponseTooLarge",
+    "RunStopped",
     "SpecError",
     "StillThrottled",
     "TargetUnavailable",
@@ -79,3 +82,15 @@ class StillThrottled(TargetUnavailable):
 
 class BudgetExhausted(TargetUnavailable):
     """The request budget (--max-requests) is spent; no further request is sent."""
+
+
+class RunStopped(BaseException):
+    """A signal stopped the run: stop sending, and report what was found so far.
+
+    A BaseException, as KeyboardInterrupt is: hypothesis catches every Exception a test
+    raises, and would take this one for a failing example instead of stopping.
+    """
+
+    def __init__(self, signal_name: str) -> None:
+        super().__init__(f"stopped by {signal_name}")
+        self.signal_name = signal_name

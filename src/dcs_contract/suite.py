@@ -4,25 +4,29 @@
 
 ``embedded_mock`` serves the mock on loopback for a run that has no target of its own. The
 pytest face of the suite is ``tests/contract/``; ``dcs-contract run`` writes the reports.
+
+``run_contract`` always returns a report with the findings found so far: a target that
+cannot be tested, a signal (:class:`~dcs_contract.errors.RunStopped`) and a bug in the
+harness (its traceback in ``RunReport.crash``) each end the run, not the report.
 """
 
 from __future__ import annotations
 
+import traceback
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import httpx
-
 from dcs_contract.engine import ContractRun, ProgressCallback
-from dcs_contract.errors import AuthRejected, TargetUnavailable
+from dcs_contract.errors import AuthRejected, RunStopped, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import RunReport, utc_now
+from dcs_contract.report import FindingLog, RunReport, utc_now
 from dcs_contract.spec import Spec
 from dcs_contract.target import Credentials, RunSettings, Target
 from dcs_contract.transport import GuardedTransport, build_client
+from dcs_contract.wire import DeadlineTransport
 
 __all__ = ["PROPERTIES", "embedded_mock", "guarded", "run_contract"]
 
@@ -53,14 +57,16 @@ def _what_to_check(exc: AuthRejected, target: Target) -> str:
 
 
 def guarded(settings: RunSettings, *, shared: bool = False) -> GuardedTransport:
-    """The guarded transport that ``settings`` ask for, over a real HTTP transport."""
+    """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline."""
     return GuardedTransport(
-        httpx.HTTPTransport(),
+        DeadlineTransport(),
         max_requests=settings.max_requests,
         rate_limit=settings.rate_limit,
         retries=settings.retries,
         record=settings.record_traffic,
         shared=shared,
+        deadline=settings.timeout,
+        max_body=settings.max_body,
     )
 
 
@@ -87,36 +93,53 @@ def run_contract(
     client = build_client(
         target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
-    run = ContractRun(spec, target, settings, client, progress)
+    run: ContractRun | None = None
+    stage = "the setup of the run"
     error: str | None = None
+    crash: str | None = None
     with client:
-        for name in properties or list(PROPERTIES):
-            try:
-                PROPERTIES[name](run)
-            except AuthRejected as exc:
-                error = _what_to_check(exc, target)
-                break
-            except TargetUnavailable as exc:
-                error = str(exc)
-                break
+        # Each way the run can end is caught here, where the findings so far are at hand:
+        # they are reported whatever stopped the run.
+        try:
+            run = ContractRun(spec, target, settings, client, progress)
+            for stage in properties or list(PROPERTIES):
+                PROPERTIES[stage](run)
+        except AuthRejected as exc:
+            error = _what_to_check(exc, target)
+        except TargetUnavailable as exc:
+            error = str(exc)
+        except RunStopped as exc:
+            # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
+            sent = guard.stats.attempts - sent_before
+            error = (
+                f"stopped by {exc.signal_name} during {stage}, after {sent} requests: the run was cut short, "
+                "and reports what it found until then"
+            )
+        except Exception:
+            crash = f"during {stage}:\n{traceback.format_exc()}"
     stats = guard.stats
     by_status = Counter(stats.by_status)
     by_status.subtract(by_status_before)
+    findings = run.findings if run is not None else FindingLog()
+    evaluated, not_evaluated = run.coverage() if run is not None else ({}, {})
     return RunReport(
         target=target.describe(),
         started=started,
         finished=utc_now(),
         seed=settings.seed,
-        cases=dict(run.cases),
+        cases=dict(run.cases) if run is not None else {},
         requests={
             "total": stats.attempts - sent_before,
             "retries": stats.retries - retries_before,
             "by_status": {status: count for status, count in by_status.items() if count},
         },
-        findings=list(run.findings),
-        occurrences=dict(run.findings.occurrences),
+        findings=list(findings),
+        occurrences=dict(findings.occurrences),
         error=error,
-        observed={key: dict(counter) for key, counter in run.observed.items()},
-        skipped=dict(run.skipped),
+        crash=crash,
+        observed={key: dict(counter) for key, counter in run.observed.items()} if run is not None else {},
+        skipped=dict(run.skipped) if run is not None else {},
+        evaluated=evaluated,
+        not_evaluated=not_evaluated,
         traffic=list(stats.exchanges[exchanges_before:]),
     )

@@ -5,12 +5,16 @@ from __future__ import annotations
 import json
 import socket
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 
-from dcs_contract.cli import main
+from dcs_contract.cli import _summary, main
+from dcs_contract.engine import ContractRun
 from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.properties import PROPERTIES
+from dcs_contract.report import RunReport
 from dcs_contract.signing import AkSkAuth
 from dcs_contract.spec import Spec
 from tests.harness.conftest import dcs_contract_mock
@@ -47,13 +51,22 @@ def test_configuration_errors_exit_2_and_say_what_to_fix(
 
 
 @pytest.mark.parametrize(
-    "flag",
-    [["--max-examples", "0"], ["--rate-limit", "-1"], ["--timeout", "x"], ["--mock-records", "100001"]],
+    ("flag", "message"),
+    [
+        (["--max-examples", "0"], "--max-examples=0, but it must be 1..100000"),
+        (["--rate-limit", "-1"], "--rate-limit=-1.0, but it must be 0.01..1000 requests per second"),
+        (["--timeout", "x"], "argument --timeout: 'x' is not a number"),
+        (["--mock-records", "100001"], "--mock-records=100001, but it must be 0..100000"),
+    ],
 )
-def test_bad_flags_are_usage_errors(flag: list[str]) -> None:
-    with pytest.raises(SystemExit) as exited:
-        main(["run", *flag], env={})
-    assert exited.value.code == 2
+def test_bad_flags_are_usage_errors(capsys: pytest.CaptureFixture[str], flag: list[str], message: str) -> None:
+    try:
+        code = main(["run", *flag], env={})
+    except SystemExit as exited:  # argparse's own errors: a value that does not convert
+        code = exited.code
+    assert code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
 
 
 def _free_port() -> int:
@@ -70,9 +83,18 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, capsys: pytest.CaptureFix
         "DCS_AUTH_TOKEN": "token-value-123",
     }
     assert main(["run", "--report-dir", str(tmp_path), "--timeout", "1"], env=env) == 3
-    out = capsys.readouterr().out
-    assert "UNTESTABLE" in out and "did not answer" in out
+    captured = capsys.readouterr()
+    assert "UNTESTABLE" in captured.out and "did not answer" in captured.out
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "untestable"
+    # The CI's test view shows an error, never a passing "contract conforms".
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    names = [case.get("name") for case in suite.iter("testcase")]
+    assert "contract conforms" not in names
+    [errored] = [case for case in suite.iter("testcase") if case.find("error") is not None]
+    assert "did not answer" in (errored.find("error").get("message") or "")  # type: ignore[union-attr]
+    assert (suite.get("errors"), suite.get("failures")) == ("1", "0")
+    outputs = [captured.out, captured.err, *(path.read_text() for path in tmp_path.iterdir())]
+    assert not any("token-value" in text for text in outputs)
 
 
 def test_a_wrong_secret_key_exits_3_after_one_signed_request(
@@ -124,3 +146,59 @@ def test_an_output_path_that_cannot_be_written_is_a_usage_error(
     captured = capsys.readouterr()
     assert f"cannot write {blocker}" in captured.err
     assert "schema-positive" not in captured.err, "refused before the run, not after"
+
+
+def test_a_bug_in_the_harness_exits_4_and_still_leaves_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The findings found before the bug are kept; the traceback is in every report and on stderr."""
+
+    def broken(run: ContractRun) -> None:
+        raise RuntimeError("an injected bug in the harness")
+
+    monkeypatch.setitem(PROPERTIES, "paging-total", broken)
+    argv = ["run", "--report-dir", str(tmp_path), "--max-examples", "10", "--seed", "5", "--mock-drift", "extra-field"]
+    assert main(argv, env={}) == 4
+    captured = capsys.readouterr()
+    assert "RuntimeError: an injected bug in the harness" in captured.err
+    assert "Traceback (most recent call last)" in captured.err
+    assert "dcs-contract: ERROR" in captured.out
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "error"
+    assert "during paging-total" in report["crash"] and "an injected bug" in report["crash"]
+    # Found by schema-positive, before the bug.
+    assert "/backup_record_response/*/backup_region" in [f["location"] for f in report["findings"]]
+    assert "paging-total" not in report["cases"] and "time-windows" not in report["cases"], "stopped at the bug"
+    assert "The harness failed" in (tmp_path / "report.md").read_text()
+    suite = ET.parse(tmp_path / "junit.xml").getroot()
+    harness = [case for case in suite.iter("testcase") if case.get("name") == "harness"]
+    assert harness and "an injected bug" in (harness[0].findtext("error") or "")
+    assert "contract conforms" not in [case.get("name") for case in suite.iter("testcase")]
+
+
+def test_the_summary_lists_what_ran_and_what_did_not_from_the_run() -> None:
+    """Read from the report, not fixed text: a check the run did not evaluate is not claimed."""
+    report = RunReport(
+        target={"base_url": "http://127.0.0.1:1", "instance_id": "i", "credentials": "none"},
+        started="s",
+        finished="f",
+        seed=1,
+        cases={"schema-positive": 3},
+        requests={"total": 3, "by_status": {"200": 3}},
+        findings=[],
+        evaluated={"status_code_conformance": 3, "page-size": 2},
+        not_evaluated={
+            "window-contains": "no query had a time window",
+            "past-end-empty": "page-walk did not run",
+            "adjacent-windows-add-up": "no query had a time window",
+        },
+        skipped={"empty-instance": "no DCS_EMPTY_INSTANCE_ID given"},
+    )
+    summary = _summary(report)
+    assert "checked   page-size=2  status_code_conformance=3" in summary
+    assert "unchecked adjacent-windows-add-up, window-contains: no query had a time window" in summary
+    assert "unchecked past-end-empty: page-walk did not run" in summary
+    assert "skipped   empty-instance: no DCS_EMPTY_INSTANCE_ID given" in summary
+    assert "response_schema_conformance" not in summary and "x-invariants" not in summary
+    nothing = _summary(RunReport(**{**report.__dict__, "evaluated": {}, "not_evaluated": {}}))
+    assert "checked   nothing: no check or invariant ran" in nothing

@@ -7,10 +7,13 @@ import re
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
 
 from dcs_contract.cli import main
-from dcs_contract.docs.model import DocsModel
+from dcs_contract.docs.model import REPORT_SCHEMA, DocsModel, load_report
 from dcs_contract.docs.render import render_html, render_markdown
+from dcs_contract.redaction import Scrubber
+from dcs_contract.report import Finding, RequestInfo, RunReport, write_reports
 from dcs_contract.spec import Spec
 
 ROOT = Path(__file__).parents[2]
@@ -82,10 +85,15 @@ def test_the_conformance_panel_shows_verdict_findings_and_coverage(spec: Spec, t
         directory = tmp_path / name
         main(["run", "--report-dir", str(directory), "--max-examples", "20", "--seed", "4", *flags], env={})
         reports.append(str(directory / "report.json"))
+        # Our own reports have the shape the page reads.
+        Draft202012Validator(REPORT_SCHEMA).validate(json.loads((directory / "report.json").read_text()))
     assert main(["docs", "--out", str(tmp_path / "site"), "--report", *reports]) == 0
     md = (tmp_path / "site" / "index.md").read_text()
     assert ": **conforms**" in md and ": **violations**" in md
-    assert "| enum | 1 |" in md
+    # One enum finding per unknown value seen (AOF, RDB, ...): the panel counts what the report holds.
+    drifted = json.loads(Path(reports[1]).read_text())["findings"]
+    assert {f["category"] for f in drifted} == {"enum"}
+    assert f"| enum | {len(drifted)} |" in md
     # The drifted run's coverage row of backup_format: upper case observed, flagged as undocumented.
     row = [line for line in md.splitlines() if line.startswith("| `backup_format` |")][-1]
     assert '`"AOF"`' in row.split("|")[3] and '`"aof"` 0' in row
@@ -105,3 +113,103 @@ def test_the_committed_sample_is_what_the_spec_renders_today(monkeypatch: pytest
     assert main(["docs", "--out", str(tmp_path), "--report", str(SAMPLE / "report.json")]) == 0
     for name in ("index.html", "index.md"):
         assert (tmp_path / name).read_text() == (SAMPLE / name).read_text(), f"rebuild docs/sample/{name}"
+
+
+def test_the_report_schema_is_valid_and_the_committed_sample_passes_it() -> None:
+    Draft202012Validator.check_schema(REPORT_SCHEMA)
+    Draft202012Validator(REPORT_SCHEMA).validate(json.loads((ROOT / SAMPLE / "report.json").read_text()))
+
+
+@pytest.mark.parametrize("kind", ["crash", "untestable", "baseline"])
+def test_every_kind_of_report_we_write_loads(tmp_path: Path, kind: str) -> None:
+    finding = Finding(
+        check="response_schema_conformance",
+        category="enum",
+        title="Unknown enum value",
+        message="m",
+        location="/backup_record_response/*/status",
+        expected="one of the documented values",
+        actual='"archived"',
+        requests=(RequestInfo(method="GET", url="http://127.0.0.1:1/v2/p/instances/i/backups"),),
+        status=200,
+        detail='"archived"',
+    )
+    report = RunReport(
+        target={"base_url": "http://127.0.0.1:1", "instance_id": "i", "credentials": "none"},
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:00:01+00:00",
+        seed=3,
+        cases={"schema-positive": 1},
+        requests={"total": 1, "retries": 0, "by_status": {200: 1}},
+        findings=[] if kind == "baseline" else [finding],
+        error="the target did not answer" if kind == "untestable" else None,
+        crash="Traceback (most recent call last):\nRuntimeError: x" if kind == "crash" else None,
+        evaluated={"status_code_conformance": 1},
+        not_evaluated={"created-in-window": "no window"},
+        accepted=[finding] if kind == "baseline" else (),
+        resolved=[{"fingerprint": "f", "check": "c", "category": "schema", "location": "/"}],
+        baseline="b.json" if kind == "baseline" else None,
+    )
+    write_reports(report, tmp_path, scrubber=Scrubber())
+    loaded = load_report(tmp_path / "report.json")
+    assert loaded["verdict"] == {"crash": "error", "untestable": "violations", "baseline": "conforms"}[kind]
+    assert main(["docs", "--out", str(tmp_path / "site"), "--report", str(tmp_path / "report.json")]) == 0
+
+
+def _sample() -> dict:
+    return json.loads((ROOT / SAMPLE / "report.json").read_text())
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda r: r["requests"].update(total="many"), "at requests.total, 'many' is not of type 'integer'"),
+        (lambda r: r.update(findings={"a": 1}), "at findings, {'a': 1} is not of type 'array'"),
+        (lambda r: r.update(findings=[{"category": "schema"}]), "at findings[0], 'check' is a required property"),
+        (lambda r: r.update(findings=[7]), "at findings[0], 7 is not of type 'object'"),
+        (lambda r: r.update(target="http://x"), "at target, 'http://x' is not of type 'object'"),
+        (lambda r: r["observed"].update(status={"x": "1"}), "at observed.status.x, '1' is not of type 'integer'"),
+        (lambda r: r.update(baseline={"accepted": 3}), "at baseline.accepted, 3 is not of type 'array'"),
+        (lambda r: r.update(verdict="fine"), "at verdict, 'fine' is not one of"),
+        (lambda r: r.pop("started"), "at the top level, 'started' is a required property"),
+        (lambda r: r.update(error=["x" * 1000]), "at error, ['xxxxxxxx"),
+        (
+            lambda r: r["observed"].update(deep=[[[[[[[[[[]]]]]]]]]]),
+            "at observed.deep, [[[[[[[[[[]]]]]]]]]] is not of type",
+        ),
+    ],
+)
+def test_a_report_of_the_wrong_shape_names_the_file_and_the_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], change: object, message: str
+) -> None:
+    report = _sample()
+    change(report)  # type: ignore[operator]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(report))
+    assert main(["docs", "--out", str(tmp_path / "site"), "--report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dcs-contract: --report={str(path)!r} is not a dcs-contract report.json: ")
+    assert message in err
+    assert err.count("\n") == 1 and "Traceback" not in err and len(err) < 500
+    assert not (tmp_path / "site").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b'{"verdict": "conforms", "x": "\xff"}', "is not UTF-8 text"),
+        (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
+        (b'{"verdict": "conforms", "observed": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests too deeply"),
+        (b'{"verdict": ', "is not JSON: Expecting value"),
+    ],
+    ids=["invalid-utf8", "deep", "deep-field", "truncated"],
+)
+def test_an_unreadable_report_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_bytes(content)
+    assert main(["docs", "--out", str(tmp_path / "site"), "--report", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"dcs-contract: --report={str(path)!r} ") and message in err
+    assert err.count("\n") == 1 and "Traceback" not in err

@@ -12,10 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
 from dcs_contract.errors import ConfigError
 from dcs_contract.spec import OPERATION_PATH, Spec
 
-__all__ = ["ConformancePanel", "DocsModel", "Field", "Parameter", "load_report"]
+__all__ = ["REPORT_SCHEMA", "ConformancePanel", "DocsModel", "Field", "Parameter", "load_report"]
 
 _NULL_MEANING = "not set: null, or the field left out"
 _BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "pattern", "format")
@@ -113,16 +116,94 @@ class ConformancePanel:
     coverage: list[Coverage]
 
 
+_TEXT: dict[str, Any] = {"type": "string"}
+_OPTIONAL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
+_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_FINDING: dict[str, Any] = {
+    "type": "object",
+    "required": ["check", "category", "title", "location", "expected", "actual"],
+    "properties": {
+        **{name: _TEXT for name in ("check", "category", "title", "location", "expected", "actual", "message")},
+        "fingerprint": _TEXT,
+        "occurrences": _COUNT,
+        "status": {"type": ["integer", "null"]},
+        "requests": {"type": "array", "items": {"type": "object"}},
+    },
+}
+# The shape of report.json as ``report.RunReport.as_dict`` writes it, as far as the page reads
+# it: checked once when a report is loaded, so that rendering never meets a wrong type. Fields
+# added after a report was written (crash, evaluated, ...) are optional: older reports still load.
+REPORT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "dcs-contract report.json",
+    "type": "object",
+    "required": ["verdict", "target", "started", "finished", "requests", "findings"],
+    "properties": {
+        "verdict": {"enum": ["conforms", "violations", "untestable", "error"]},
+        "target": {
+            "type": "object",
+            "properties": {name: _OPTIONAL_TEXT for name in ("base_url", "project_id", "instance_id", "credentials")},
+        },
+        "started": _TEXT,
+        "finished": _TEXT,
+        "seed": {"type": ["integer", "null"]},
+        "cases": {"type": "object", "additionalProperties": _COUNT},
+        "skipped": {"type": "object", "additionalProperties": _TEXT},
+        "requests": {
+            "type": "object",
+            "required": ["total"],
+            "properties": {
+                "total": _COUNT,
+                "retries": _COUNT,
+                "by_status": {"type": "object", "additionalProperties": _COUNT},
+            },
+        },
+        "error": _OPTIONAL_TEXT,
+        "crash": _OPTIONAL_TEXT,
+        "evaluated": {"type": "object", "additionalProperties": _COUNT},
+        "not_evaluated": {"type": "object", "additionalProperties": _TEXT},
+        "observed": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _COUNT}},
+        "findings": {"type": "array", "items": _FINDING},
+        "baseline": {
+            "type": ["object", "null"],
+            "properties": {
+                "file": _OPTIONAL_TEXT,
+                "accepted": {"type": "array", "items": _FINDING},
+                "resolved": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    },
+}
+_REPORT_VALIDATOR = Draft202012Validator(REPORT_SCHEMA)
+# What an error message shows of jsonschema's text, which repeats the value at fault.
+_PROBLEM = 200
+
+
 def load_report(path: Path) -> dict[str, Any]:
-    """A report.json, or a ConfigError that names the file and what is wrong with it."""
+    """A report.json of the shape :data:`REPORT_SCHEMA` gives, or a ConfigError that names the file and the field."""
+    where = f"--report={str(path)!r}"
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"--report={str(path)!r} does not exist: run dcs-contract run first") from None
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"--report={str(path)!r} is not a readable report.json: {exc}") from exc
-    if not isinstance(data, dict) or data.get("verdict") not in ("conforms", "violations", "untestable"):
-        raise ConfigError(f"--report={str(path)!r} is not a dcs-contract report.json (it has no verdict)")
+        raise ConfigError(f"{where} does not exist: run dcs-contract run first") from None
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{where} is not JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
+    if not isinstance(data, dict) or "verdict" not in data:
+        raise ConfigError(f"{where} is not a dcs-contract report.json (it has no verdict)")
+    try:
+        error = best_match(_REPORT_VALIDATOR.iter_errors(data))
+    except RecursionError:
+        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
+    if error is not None:
+        field_name = error.json_path.removeprefix("$").removeprefix(".") or "the top level"
+        problem = error.message if len(error.message) <= _PROBLEM else error.message[:_PROBLEM] + "…"
+        raise ConfigError(f"{where} is not a dcs-contract report.json: at {field_name}, {problem}")
     return data
 
 
@@ -253,36 +334,26 @@ class DocsModel:
         return [self._panel(source, report) for source, report in self.reports]
 
     def _panel(self, source: str, report: dict[str, Any]) -> ConformancePanel:
-        target = report.get("target") or {}
-        findings = list(report.get("findings") or [])
-        baseline = report.get("baseline") or {}
-        observed = report.get("observed") or {}
+        """One report, of the shape :func:`load_report` checked; optional fields may be absent."""
+        target = report["target"]
+        findings: list[dict[str, Any]] = report["findings"]
+        observed: dict[str, dict[str, int]] = report.get("observed", {})
         coverage = [
-            Coverage(
-                "HTTP status",
-                [str(code) for code in self.spec.status_codes],
-                {str(k): int(v) for k, v in (observed.get("http_status") or {}).items()},
-            )
+            Coverage("HTTP status", [str(code) for code in self.spec.status_codes], observed.get("http_status", {}))
         ]
         for name, values in self.spec.enum_fields.items():
-            coverage.append(
-                Coverage(
-                    name,
-                    [json.dumps(value) for value in values],
-                    {str(k): int(v) for k, v in (observed.get(name) or {}).items()},
-                )
-            )
+            coverage.append(Coverage(name, [json.dumps(value) for value in values], observed.get(name, {})))
         return ConformancePanel(
             source=source,
-            target=str(target.get("base_url") or "embedded mock"),
-            instance=str(target.get("instance_id") or ""),
-            started=str(report.get("started", "")),
-            finished=str(report.get("finished", "")),
-            verdict=str(report["verdict"]),
+            target=target.get("base_url") or "embedded mock",
+            instance=target.get("instance_id") or "",
+            started=report["started"],
+            finished=report["finished"],
+            verdict=report["verdict"],
             error=report.get("error"),
-            requests=int((report.get("requests") or {}).get("total", 0)),
-            findings_by_category=dict(Counter(str(f.get("category")) for f in findings)),
-            accepted=len(baseline.get("accepted") or []),
+            requests=report["requests"]["total"],
+            findings_by_category=dict(Counter(finding["category"] for finding in findings)),
+            accepted=len((report.get("baseline") or {}).get("accepted", [])),
             findings=findings,
             coverage=coverage,
         )
