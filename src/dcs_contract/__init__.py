@@ -25,7 +25,8 @@ from dcs_contract.errors import (
     TargetUnavailable,
     Unreachable,
 )
-from dcs_contract.report import Finding, RunReport, write_reports
+from dcs_contract.findings import Finding
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
 from dcs_contract.signing import AkSkAuth, TokenAuth
 from dcs_contract.spec import Spec, load_spec
 from dcs_contract.suite import PROPERTIES, embedded_mock, run_contract
@@ -41,12 +42,14 @@ __all__ = [
     "Credentials",
     "DcsContractError",
     "Finding",
+    "RequestCounts",
     "RunReport",
     "RunSettings",
     "Spec",
     "SpecError",
     "StillThrottled",
     "Target",
+    "TargetInfo",
     "TargetUnavailable",
     "TokenAuth",
     "Unreachable",

@@ -18,13 +18,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from dcs_contract.errors import ConfigError
+from dcs_contract.findings import BaselineEntry, Finding, fingerprint_of
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import Finding, RunReport, fingerprint_of
+from dcs_contract.report import RunReport
 
 __all__ = ["Baseline", "BaselineEntry", "Judgement"]
 
@@ -35,43 +36,9 @@ _OPTIONAL = ("detail", "title", "reason")
 _SHOWN = 80
 
 
-@dataclass(frozen=True)
-class BaselineEntry:
-    fingerprint: str
-    check: str
-    category: str
-    location: str
-    detail: str = ""
-    title: str = ""
-    reason: str = ""
-
-    @classmethod
-    def of(cls, finding: Finding, scrubber: Scrubber, reason: str = "") -> BaselineEntry:
-        return cls(
-            "", finding.check, finding.category, finding.location, finding.detail, finding.title, reason
-        ).scrubbed(scrubber)
-
-    def scrubbed(self, scrubber: Scrubber) -> BaselineEntry:
-        """This entry as it may be written, its fingerprint that of the scrubbed fields."""
-        check, category, location, detail = (
-            scrubber.text(text) for text in (self.check, self.category, self.location, self.detail)
-        )
-        return BaselineEntry(
-            fingerprint_of(check, category, location, detail),
-            check,
-            category,
-            location,
-            detail,
-            scrubber.text(self.title),
-            scrubber.text(self.reason),
-        )
-
-
 def _key(finding: Finding, scrubber: Scrubber) -> str:
     """The fingerprint a finding has in a baseline file: that of its scrubbed fields."""
-    return fingerprint_of(
-        *(scrubber.text(text) for text in (finding.check, finding.category, finding.location, finding.detail))
-    )
+    return BaselineEntry.of(finding, scrubber).fingerprint
 
 
 @dataclass(frozen=True)
@@ -130,7 +97,7 @@ class Baseline:
             report,
             findings=judgement.new,
             accepted=judgement.accepted,
-            resolved=[asdict(entry) for entry in judgement.resolved],
+            resolved=judgement.resolved,
             baseline=str(self.path),
         )
 
@@ -146,7 +113,7 @@ class Baseline:
     def write(self, *, scrubber: Scrubber) -> Path:
         """Write the file through ``scrubber``: each entry, then the text as a whole (its escaped forms)."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        entries = [asdict(entry.scrubbed(scrubber)) for entry in self.entries.values()]
+        entries = [entry.scrubbed(scrubber).as_dict() for entry in self.entries.values()]
         document = {"version": _VERSION, "accepted": entries}
         text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         self.path.write_text(scrubber.text(text), encoding="utf-8")
@@ -175,7 +142,7 @@ def _entries(where: str, data: Any) -> dict[str, BaselineEntry]:
         for name in _OPTIONAL:
             if not isinstance(item.get(name, ""), str):
                 raise ConfigError(f"{where}: accepted[{index}].{name}={_shown(item[name])}, but it must be a string")
-        entry = BaselineEntry(**{name: item.get(name, "") for name in (*_FIELDS, *_OPTIONAL)})
+        entry = BaselineEntry.from_dict(item)
         computed = fingerprint_of(entry.check, entry.category, entry.location, entry.detail)
         if computed != entry.fingerprint:
             # A hand-edited check/category/location/detail no longer matches its fingerprint: say so rather

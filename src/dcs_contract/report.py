@@ -1,283 +1,39 @@
-"""Findings, and the writers that turn a run into report.json, report.md and junit.xml.
+"""The writers: a run's :class:`RunReport`, and report.json, report.md and junit.xml made of it.
 
-A :class:`Finding` is one contract violation, typed and carrying its context. Its
-``fingerprint`` (check, category, location, and the ``detail`` that tells two deviations
-at one location apart: the enum value, the JSON type seen) is stable across runs, so that
-a baseline can accept it and a CI can tell new drift from known drift.
+What a finding is lives in :mod:`dcs_contract.findings`; this module says what a run learned
+and lays it out. The report crosses module boundaries typed: :meth:`RunReport.as_dict` is the
+one place that gives report.json its shape, and :meth:`RunReport.from_dict` the one place that
+reads it back, once the docs have checked it against their JSON Schema.
 
-A finding keeps its texts whole (up to :data:`RAW_TEXT_LIMIT`); every writer goes through
-:meth:`RunReport.scrubbed`, which scrubs them first and cuts them for display after.
+Every writer writes :meth:`RunReport.scrubbed`: the texts are scrubbed first and cut for
+display after (see :mod:`dcs_contract.redaction`).
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import shlex
-from collections import Counter
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
 
-import httpx
-
-from dcs_contract.redaction import SENSITIVE_HEADERS, Scrubber
-
-__all__ = [
-    "CATEGORIES",
-    "RAW_TEXT_LIMIT",
-    "Finding",
-    "FindingLog",
-    "RequestInfo",
-    "RunReport",
-    "bounded",
-    "curl_command",
-    "fingerprint_of",
-    "utc_now",
-    "verdict_of",
-    "write_reports",
-]
-
-CATEGORIES = (
-    "schema",
-    "enum",
-    "type",
-    "status",
-    "error-body",
-    "content-type",
-    "paging",
-    "window",
-    "auth",
-    "transport",
-    "sdk",
+from dcs_contract.findings import (
+    BaselineEntry,
+    Finding,
 )
-# Display limits, applied by the writers after scrubbing.
-_EXCERPT = 600
-_ACTUAL = 200
-_MESSAGE = 4000
-# What a finding keeps of a text from the target: far past the display limits, so that a
-# secret that straddles a display limit is still whole when it is scrubbed.
-RAW_TEXT_LIMIT = 16 * 1024
-# Placeholders shown instead of credentials in every reproduction command.
-_TOKEN_PLACEHOLDER = "X-Auth-Token: $DCS_AUTH_TOKEN"
+from dcs_contract.redaction import Scrubber
+
+if TYPE_CHECKING:
+    from dcs_contract.transport import Exchange
+
+__all__ = ["RequestCounts", "RunReport", "TargetInfo", "utc_now", "verdict_of", "write_reports"]
 
 
 def utc_now() -> str:
     """A report's timestamps: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def fingerprint_of(check: str, category: str, location: str, detail: str = "") -> str:
-    """Stable across runs: the check, the category, the location and the detail; not the message or request.
-
-    ``detail`` (an unknown enum value, the JSON type seen) joins the key only when set, so
-    fingerprints of findings without one stay what they were.
-    """
-    key = "\x1f".join((check, category, location, *((detail,) if detail else ())))
-    return hashlib.sha256(key.encode()).hexdigest()[:16]
-
-
-def bounded(text: str) -> str:
-    """A text from the target as a finding keeps it: whole up to :data:`RAW_TEXT_LIMIT`, not cut for display."""
-    return text[:RAW_TEXT_LIMIT]
-
-
-def curl_command(method: str, url: str, *, authenticated: bool = True) -> str:
-    """A curl that reproduces a request, authenticated by a token placeholder, never a secret."""
-    auth = f"-H {shlex.quote(_TOKEN_PLACEHOLDER)} " if authenticated else ""
-    return f"curl -sS -X {method} {auth}{shlex.quote(url)}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class RequestInfo:
-    method: str
-    url: str
-    authenticated: bool = True
-
-    @classmethod
-    def from_request(cls, request: httpx.Request) -> RequestInfo:
-        authenticated = any(name in request.headers for name in SENSITIVE_HEADERS)
-        return cls(method=request.method, url=str(request.url), authenticated=authenticated)
-
-    @property
-    def curl(self) -> str:
-        return curl_command(self.method, self.url, authenticated=self.authenticated)
-
-
-@dataclass(frozen=True, kw_only=True)
-class Finding:
-    """One contract violation; ``location`` is a JSON pointer into the body or a parameter name.
-
-    ``detail`` tells apart deviations at one location that a baseline must not accept
-    together: the unknown enum value (accepting ``restoring`` must not accept ``archived``),
-    or the JSON type seen.
-    """
-
-    check: str
-    category: str
-    title: str
-    message: str
-    location: str
-    expected: str
-    actual: str
-    requests: tuple[RequestInfo, ...] = ()
-    status: int | None = None
-    response_excerpt: str = ""
-    detail: str = ""
-
-    def __post_init__(self) -> None:
-        if self.category not in CATEGORIES:
-            raise ValueError(f"category={self.category!r}, but it must be one of {', '.join(CATEGORIES)}")
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint_of(self.check, self.category, self.location, self.detail)
-
-    def scrubbed(self, scrubber: Scrubber) -> Finding:
-        """This finding as it may be shown: every text scrubbed, then cut to its display limit."""
-        return replace(
-            self,
-            title=scrubber.cut(self.title, _ACTUAL),
-            message=scrubber.cut(self.message, _MESSAGE),
-            location=scrubber.text(self.location),
-            expected=scrubber.cut(self.expected, _ACTUAL),
-            actual=scrubber.cut(self.actual, _ACTUAL),
-            detail=scrubber.text(self.detail),
-            requests=tuple(replace(r, url=scrubber.text(r.url)) for r in self.requests),
-            response_excerpt=scrubber.cut(self.response_excerpt, _EXCERPT),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["requests"] = [{**asdict(r), "curl": r.curl} for r in self.requests]
-        data["fingerprint"] = self.fingerprint
-        return data
-
-
-def excerpt(response: httpx.Response) -> str:
-    """The response body as a finding keeps it (see :func:`bounded`); never raises, whatever the body."""
-    try:
-        text = response.text
-    except (UnicodeDecodeError, LookupError, ValueError):
-        text = response.content.decode("utf-8", errors="replace")
-    except httpx.ResponseNotRead:
-        return ""
-    return bounded(text)
-
-
-@dataclass
-class FindingLog:
-    """Findings by fingerprint. For each, the shortest reproduction seen is kept."""
-
-    _by_fingerprint: dict[str, Finding] = field(default_factory=dict)
-    occurrences: Counter[str] = field(default_factory=Counter)
-
-    def add(self, finding: Finding) -> None:
-        key = finding.fingerprint
-        self.occurrences[key] += 1
-        kept = self._by_fingerprint.get(key)
-        if kept is None or _size(finding) < _size(kept):
-            self._by_fingerprint[key] = finding
-
-    def __len__(self) -> int:
-        return len(self._by_fingerprint)
-
-    @property
-    def fingerprints(self) -> list[str]:
-        return list(self._by_fingerprint)
-
-    def __iter__(self) -> Any:
-        return iter(sorted(self._by_fingerprint.values(), key=lambda f: (f.category, f.location, f.check)))
-
-
-def _size(finding: Finding) -> tuple[int, int]:
-    return len(finding.requests), sum(len(r.url) for r in finding.requests)
-
-
-@dataclass(kw_only=True)
-class RunReport:
-    """Everything a run learned, ready to be written.
-
-    ``findings`` are the new ones; ``accepted`` are findings a baseline accepts, and
-    ``resolved`` the baseline entries this run no longer saw. ``error`` says why the run
-    was cut short or could not test the target; ``crash`` holds the traceback of a bug in
-    the harness itself. ``evaluated`` counts how often each check and invariant ran, and
-    ``not_evaluated`` says why each of the others did not.
-    """
-
-    target: dict[str, Any]
-    started: str
-    finished: str
-    seed: int | None
-    cases: dict[str, int]
-    requests: dict[str, Any]
-    findings: Sequence[Finding]
-    occurrences: dict[str, int] = field(default_factory=dict)
-    error: str | None = None
-    observed: dict[str, Any] = field(default_factory=dict)
-    skipped: dict[str, str] = field(default_factory=dict)
-    accepted: Sequence[Finding] = ()
-    resolved: Sequence[dict[str, str]] = ()
-    baseline: str | None = None
-    crash: str | None = None
-    evaluated: dict[str, int] = field(default_factory=dict)
-    not_evaluated: dict[str, str] = field(default_factory=dict)
-    traffic: Sequence[Any] = field(default=(), repr=False)
-
-    @property
-    def verdict(self) -> str:
-        return verdict_of(findings=bool(self.findings), error=self.error, crash=self.crash)
-
-    def scrubbed(self, scrubber: Scrubber) -> RunReport:
-        """This report as it may be written: every text from the target or the run scrubbed, then cut."""
-        occurrences: dict[str, int] = {}
-        findings: list[Finding] = []
-        for finding in self.findings:
-            clean = finding.scrubbed(scrubber)
-            occurrences[clean.fingerprint] = self.occurrences.get(finding.fingerprint, 1)
-            findings.append(clean)
-        accepted = [finding.scrubbed(scrubber) for finding in self.accepted]
-        return replace(
-            self,
-            target=scrubber.data(self.target),
-            findings=findings,
-            accepted=accepted,
-            occurrences=occurrences,
-            error=scrubber.text(self.error) if self.error is not None else None,
-            crash=scrubber.text(self.crash) if self.crash is not None else None,
-            observed=scrubber.data(self.observed),
-            skipped=scrubber.data(self.skipped),
-            not_evaluated=scrubber.data(self.not_evaluated),
-            resolved=scrubber.data(list(self.resolved)),
-            traffic=(),
-        )
-
-    def as_dict(self) -> dict[str, Any]:
-        def listed(findings: Sequence[Finding]) -> list[dict[str, Any]]:
-            return [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in findings]
-
-        return {
-            "verdict": self.verdict,
-            "target": self.target,
-            "started": self.started,
-            "finished": self.finished,
-            "seed": self.seed,
-            "cases": self.cases,
-            "skipped": self.skipped,
-            "requests": self.requests,
-            "error": self.error,
-            "crash": self.crash,
-            "evaluated": self.evaluated,
-            "not_evaluated": self.not_evaluated,
-            "observed": self.observed,
-            "findings": listed(self.findings),
-            "baseline": {"file": self.baseline, "accepted": listed(self.accepted), "resolved": list(self.resolved)}
-            if self.baseline
-            else None,
-        }
 
 
 def verdict_of(*, findings: bool, error: str | None, crash: str | None) -> str:
@@ -290,15 +46,198 @@ def verdict_of(*, findings: bool, error: str | None, crash: str | None) -> str:
     return "untestable" if error else "conforms"
 
 
+@dataclass(frozen=True, kw_only=True)
+class TargetInfo:
+    """The target as a report names it: no secret, and no more of a key than the credentials' description shows.
+
+    The report of ``dcs-contract sdk-check`` names the SDK it compared instead (``sdk``): it sends nothing.
+    """
+
+    base_url: str | None = None
+    project_id: str | None = None
+    instance_id: str | None = None
+    empty_instance_id: str | None = None
+    credentials: str | None = None
+    sdk: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TargetInfo:
+        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+
+    def scrubbed(self, scrubber: Scrubber) -> TargetInfo:
+        return replace(self, **{f.name: scrubber.text(v) for f in fields(self) if (v := getattr(self, f.name))})
+
+    def as_dict(self) -> dict[str, str | None]:
+        data = asdict(self)
+        # Only an SDK comparison has one: the report.json of a run never had the key.
+        if self.sdk is None:
+            del data["sdk"]
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCounts:
+    """What a run sent: every attempt (retries included), the retries, and the answers by status code."""
+
+    total: int = 0
+    retries: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestCounts:
+        return cls(total=data["total"], retries=data.get("retries", 0), by_status=dict(data.get("by_status", {})))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunReport:
+    """Everything a run learned, ready to be written.
+
+    ``findings`` are the new ones; ``accepted`` are findings a baseline accepts, and
+    ``resolved`` the baseline entries this run no longer saw. What accepted them is a
+    baseline file (``baseline``, its path) or, for a list that is not one, ``accepted_by``
+    (the SDK comparison's: "the spec's info.x-sdk.differences"). ``occurrences`` counts how
+    often each finding, new or accepted, was seen (1 when absent). ``error`` says why the
+    run was cut short or could not test the target; ``crash`` holds the traceback of a bug
+    in the harness itself. ``evaluated`` counts how often each check and invariant ran,
+    and ``not_evaluated`` says why each of the others did not. ``traffic`` is kept for the
+    HAR recording only: it is no part of what the report says.
+    """
+
+    target: TargetInfo
+    started: str
+    finished: str
+    seed: int | None
+    cases: dict[str, int]
+    requests: RequestCounts
+    findings: Sequence[Finding]
+    occurrences: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    observed: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    accepted: Sequence[Finding] = ()
+    resolved: Sequence[BaselineEntry] = ()
+    baseline: str | None = None
+    accepted_by: str | None = None
+    crash: str | None = None
+    evaluated: dict[str, int] = field(default_factory=dict)
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    traffic: Sequence[Exchange] = field(default=(), repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        # A report is a value: built from lists or tuples, the same contents make equal reports.
+        for name in ("findings", "accepted", "resolved"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.baseline and self.accepted_by:
+            raise ValueError(
+                f"baseline={self.baseline!r} and accepted_by={self.accepted_by!r}: a report's findings are "
+                "accepted by one list"
+            )
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(findings=bool(self.findings), error=self.error, crash=self.crash)
+
+    def scrubbed(self, scrubber: Scrubber) -> RunReport:
+        """This report as it may be written: every text from the target or the run scrubbed, then cut."""
+        findings = [finding.scrubbed(scrubber) for finding in self.findings]
+        accepted = [finding.scrubbed(scrubber) for finding in self.accepted]
+        # A location or detail may hold a secret: each count follows its finding to the scrubbed fingerprint.
+        pairs = zip([*self.findings, *self.accepted], [*findings, *accepted], strict=True)
+        occurrences = {after.fingerprint: self.occurrences.get(before.fingerprint, 1) for before, after in pairs}
+        return replace(
+            self,
+            target=self.target.scrubbed(scrubber),
+            findings=findings,
+            accepted=accepted,
+            occurrences=occurrences,
+            error=scrubber.text(self.error) if self.error is not None else None,
+            crash=scrubber.text(self.crash) if self.crash is not None else None,
+            observed=scrubber.data(self.observed),
+            skipped=scrubber.data(self.skipped),
+            not_evaluated=scrubber.data(self.not_evaluated),
+            resolved=[entry.shown(scrubber) for entry in self.resolved],
+            traffic=(),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """report.json: the one place that gives it its shape (``docs.model.REPORT_SCHEMA`` describes it)."""
+
+        def listed(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+            return [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in findings]
+
+        baseline: dict[str, Any] = {"file": self.baseline}
+        if self.accepted_by:
+            baseline["accepted_by"] = self.accepted_by
+        baseline |= {"accepted": listed(self.accepted), "resolved": [entry.as_dict() for entry in self.resolved]}
+        return {
+            "verdict": self.verdict,
+            "target": self.target.as_dict(),
+            "started": self.started,
+            "finished": self.finished,
+            "seed": self.seed,
+            "cases": dict(self.cases),
+            "skipped": dict(self.skipped),
+            "requests": self.requests.as_dict(),
+            "error": self.error,
+            "crash": self.crash,
+            "evaluated": dict(self.evaluated),
+            "not_evaluated": dict(self.not_evaluated),
+            "observed": {name: dict(counts) for name, counts in self.observed.items()},
+            "findings": listed(self.findings),
+            "baseline": baseline if self.baseline or self.accepted_by else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
+        """A report.json as :meth:`as_dict` writes it, already checked against ``docs.model.REPORT_SCHEMA``.
+
+        What an older report lacks takes the value a run without it has. The verdict is not
+        read but derived: a ValueError says so when the one written is not the one the
+        report's findings, error and crash give.
+        """
+        baseline = data.get("baseline") or {}
+        listed = {"findings": data["findings"], "accepted": baseline.get("accepted", [])}
+        read = {key: [Finding.from_dict(item) for item in items] for key, items in listed.items()}
+        pairs = zip([*read["findings"], *read["accepted"]], [*listed["findings"], *listed["accepted"]], strict=True)
+        report = cls(
+            target=TargetInfo.from_dict(data["target"]),
+            started=data["started"],
+            finished=data["finished"],
+            seed=data.get("seed"),
+            cases=dict(data.get("cases", {})),
+            requests=RequestCounts.from_dict(data["requests"]),
+            findings=read["findings"],
+            occurrences={finding.fingerprint: item.get("occurrences", 1) for finding, item in pairs},
+            error=data.get("error"),
+            observed={name: dict(counts) for name, counts in data.get("observed", {}).items()},
+            skipped=dict(data.get("skipped", {})),
+            accepted=read["accepted"],
+            resolved=[BaselineEntry.from_dict(entry) for entry in baseline.get("resolved", [])],
+            baseline=baseline.get("file"),
+            accepted_by=baseline.get("accepted_by"),
+            crash=data.get("crash"),
+            evaluated=dict(data.get("evaluated", {})),
+            not_evaluated=dict(data.get("not_evaluated", {})),
+        )
+        if report.verdict != data["verdict"]:
+            raise ValueError(
+                f"its verdict is {data['verdict']!r}, but its findings, error and crash make it {report.verdict!r}"
+            )
+        return report
+
+
 def _markdown(report: RunReport) -> str:
     lines = [f"# dcs-contract: {report.verdict}", ""]
     target = report.target
     lines += [
-        f"- target: {target.get('base_url') or 'embedded mock'}",
-        f"- instance: {target.get('instance_id')}",
+        f"- target: {target.base_url or 'embedded mock'}",
+        f"- instance: {target.instance_id}",
         f"- run: {report.started} → {report.finished}, seed {report.seed}",
         f"- cases: {sum(report.cases.values())} ({', '.join(f'{k} {v}' for k, v in report.cases.items())})",
-        f"- requests: {report.requests.get('total', 0)} by status {json.dumps(report.requests.get('by_status', {}))}",
+        f"- requests: {report.requests.total} by status {json.dumps(report.requests.by_status)}",
     ]
     if report.crash:
         lines += ["", "**The harness failed (a bug in dcs-contract, not drift):**", ""]
@@ -311,11 +250,12 @@ def _markdown(report: RunReport) -> str:
         lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
     lines += _markdown_findings(report.findings, level="##")
     if report.accepted:
-        lines += ["", f"## Accepted by the baseline {report.baseline} ({len(report.accepted)})"]
+        source = f"the baseline {report.baseline}" if report.baseline else report.accepted_by
+        lines += ["", f"## Accepted by {source} ({len(report.accepted)})"]
         lines += _markdown_findings(report.accepted, level="###")
     if report.resolved:
         lines += ["", f"## Resolved: in the baseline, no longer seen ({len(report.resolved)})", ""]
-        lines += [f"- `{e['fingerprint']}` {e['category']} `{e['location']}` ({e['check']})" for e in report.resolved]
+        lines += [f"- `{e.fingerprint}` {e.category} `{e.location}` ({e.check})" for e in report.resolved]
     return "\n".join(lines).rstrip() + "\n"
 
 

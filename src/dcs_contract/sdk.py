@@ -15,12 +15,15 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from dcs_contract.errors import ConfigError
-from dcs_contract.report import Finding
+from dcs_contract.findings import Finding
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo
 from dcs_contract.spec import Spec
 
 __all__ = ["SdkComparison", "compare_with_sdk"]
 
 _PYTHON_TYPES = {"integer": "int", "string": "str", "boolean": "bool", "number": "float"}
+# What accepts a known difference, as the report names it.
+_ACCEPTED_BY = "the spec's info.x-sdk.differences"
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,20 @@ class SdkComparison:
     compared: int  # names compared
     findings: list[Finding]  # differences not listed in the spec
     accepted: list[Finding]  # differences the spec lists, with their reason in the message
+
+    def report(self, *, started: str, finished: str) -> RunReport:
+        """The comparison in the harness's report format: nothing was sent, and the spec accepts what it lists."""
+        return RunReport(
+            target=TargetInfo(sdk=self.sdk, credentials="none: nothing is sent"),
+            started=started,
+            finished=finished,
+            seed=None,
+            cases={"sdk-check": self.compared},
+            requests=RequestCounts(),
+            findings=self.findings,
+            accepted=self.accepted,
+            accepted_by=_ACCEPTED_BY,
+        )
 
 
 def _model(dotted: str) -> Any:

@@ -14,9 +14,9 @@ import pytest
 from dcs_contract.baseline import Baseline
 from dcs_contract.cli import main
 from dcs_contract.errors import ConfigError
+from dcs_contract.findings import Finding, RequestInfo
 from dcs_contract.mock.data import generate_records
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import Finding, RequestInfo
 from dcs_contract.spec import Spec
 
 QUICK = ["--max-examples", "20", "--seed", "3"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -10,11 +11,12 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from dcs_contract.cli import main
-from dcs_contract.docs.model import REPORT_SCHEMA, DocsModel, load_report
+from dcs_contract.docs.model import REPORT_SCHEMA, DocsModel, load_report, read_report
 from dcs_contract.docs.render import render_html, render_markdown
+from dcs_contract.findings import BaselineEntry, Finding, RequestInfo
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import Finding, RequestInfo, RunReport, write_reports
-from dcs_contract.spec import Spec
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
+from dcs_contract.spec import OPERATION_PATH, Spec
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = Path("docs/sample")
@@ -70,6 +72,19 @@ def test_a_field_added_to_the_spec_appears_without_touching_the_templates(spec: 
     html, md = render_html(DocsModel(changed)), render_markdown(DocsModel(changed))
     assert 'id="field-backup_record_response-retention_days"' in html
     assert "`backup_record_response[].retention_days`" in md and "Days the backup is kept." in md
+
+
+def test_the_error_bodies_are_those_the_error_statuses_answer_with(spec: Spec) -> None:
+    assert DocsModel(spec).error_bodies == ["ErrorBody", "GatewayErrorBody"]
+    document = copy.deepcopy(spec.document)
+    schemas = document["components"]["schemas"]
+    schemas["ThrottledBody"] = {**schemas["GatewayErrorBody"], "description": "What a throttled client is answered."}
+    throttled = document["paths"][OPERATION_PATH]["get"]["responses"]["429"]["content"]["application/json"]
+    throttled["schema"] = {"$ref": "#/components/schemas/ThrottledBody"}
+    model = DocsModel(Spec(document=document, path=spec.path))
+    assert model.error_bodies == ["ErrorBody", "GatewayErrorBody", "ThrottledBody"]
+    assert 'id="body-ThrottledBody"' in render_html(model)
+    assert "### `ThrottledBody`\n\nWhat a throttled client is answered." in render_markdown(model)
 
 
 def test_the_page_fetches_nothing_when_viewed(built: dict[str, str]) -> None:
@@ -135,25 +150,53 @@ def test_every_kind_of_report_we_write_loads(tmp_path: Path, kind: str) -> None:
         detail='"archived"',
     )
     report = RunReport(
-        target={"base_url": "http://127.0.0.1:1", "instance_id": "i", "credentials": "none"},
+        target=TargetInfo(base_url="http://127.0.0.1:1", instance_id="i", credentials="none"),
         started="2026-01-01T00:00:00+00:00",
         finished="2026-01-01T00:00:01+00:00",
         seed=3,
         cases={"schema-positive": 1},
-        requests={"total": 1, "retries": 0, "by_status": {200: 1}},
+        requests=RequestCounts(total=1, retries=0, by_status={"200": 1}),
         findings=[] if kind == "baseline" else [finding],
         error="the target did not answer" if kind == "untestable" else None,
         crash="Traceback (most recent call last):\nRuntimeError: x" if kind == "crash" else None,
         evaluated={"status_code_conformance": 1},
         not_evaluated={"created-in-window": "no window"},
         accepted=[finding] if kind == "baseline" else (),
-        resolved=[{"fingerprint": "f", "check": "c", "category": "schema", "location": "/"}],
+        resolved=[BaselineEntry(fingerprint="f", check="c", category="schema", location="/")],
         baseline="b.json" if kind == "baseline" else None,
     )
     write_reports(report, tmp_path, scrubber=Scrubber())
     loaded = load_report(tmp_path / "report.json")
     assert loaded["verdict"] == {"crash": "error", "untestable": "violations", "baseline": "conforms"}[kind]
     assert main(["docs", "--out", str(tmp_path / "site"), "--report", str(tmp_path / "report.json")]) == 0
+
+
+def test_a_written_report_reads_back_as_the_report_that_was_written(tmp_path: Path) -> None:
+    report = RunReport(
+        target=TargetInfo(base_url="http://127.0.0.1:1", project_id="p", instance_id="i", credentials="none"),
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:00:01+00:00",
+        seed=3,
+        cases={"schema-positive": 2},
+        requests=RequestCounts(total=2, by_status={"200": 2}),
+        findings=[Finding.from_dict(_FOUND)],
+        accepted=[Finding.from_dict({**_FOUND, "location": "/accepted", "message": "m" * 5000})],
+        resolved=[BaselineEntry(fingerprint="f", check="c", category="schema", location="/", reason="fixed")],
+        baseline="b.json",
+        observed={"http_status": {"200": 2}},
+    )
+    write_reports(report, tmp_path, scrubber=Scrubber())
+    assert read_report(tmp_path / "report.json") == report.scrubbed(Scrubber())
+
+
+_FOUND = {
+    "check": "response_schema_conformance",
+    "category": "enum",
+    "title": "Unknown enum value",
+    "location": "/backup_record_response/*/status",
+    "expected": "one of the documented values",
+    "actual": '"archived"',
+}
 
 
 def _sample() -> dict:
@@ -171,6 +214,16 @@ def _sample() -> dict:
         (lambda r: r["observed"].update(status={"x": "1"}), "at observed.status.x, '1' is not of type 'integer'"),
         (lambda r: r.update(baseline={"accepted": 3}), "at baseline.accepted, 3 is not of type 'array'"),
         (lambda r: r.update(verdict="fine"), "at verdict, 'fine' is not one of"),
+        (
+            lambda r: r.update(verdict="violations"),
+            "its verdict is 'violations', but its findings, error and crash make it 'conforms'",
+        ),
+        (lambda r: r.update(findings=[{**_FOUND, "category": "new"}]), "at findings[0].category, 'new' is not one of"),
+        (
+            lambda r: r.update(findings=[{**_FOUND, "requests": [{"url": "http://x"}]}]),
+            "at findings[0].requests[0], 'method' is a required property",
+        ),
+        (lambda r: r.update(baseline={"resolved": [{"check": "c"}]}), "at baseline.resolved[0], 'fingerprint' is a"),
         (lambda r: r.pop("started"), "at the top level, 'started' is a required property"),
         (lambda r: r.update(error=["x" * 1000]), "at error, ['xxxxxxxx"),
         (

@@ -7,10 +7,12 @@ import json
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
+import httpx
 import pytest
 
+from dcs_contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import Finding, RequestInfo, RunReport, fingerprint_of, write_reports
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
 
 AK = "REPORTAKEXAMPLE00001"
 
@@ -30,12 +32,12 @@ def _finding(**overrides: str) -> Finding:
 
 def _report(**overrides: object) -> RunReport:
     fields: dict[str, object] = {
-        "target": {"base_url": "http://t"},
+        "target": TargetInfo(base_url="http://t"),
         "started": "2026-11-26T00:00:00+00:00",
         "finished": "2026-11-26T00:00:01+00:00",
         "seed": 1,
         "cases": {"schema-positive": 3},
-        "requests": {"total": 3, "by_status": {"200": 3}},
+        "requests": RequestCounts(total=3, by_status={"200": 3}),
         "findings": [],
     }
     return RunReport(**{**fields, **overrides})  # type: ignore[arg-type]
@@ -109,3 +111,102 @@ def test_texts_are_scrubbed_before_they_are_cut(tmp_path: Path) -> None:
     # Scrubbed first, the AK is three characters: a text is cut only if still over 200 after that.
     assert all(a == "a" * (190 + n) + "***" for n, a in enumerate(actuals[:8]))
     assert all(len(a) == 201 and a.endswith("…") for a in actuals[8:])
+
+
+# -- report.json, typed both ways --------------------------------------------------------------
+
+SAMPLE = Path(__file__).parents[2] / "docs" / "sample" / "report.json"
+
+
+def _kinds() -> dict[str, RunReport]:
+    """A report of every kind a run or the SDK comparison writes."""
+    enum, schema = _finding(detail='"restoring"'), _finding(category="schema", location="/x")
+    sdk = _finding(category="sdk", location="request/project_id")
+    target = TargetInfo(base_url="http://t", project_id="p", instance_id="i", credentials="AK/SK (AK AKID…)")
+    resolved = BaselineEntry.of(_finding(location="/gone"), Scrubber(), "fixed upstream")
+    return {
+        "conforms": _report(target=target, evaluated={"page-size": 2}, not_evaluated={"window-contains": "no window"}),
+        "violations": _report(findings=[enum, schema], occurrences={enum.fingerprint: 4, schema.fingerprint: 1}),
+        "untestable": _report(error="127.0.0.1 did not answer after 5 attempts", skipped={"empty-instance": "none"}),
+        "error": _report(findings=[schema], occurrences={schema.fingerprint: 2}, crash="Traceback ...\nKeyError"),
+        "baseline": _report(
+            findings=[schema],
+            accepted=[enum],
+            occurrences={schema.fingerprint: 1, enum.fingerprint: 3},
+            resolved=[resolved],
+            baseline="ci/baseline.json",
+            observed={"http_status": {"200": 3}, "status": {'"restoring"': 2}},
+        ),
+        "sdk-check": _report(
+            target=TargetInfo(sdk="huaweicloudsdkdcs 3.1.0", credentials="none: nothing is sent"),
+            seed=None,
+            requests=RequestCounts(),
+            accepted=[sdk],
+            occurrences={sdk.fingerprint: 1},
+            accepted_by="the spec's info.x-sdk.differences",
+        ),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_kinds()))
+def test_a_report_reads_back_as_it_was_written(kind: str) -> None:
+    report = _kinds()[kind]
+    written = json.loads(json.dumps(report.as_dict()))
+    assert RunReport.from_dict(written) == report
+    assert written["verdict"] == {"sdk-check": "conforms", "baseline": "violations"}.get(kind, kind)
+
+
+def test_report_json_keeps_its_shape_to_the_byte() -> None:
+    """The committed sample, read and written again, is the same text: the format did not change."""
+    text = SAMPLE.read_text()
+    assert json.dumps(RunReport.from_dict(json.loads(text)).as_dict(), indent=2, ensure_ascii=False) + "\n" == text
+
+
+def test_a_verdict_that_its_contents_contradict_is_refused() -> None:
+    written = _kinds()["violations"].as_dict() | {"verdict": "conforms"}
+    with pytest.raises(ValueError, match=r"its verdict is 'conforms', but .* make it 'violations'"):
+        RunReport.from_dict(written)
+
+
+def test_accepted_findings_come_from_one_list() -> None:
+    with pytest.raises(ValueError, match="accepted by one list"):
+        _report(baseline="b.json", accepted_by="the spec's info.x-sdk.differences")
+
+
+def test_the_sdk_report_says_what_accepted_its_findings(tmp_path: Path) -> None:
+    write_reports(_kinds()["sdk-check"], tmp_path, scrubber=Scrubber())
+    written = json.loads((tmp_path / "report.json").read_text())
+    assert written["baseline"]["file"] is None
+    assert written["baseline"]["accepted_by"] == "the spec's info.x-sdk.differences"
+    assert written["target"]["sdk"] == "huaweicloudsdkdcs 3.1.0"
+    assert "## Accepted by the spec's info.x-sdk.differences (1)" in (tmp_path / "report.md").read_text()
+
+
+def test_a_run_report_has_no_key_only_the_sdk_report_needs() -> None:
+    written = _kinds()["baseline"].as_dict()
+    assert "sdk" not in written["target"] and "accepted_by" not in written["baseline"]
+
+
+def test_accepted_findings_keep_their_count_through_scrubbing() -> None:
+    secret = "ACCEPTEDSECRET000001"
+    leaky = _finding(location=f"/x{secret}")
+    report = _report(accepted=[leaky], occurrences={leaky.fingerprint: 5}, baseline="b.json")
+    [accepted] = report.scrubbed(Scrubber([secret])).as_dict()["baseline"]["accepted"]
+    assert (accepted["location"], accepted["occurrences"]) == ("/x***", 5)
+
+
+def test_a_finding_about_a_response_carries_its_request_status_and_body() -> None:
+    request = httpx.Request("GET", "http://t/v2/p/instances/i/backups?limit=0", headers={"X-Auth-Token": "t"})
+    response = httpx.Response(200, content=b'{"total_num": 1}', request=request)
+    finding = Finding.about(
+        response,
+        check="invalid_input_rejected",
+        category="status",
+        title="Invalid parameter not rejected",
+        message="limit='0' was answered 200",
+        location="limit",
+        expected="400 with a DCS error body",
+        actual="200",
+    )
+    assert finding.requests == (RequestInfo(method="GET", url=str(request.url), authenticated=True),)
+    assert (finding.status, finding.response_excerpt, finding.detail) == (200, '{"total_num": 1}', "")

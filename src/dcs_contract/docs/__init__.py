@@ -5,7 +5,7 @@
 Everything on the page is read from the spec and the reports, so it cannot drift from them.
 """
 
-from dcs_contract.docs.model import ConformancePanel, DocsModel, load_report
+from dcs_contract.docs.model import ConformancePanel, DocsModel, load_report, read_report
 from dcs_contract.docs.render import build_docs
 
-__all__ = ["ConformancePanel", "DocsModel", "build_docs", "load_report"]
+__all__ = ["ConformancePanel", "DocsModel", "build_docs", "load_report", "read_report"]

@@ -1,14 +1,16 @@
 """What the documentation page shows, read from the spec and from run reports.
 
-The templates only lay this out: every name, bound, enum value, status code and source
-comes from here, and here from the spec.
+The templates only lay this out: every name, bound, enum value, status code, error body
+and source comes from here, and here from the spec. A report.json is checked against
+:data:`REPORT_SCHEMA` where it is read, then read as the typed :class:`RunReport`.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +18,11 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from dcs_contract.errors import ConfigError
+from dcs_contract.findings import CATEGORIES, BaselineEntry, Finding
+from dcs_contract.report import RunReport, TargetInfo
 from dcs_contract.spec import OPERATION_PATH, Spec
 
-__all__ = ["REPORT_SCHEMA", "ConformancePanel", "DocsModel", "Field", "Parameter", "load_report"]
+__all__ = ["REPORT_SCHEMA", "ConformancePanel", "DocsModel", "Field", "Parameter", "load_report", "read_report"]
 
 _NULL_MEANING = "not set: null, or the field left out"
 _BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "pattern", "format")
@@ -112,27 +116,41 @@ class ConformancePanel:
     requests: int
     findings_by_category: dict[str, int]
     accepted: int
-    findings: list[dict[str, Any]]
+    findings: Sequence[Finding]
     coverage: list[Coverage]
 
 
 _TEXT: dict[str, Any] = {"type": "string"}
 _OPTIONAL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
 _COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
+_REQUEST: dict[str, Any] = {
+    "type": "object",
+    "required": ["method", "url"],
+    "properties": {"method": _TEXT, "url": _TEXT, "authenticated": {"type": "boolean"}, "curl": _TEXT},
+}
 _FINDING: dict[str, Any] = {
     "type": "object",
     "required": ["check", "category", "title", "location", "expected", "actual"],
     "properties": {
-        **{name: _TEXT for name in ("check", "category", "title", "location", "expected", "actual", "message")},
+        **{
+            name: _TEXT
+            for name in ("check", "title", "location", "expected", "actual", "message", "response_excerpt", "detail")
+        },
+        "category": {"enum": list(CATEGORIES)},
         "fingerprint": _TEXT,
         "occurrences": _COUNT,
         "status": {"type": ["integer", "null"]},
-        "requests": {"type": "array", "items": {"type": "object"}},
+        "requests": {"type": "array", "items": _REQUEST},
     },
 }
-# The shape of report.json as ``report.RunReport.as_dict`` writes it, as far as the page reads
-# it: checked once when a report is loaded, so that rendering never meets a wrong type. Fields
-# added after a report was written (crash, evaluated, ...) are optional: older reports still load.
+_BASELINE_ENTRY: dict[str, Any] = {
+    "type": "object",
+    "required": ["fingerprint", "check", "category", "location"],
+    "properties": {entry.name: _TEXT for entry in fields(BaselineEntry)},
+}
+# The shape of report.json as ``RunReport.as_dict`` writes it, as far as ``RunReport.from_dict``
+# reads it: checked once when a report is loaded, so that reading it never meets a wrong type.
+# Fields added after a report was written (crash, evaluated, ...) are optional: older reports still load.
 REPORT_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "dcs-contract report.json",
@@ -142,7 +160,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "verdict": {"enum": ["conforms", "violations", "untestable", "error"]},
         "target": {
             "type": "object",
-            "properties": {name: _OPTIONAL_TEXT for name in ("base_url", "project_id", "instance_id", "credentials")},
+            "properties": {info.name: _OPTIONAL_TEXT for info in fields(TargetInfo)},
         },
         "started": _TEXT,
         "finished": _TEXT,
@@ -168,8 +186,9 @@ REPORT_SCHEMA: dict[str, Any] = {
             "type": ["object", "null"],
             "properties": {
                 "file": _OPTIONAL_TEXT,
+                "accepted_by": _OPTIONAL_TEXT,
                 "accepted": {"type": "array", "items": _FINDING},
-                "resolved": {"type": "array", "items": {"type": "object"}},
+                "resolved": {"type": "array", "items": _BASELINE_ENTRY},
             },
         },
     },
@@ -179,9 +198,25 @@ _REPORT_VALIDATOR = Draft202012Validator(REPORT_SCHEMA)
 _PROBLEM = 200
 
 
+def _where(path: Path) -> str:
+    return f"--report={str(path)!r}"
+
+
+def read_report(path: Path) -> RunReport:
+    """The run report in a report.json, or a ConfigError that names the file and what is wrong with it."""
+    data = load_report(path)
+    try:
+        return RunReport.from_dict(data)
+    except ValueError as exc:
+        raise ConfigError(f"{_where(path)} is not a dcs-contract report.json: {exc}") from None
+
+
 def load_report(path: Path) -> dict[str, Any]:
-    """A report.json of the shape :data:`REPORT_SCHEMA` gives, or a ConfigError that names the file and the field."""
-    where = f"--report={str(path)!r}"
+    """A report.json of the shape :data:`REPORT_SCHEMA` gives, or a ConfigError that names the file and the field.
+
+    The JSON document as it is, checked: :func:`read_report` reads it as a :class:`RunReport`.
+    """
+    where = _where(path)
     try:
         data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
@@ -210,7 +245,7 @@ def load_report(path: Path) -> dict[str, Any]:
 @dataclass
 class DocsModel:
     spec: Spec
-    reports: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    reports: list[tuple[str, RunReport]] = field(default_factory=list)
 
     # -- the endpoint ----------------------------------------------------------------------
     @property
@@ -320,6 +355,7 @@ class DocsModel:
 
     @property
     def statuses(self) -> list[tuple[int, str, str | None]]:
+        """(status, meaning, the component its body is) for each documented status."""
         rows = []
         for code in self.spec.status_codes:
             response = self.operation["responses"][str(code)]
@@ -328,16 +364,18 @@ class DocsModel:
             rows.append((code, " ".join(str(response.get("description", "")).split()), body))
         return rows
 
+    @property
+    def error_bodies(self) -> list[str]:
+        """The components that the error statuses' bodies are, each once, in the order of the statuses."""
+        return list(dict.fromkeys(body for code, _, body in self.statuses if code >= 400 and body is not None))
+
     # -- the conformance panel -------------------------------------------------------------
     @property
     def panels(self) -> list[ConformancePanel]:
         return [self._panel(source, report) for source, report in self.reports]
 
-    def _panel(self, source: str, report: dict[str, Any]) -> ConformancePanel:
-        """One report, of the shape :func:`load_report` checked; optional fields may be absent."""
-        target = report["target"]
-        findings: list[dict[str, Any]] = report["findings"]
-        observed: dict[str, dict[str, int]] = report.get("observed", {})
+    def _panel(self, source: str, report: RunReport) -> ConformancePanel:
+        observed = report.observed
         coverage = [
             Coverage("HTTP status", [str(code) for code in self.spec.status_codes], observed.get("http_status", {}))
         ]
@@ -345,15 +383,15 @@ class DocsModel:
             coverage.append(Coverage(name, [json.dumps(value) for value in values], observed.get(name, {})))
         return ConformancePanel(
             source=source,
-            target=target.get("base_url") or "embedded mock",
-            instance=target.get("instance_id") or "",
-            started=report["started"],
-            finished=report["finished"],
-            verdict=report["verdict"],
-            error=report.get("error"),
-            requests=report["requests"]["total"],
-            findings_by_category=dict(Counter(finding["category"] for finding in findings)),
-            accepted=len((report.get("baseline") or {}).get("accepted", [])),
-            findings=findings,
+            target=report.target.base_url or "embedded mock",
+            instance=report.target.instance_id or "",
+            started=report.started,
+            finished=report.finished,
+            verdict=report.verdict,
+            error=report.error,
+            requests=report.requests.total,
+            findings_by_category=dict(Counter(finding.category for finding in report.findings)),
+            accepted=len(report.accepted),
+            findings=report.findings,
             coverage=coverage,
         )

@@ -15,7 +15,8 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
-from dcs_contract.docs.model import DocsModel, load_report
+from dcs_contract.docs.model import DocsModel, read_report
+from dcs_contract.formats import printable
 from dcs_contract.spec import Spec
 
 __all__ = ["build_docs", "render_html", "render_markdown"]
@@ -61,11 +62,12 @@ def render_markdown(model: DocsModel) -> str:
 
 def build_docs(spec: Spec, out: Path, *, reports: list[Path] | None = None) -> list[Path]:
     """Write ``index.html`` and ``index.md`` into ``out``; returns their paths."""
-    model = DocsModel(spec, [(str(path), load_report(path)) for path in reports or []])
+    model = DocsModel(spec, [(str(path), read_report(path)) for path in reports or []])
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (("index.html", render_html(model)), ("index.md", render_markdown(model))):
         path = out / name
-        path.write_text(text, encoding="utf-8")
+        # A report may hold what a target sent, lone surrogates included: written as escapes.
+        path.write_text(printable(text), encoding="utf-8")
         written.append(path)
     return written
