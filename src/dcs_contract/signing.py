@@ -5,6 +5,10 @@ Both are ``httpx.Auth`` classes, so a request is signed in exactly one place, it
 
     client = httpx.Client(auth=AkSkAuth(ak, sk, project_id=project_id))
 
+:class:`Credentials` is the one holder of an AK/SK pair and a token, on both sides: the
+client reads them from the environment and signs with them, the mock's gateway generates
+them and accepts them. The environment variables that hold them are named here.
+
 The canonical form follows the official SDK's signer (huaweicloudsdkcore
 ``signer/signer.py``); the embedded mock verifies with :func:`verify` built on the same
 functions, so every default run exercises this code.
@@ -16,18 +20,27 @@ import hashlib
 import hmac
 import re
 from collections.abc import Generator, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from secrets import token_hex, token_urlsafe
 from urllib.parse import quote, unquote
 
 import httpx
 
+from dcs_contract.errors import ConfigError
+
 __all__ = [
+    "AK_VARIABLE",
     "ALGORITHM",
+    "CREDENTIALS_HINT",
+    "SK_VARIABLE",
+    "TOKEN_VARIABLE",
     "AkSkAuth",
+    "Credentials",
     "SignatureCheck",
     "TokenAuth",
     "canonical_request",
+    "redact_key",
     "sign",
     "verify",
 ]
@@ -180,7 +193,8 @@ def verify(
     except ValueError:
         return SignatureCheck("APIGW.0301", f"{DATE_HEADER} is not {DATE_LAYOUT}")
     if abs((now or datetime.now(UTC)) - signed_at) > MAX_CLOCK_SKEW:
-        return SignatureCheck("APIGW.0303", "the request time differs from the gateway's by over 15 minutes")
+        skew = f"{MAX_CLOCK_SKEW.total_seconds() / 60:g} minutes"
+        return SignatureCheck("APIGW.0303", f"the request time differs from the gateway's by over {skew}")
     canonical = canonical_request(
         method=method, path=path, query=query, headers=headers, signed_headers=signed, body=body
     )
@@ -188,3 +202,89 @@ def verify(
     if not hmac.compare_digest(expected, match["signature"]):
         return SignatureCheck("APIGW.0301", "signature mismatch")
     return SignatureCheck(None, "signature verified")
+
+
+# As in the official SDK samples, and DCS_AUTH_TOKEN for an IAM token.
+AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE = "CLOUD_SDK_AK", "CLOUD_SDK_SK", "DCS_AUTH_TOKEN"
+CREDENTIALS_HINT = f"set {AK_VARIABLE} and {SK_VARIABLE}, or {TOKEN_VARIABLE}"
+
+
+def redact_key(value: str) -> str:
+    """Enough of a key for a person to tell which one was used, and no more."""
+    return value[:4] + "…" if len(value) > 8 else "…"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """An AK/SK pair, an IAM token, or both; an empty value is one not given.
+
+    Empty rather than None, as in the environment, where a variable set to "" (an unset CI
+    variable) is not given either. Its repr and :meth:`describe` never show a secret.
+    """
+
+    access_key: str = field(default="", repr=False)
+    secret_key: str = field(default="", repr=False)
+    token: str = field(default="", repr=False)
+    origin: str = f"{AK_VARIABLE}/{SK_VARIABLE}"  # where the AK/SK came from, for describe()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> Credentials:
+        """The credentials ``env`` gives; a ConfigError when it gives half an AK/SK pair."""
+        ak, sk = env.get(AK_VARIABLE, ""), env.get(SK_VARIABLE, "")
+        if bool(ak) != bool(sk):
+            missing = AK_VARIABLE if sk else SK_VARIABLE
+            raise ConfigError(f"{missing} is not set: AK/SK signing needs both {AK_VARIABLE} and {SK_VARIABLE}")
+        return cls(access_key=ak, secret_key=sk, token=env.get(TOKEN_VARIABLE, ""))
+
+    @staticmethod
+    def secrets_in(env: Mapping[str, str]) -> list[str]:
+        """The credential variables' values, unchecked: a message about a bad setting must not repeat them either."""
+        return [value for value in (env.get(name, "") for name in (AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE)) if value]
+
+    @classmethod
+    def generate(cls, origin: str = "the embedded mock") -> Credentials:
+        """A fresh AK/SK pair and token, shaped like Huawei Cloud's, for the mock's gateway to accept."""
+        return cls(
+            access_key=token_hex(10).upper(),
+            secret_key=token_urlsafe(30),
+            token="MIIT" + token_urlsafe(48),
+            origin=origin,
+        )
+
+    def completed(self) -> Credentials:
+        """These credentials, with a generated AK/SK pair or token for what was not given."""
+        generated = Credentials.generate()
+        pair = self if self.access_key and self.secret_key else generated
+        return Credentials(pair.access_key, pair.secret_key, self.token or generated.token, pair.origin)
+
+    @property
+    def present(self) -> bool:
+        return bool(self.token or self.access_key)
+
+    def secrets(self) -> list[str]:
+        """The values that must never appear in any output."""
+        return [value for value in (self.access_key, self.secret_key, self.token) if value]
+
+    def auth(self, project_id: str) -> httpx.Auth | None:
+        # AK/SK wins over a token: it is what the official samples use.
+        if self.access_key and self.secret_key:
+            return AkSkAuth(self.access_key, self.secret_key, project_id=project_id)
+        if self.token:
+            return TokenAuth(self.token)
+        return None
+
+    def describe(self) -> str:
+        if self.access_key:
+            return f"AK/SK from {self.origin} (AK {redact_key(self.access_key)})"
+        if self.token:
+            return f"an IAM token from {TOKEN_VARIABLE}"
+        return "no credentials"
+
+    # -- as the gateway checks them ----------------------------------------------------------
+    def accepts_token(self, token: str) -> bool:
+        """Whether ``token`` is this one, in constant time; as bytes: compare_digest refuses non-ASCII text."""
+        return bool(self.token) and hmac.compare_digest(token.encode(), self.token.encode())
+
+    def signing_keys(self) -> dict[str, str]:
+        """The secret key by access key, for :func:`verify`; none without a whole pair."""
+        return {self.access_key: self.secret_key} if self.access_key and self.secret_key else {}

@@ -23,7 +23,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from dcs_contract.errors import ConfigError
-from dcs_contract.signing import AkSkAuth, TokenAuth
+from dcs_contract.report import TargetInfo
+from dcs_contract.signing import CREDENTIALS_HINT, Credentials
 from dcs_contract.transport import DEFAULT_MAX_BODY
 
 __all__ = [
@@ -37,7 +38,6 @@ __all__ = [
     "check_output_file",
     "check_region",
     "check_url",
-    "redact_key",
 ]
 
 _REGION_RE = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
@@ -46,7 +46,6 @@ _REGION_RE = re.compile(r"[a-z]{2,}(-[a-z0-9]+)+")
 # something else on the way (%), or split the request line (whitespace, control characters).
 _ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _ID_RULE = "1 to 128 letters, digits, '-', '_', '.' or '~', and not '.' or '..'"
-_USE_THE_VARIABLES = "set CLOUD_SDK_AK and CLOUD_SDK_SK, or DCS_AUTH_TOKEN, instead"
 
 
 def _printable(text: str) -> bool:
@@ -85,7 +84,7 @@ def check_url(value: str, setting: str = "DCS_BASE_URL/--base-url") -> str:
     if masked is not None:
         raise ConfigError(
             f"{setting}={masked!r} carries a user name or password: credentials never go in the URL; "
-            + _USE_THE_VARIABLES
+            f"{CREDENTIALS_HINT} instead"
         )
     if not _printable(value):
         raise ConfigError(f"{setting}={value!r} holds whitespace or control characters")
@@ -184,52 +183,6 @@ def check_output_file(path: Path, setting: str) -> None:
     check_output_dir(path.parent, setting)
 
 
-def redact_key(value: str) -> str:
-    """Enough of a key for a person to tell which one was used, and no more."""
-    return value[:4] + "…" if len(value) > 8 else "…"
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """AK/SK or an IAM token. Its repr and description never show a secret."""
-
-    access_key: str | None = field(default=None, repr=False)
-    secret_key: str | None = field(default=None, repr=False)
-    token: str | None = field(default=None, repr=False)
-    origin: str = "CLOUD_SDK_AK/CLOUD_SDK_SK"
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Credentials:
-        ak, sk = env.get("CLOUD_SDK_AK") or None, env.get("CLOUD_SDK_SK") or None
-        if (ak is None) != (sk is None):
-            missing = "CLOUD_SDK_SK" if sk is None else "CLOUD_SDK_AK"
-            raise ConfigError(f"{missing} is not set: AK/SK signing needs both CLOUD_SDK_AK and CLOUD_SDK_SK")
-        return cls(access_key=ak, secret_key=sk, token=env.get("DCS_AUTH_TOKEN") or None)
-
-    @property
-    def present(self) -> bool:
-        return self.token is not None or self.access_key is not None
-
-    def secrets(self) -> list[str]:
-        """The values that must never appear in any output."""
-        return [value for value in (self.access_key, self.secret_key, self.token) if value]
-
-    def auth(self, project_id: str) -> httpx.Auth | None:
-        # AK/SK wins over a token: it is what the official samples use.
-        if self.access_key is not None and self.secret_key is not None:
-            return AkSkAuth(self.access_key, self.secret_key, project_id=project_id)
-        if self.token is not None:
-            return TokenAuth(self.token)
-        return None
-
-    def describe(self) -> str:
-        if self.access_key is not None:
-            return f"AK/SK from {self.origin} (AK {redact_key(self.access_key)})"
-        if self.token is not None:
-            return "an IAM token from DCS_AUTH_TOKEN"
-        return "no credentials"
-
-
 @dataclass(frozen=True)
 class Target:
     """The endpoint under test. ``base_url=None`` means the embedded mock."""
@@ -246,7 +199,7 @@ class Target:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], **flags: str | None) -> Target:
-        """Read DCS_* and CLOUD_SDK_* from ``env``; a flag given (not None) wins over its variable."""
+        """Read DCS_* and the credentials from ``env``; a flag given (not None) wins over its variable."""
 
         def setting(name: str, variable: str) -> str | None:
             value = flags.get(name)
@@ -284,7 +237,7 @@ class Target:
         if not self.instance_id:
             raise ConfigError("DCS_INSTANCE_ID/--instance-id is required for a live target")
         if not self.credentials.present:
-            raise ConfigError("no credentials for a live target: set CLOUD_SDK_AK and CLOUD_SDK_SK, or DCS_AUTH_TOKEN")
+            raise ConfigError(f"no credentials for a live target: {CREDENTIALS_HINT}")
 
     def with_mock(
         self, base_url: str, project_id: str, instance_id: str, empty_instance_id: str | None, credentials: Credentials
@@ -299,15 +252,15 @@ class Target:
             credentials=credentials,
         )
 
-    def describe(self) -> dict[str, Any]:
-        """The target for reports: no secret, and no more of a key than :func:`redact_key` shows."""
-        return {
-            "base_url": self.base_url,
-            "project_id": self.project_id,
-            "instance_id": self.instance_id,
-            "empty_instance_id": self.empty_instance_id,
-            "credentials": self.credentials.describe(),
-        }
+    def describe(self) -> TargetInfo:
+        """The target for reports: no secret, and no more of a key than :func:`.signing.redact_key` shows."""
+        return TargetInfo(
+            base_url=self.base_url,
+            project_id=self.project_id,
+            instance_id=self.instance_id,
+            empty_instance_id=self.empty_instance_id,
+            credentials=self.credentials.describe(),
+        )
 
 
 @dataclass(frozen=True)

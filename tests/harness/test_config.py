@@ -14,6 +14,7 @@ import pytest
 
 from dcs_contract.cli import main
 from dcs_contract.errors import ConfigError
+from dcs_contract.signing import Credentials
 from dcs_contract.target import BOUNDS, RunSettings, Target
 from tests.harness.conftest import Serve, live_env
 
@@ -289,3 +290,24 @@ def test_a_configured_secret_is_scrubbed_from_a_refusal(capsys: pytest.CaptureFi
     err = _refused(capsys, main(["run", "--instance-id", token + "/x"], env=env))
     assert "--instance-id='***/x'" in err
     _no_fragment(token, err)
+
+
+# -- credentials ----------------------------------------------------------------------------
+
+AK, SK, TOKEN = "AKIDEXAMPLE0123456789", "sk-" + "s3cr3t" * 6, "MIIT" + "t0k3n" * 8
+
+
+def test_credentials_come_from_the_environment_and_never_show_in_their_repr() -> None:
+    credentials = Credentials.from_env({"CLOUD_SDK_AK": AK, "CLOUD_SDK_SK": SK, "DCS_AUTH_TOKEN": TOKEN})
+    assert credentials.secrets() == [AK, SK, TOKEN]
+    assert credentials.describe() == "AK/SK from CLOUD_SDK_AK/CLOUD_SDK_SK (AK AKID…)"
+    for secret in (AK, SK, TOKEN):
+        assert secret not in repr(credentials)
+    assert not Credentials.from_env({"CLOUD_SDK_AK": "", "CLOUD_SDK_SK": ""}).present, "empty is not set"
+
+
+def test_half_an_ak_sk_pair_is_refused_by_the_mock_as_by_a_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """Checked before the mock starts: main returns instead of serving forever, and echoes no key."""
+    err = _refused(capsys, main(["mock", "--port", "0"], env={"CLOUD_SDK_AK": AK}))
+    assert "CLOUD_SDK_SK is not set" in err
+    _no_fragment(AK, err)

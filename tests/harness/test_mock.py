@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,10 +10,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
+from dcs_contract.mock import FaultPlan, MockServer, MockState, ServiceAnswer, create_app, generate_records
 from dcs_contract.mock.service import ServiceCall
-from dcs_contract.signing import AkSkAuth, TokenAuth
-from dcs_contract.spec import Spec
+from dcs_contract.signing import AkSkAuth, Credentials, TokenAuth
+from dcs_contract.spec import OPERATION_PATH, Spec
 
 
 @pytest.fixture(scope="module")
@@ -203,3 +204,66 @@ def test_a_test_can_serve_bodies_of_its_own_making(spec: Spec) -> None:
     assert "content-type" not in empty.headers
     assert seen == [(state.instance_id, 401), (state.empty_instance_id, 204)]
     assert elsewhere.status_code == 404, "only the backups path is served by the test"
+
+
+def _with_limit(spec: Spec, *, maximum: int, default: int) -> Spec:
+    """``spec`` with other bounds for limit: what reads them from the spec follows."""
+    document = copy.deepcopy(spec.document)
+    [limit] = [p for p in document["paths"][OPERATION_PATH]["get"]["parameters"] if p["name"] == "limit"]
+    limit["schema"] |= {"maximum": maximum, "default": default}
+    return Spec(document=document, path=spec.path)
+
+
+def _drifted(spec: Spec, drift: str, **query: Any) -> httpx.Response:
+    state = MockState.default(spec, drifts=(drift,))
+    with TestClient(create_app(state), base_url="http://mock.test") as client:
+        client.auth = TokenAuth(state.credentials.token)
+        return client.get(_path(state), params=query)
+
+
+def test_drift_switches_read_the_limits_bounds_and_default_from_the_spec(spec: Spec) -> None:
+    narrow = _with_limit(spec, maximum=50, default=5)
+    clamped = _drifted(narrow, "limit-over-max-clamped", limit=51)
+    assert clamped.status_code == 200 and len(clamped.json()["backup_record_response"]) == 50
+    assert _drifted(narrow, "server-error-at-max-limit", limit=50).status_code == 500
+    assert _drifted(narrow, "server-error-at-max-limit", limit=1000).status_code == 400, "over this spec's maximum"
+    assert len(_drifted(narrow, "limit-ignored", limit=20).json()["backup_record_response"]) == 5
+    repeated = _drifted(narrow, "past-end-repeats-last-page", offset=137).json()
+    assert repeated["backup_record_response"] and len(repeated["backup_record_response"]) == 5
+
+
+def test_a_count_in_other_digits_is_not_read_as_a_limit(spec: Spec) -> None:
+    """str.isdigit() passes "²", which int() refuses: the switch leaves it to the service's 400."""
+    assert _drifted(spec, "limit-over-max-clamped", limit="²").status_code == 400
+    assert _drifted(spec, "one-based-offset", offset="²").status_code == 400
+
+
+def test_the_fault_schedule_is_said_from_the_plan() -> None:
+    assert FaultPlan().describe() == (
+        "every 7th answer a 429 with Retry-After: 1, every 9th answer a 503, every 11th answer 1.5 s late"
+    )
+    assert FaultPlan(throttle_every=2, unavailable_every=0, slow_every=3, slow_seconds=0.25).describe() == (
+        "every 2nd answer a 429 with Retry-After: 1, every 3rd answer 0.25 s late"
+    )
+    assert FaultPlan(throttle_every=0, unavailable_every=0, slow_every=0).describe() == "no faults"
+
+
+def test_the_gateway_accepts_the_credentials_it_is_given_and_generates_the_rest(spec: Spec) -> None:
+    given = Credentials(access_key="AK" * 10, secret_key="SK" * 15)
+    state = MockState.default(spec, credentials=given, records=3)
+    assert (state.credentials.access_key, state.credentials.secret_key) == (given.access_key, given.secret_key)
+    assert state.credentials.token.startswith("MIIT"), "a token of its own"
+    with TestClient(create_app(state), base_url="http://mock.test") as client:
+        # A header is bytes: one that is not ASCII is refused, not a crash of the comparison.
+        assert client.get(_path(state), headers={"X-Auth-Token": "jeton-refusé".encode("latin-1")}).status_code == 401
+        client.auth = AkSkAuth(given.access_key, given.secret_key, project_id=state.project_id)
+        assert client.get(_path(state)).status_code == 200
+        client.auth = TokenAuth(state.credentials.token)
+        assert client.get(_path(state)).status_code == 200
+
+
+def test_a_gateway_without_a_token_accepts_no_token(spec: Spec) -> None:
+    state = MockState.default(spec, records=3)
+    state.credentials = Credentials(state.credentials.access_key, state.credentials.secret_key)
+    with TestClient(create_app(state), base_url="http://mock.test") as client:
+        assert client.get(_path(state), headers={"X-Auth-Token": ""}).status_code == 401

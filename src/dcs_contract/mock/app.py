@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import random
-import secrets
 import threading
 import time
 import uuid
@@ -25,38 +24,21 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from dcs_contract.mock.data import generate_records
+from dcs_contract.mock.data import DEFAULT_RECORD_COUNT, generate_records
 from dcs_contract.mock.drift import Drift, Handler, drifts_named
 from dcs_contract.mock.faults import FaultPlan
-from dcs_contract.mock.service import BackupService, ServiceAnswer, ServiceCall, error_body
+from dcs_contract.mock.service import BackupService, ServiceAnswer, ServiceCall, error_body, gateway_error
 from dcs_contract.redaction import SENSITIVE_HEADERS
-from dcs_contract.signing import verify
+from dcs_contract.signing import Credentials, verify
 from dcs_contract.spec import OPERATION_PATH, Spec
 
-__all__ = ["LoggedRequest", "MockCredentials", "MockState", "Served", "create_app"]
+__all__ = ["LoggedRequest", "MockState", "Served", "create_app"]
 
 _PREFIX, _, _SUFFIX = OPERATION_PATH.partition("/{project_id}/instances/{instance_id}")
 
 # A test's own answers: called with each GET on the backups path and the answer the mock
 # would give (the gateway's 401 included); what it returns is sent instead, raw bytes as they are.
 Served = Callable[[ServiceCall, ServiceAnswer], ServiceAnswer]
-
-
-@dataclass(frozen=True)
-class MockCredentials:
-    """What the mock's gateway accepts: an AK/SK pair and an IAM token."""
-
-    access_key: str
-    secret_key: str
-    token: str
-
-    @classmethod
-    def generate(cls) -> MockCredentials:
-        return cls(
-            access_key=secrets.token_hex(10).upper(),
-            secret_key=secrets.token_urlsafe(30),
-            token="MIIT" + secrets.token_urlsafe(48),
-        )
 
 
 @dataclass(frozen=True)
@@ -76,12 +58,12 @@ class MockState:
     """Everything the mock serves: ids, records, accepted credentials, and its request log."""
 
     service: BackupService
-    credentials: MockCredentials
+    # What answers a call past the gateway: the service, or the service wrapped in drift switches.
+    handler: Handler
+    credentials: Credentials
     empty_instance_id: str | None = None
     drifts: tuple[Drift, ...] = ()
     faults: FaultPlan | None = None
-    # The service, or the service wrapped in drift switches.
-    handler: Handler | None = None
     # Set by a test to serve bodies of its own making (the harness's fuzz self-test).
     served: Served | None = None
     log: list[LoggedRequest] = field(default_factory=list)
@@ -94,13 +76,16 @@ class MockState:
         *,
         project_id: str | None = None,
         instance_id: str | None = None,
-        credentials: MockCredentials | None = None,
-        records: int = 137,
+        credentials: Credentials | None = None,
+        records: int = DEFAULT_RECORD_COUNT,
         seed: int = 20240409,
         drifts: tuple[str, ...] = (),
         faults: FaultPlan | None = None,
     ) -> MockState:
-        """A project with one instance holding ``records`` backups and one instance with none."""
+        """A project with one instance holding ``records`` backups and one instance with none.
+
+        The gateway accepts ``credentials``, with what they lack (an AK/SK pair, a token) generated.
+        """
         rng = random.Random(seed)
         project_id = project_id or uuid.UUID(int=rng.getrandbits(128), version=4).hex
         instance_id = instance_id or str(uuid.UUID(int=rng.getrandbits(128), version=4))
@@ -117,14 +102,14 @@ class MockState:
         service = BackupService(spec, project_id=project_id, records=rows, **service_options)
         handler: Handler = service
         for drift in switches:
-            handler = drift.wrap(handler) if drift.wrap else handler
+            handler = drift.wrap(handler, spec) if drift.wrap else handler
         return cls(
             service=service,
-            credentials=credentials or MockCredentials.generate(),
+            handler=handler,
+            credentials=Credentials.generate() if credentials is None else credentials.completed(),
             empty_instance_id=empty_id,
             drifts=switches,
             faults=faults,
-            handler=handler,
         )
 
     @property
@@ -144,31 +129,27 @@ class MockState:
             return list(self.log)
 
 
-def _gateway_error(code: str, message: str) -> ServiceAnswer:
-    return ServiceAnswer(401, {"error_msg": message, "error_code": code, "request_id": uuid.uuid4().hex})
-
-
 def _authenticate(
     state: MockState, request: Request, pairs: list[tuple[str, str]], body: bytes
 ) -> ServiceAnswer | None:
     """None when the request carries a valid token or signature, else the gateway's 401."""
     headers = {name.lower(): value for name, value in request.headers.items()}
     if "x-auth-token" in headers:
-        if secrets.compare_digest(headers["x-auth-token"], state.credentials.token):
+        if state.credentials.accepts_token(headers["x-auth-token"]):
             return None
-        return _gateway_error("APIGW.0301", "Incorrect IAM authentication information: token rejected.")
+        return gateway_error(401, "APIGW.0301", "Incorrect IAM authentication information: token rejected.")
     check = verify(
         method=request.method,
         path=request.url.path,
         query=pairs,
         headers=headers,
         body=body,
-        secrets={state.credentials.access_key: state.credentials.secret_key},
+        secrets=state.credentials.signing_keys(),
     )
     if check.ok:
         return None
-    return _gateway_error(
-        check.error_code or "APIGW.0301", f"Incorrect IAM authentication information: {check.reason}."
+    return gateway_error(
+        401, check.error_code or "APIGW.0301", f"Incorrect IAM authentication information: {check.reason}."
     )
 
 
@@ -235,5 +216,5 @@ def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:
     if refused is not None and not (_anonymous(request) and any(d.serves_anonymous for d in state.drifts)):
         answer = refused
     else:
-        answer = (state.handler or state.service)(call)
+        answer = state.handler(call)
     return state.served(call, answer) if state.served is not None else answer

@@ -16,7 +16,11 @@ from typing import Any
 
 from dcs_contract.spec import Spec
 
-__all__ = ["generate_records"]
+__all__ = ["DEFAULT_RECORD_COUNT", "generate_records"]
+
+# The instance's backups when none is asked for: over a hundred, so that every enum value
+# shows, and prime, so that no page size divides it and the last page is a partial one.
+DEFAULT_RECORD_COUNT = 137
 
 _EPOCH = datetime(2023, 1, 1, tzinfo=UTC)
 _SPAN_SECONDS = int(timedelta(days=730).total_seconds())

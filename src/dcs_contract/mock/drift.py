@@ -6,7 +6,9 @@ into this module.
 
 A switch can change the dataset once (``data``), configure the service (``service``), wrap
 each call to the service (``wrap``: rewrite the query before, the answer after, or both),
-or open the gateway to requests without credentials.
+or open the gateway to requests without credentials. The registry is built without a spec;
+``wrap`` is given the spec the mock serves, so that a switch reads the bounds and defaults
+it plays with (the largest ``limit``, its default) instead of restating them.
 """
 
 from __future__ import annotations
@@ -21,10 +23,13 @@ from typing import Any
 
 from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
 from dcs_contract.mock.service import INVALID_PARAMETER, ServiceAnswer, ServiceCall, error_body
+from dcs_contract.spec import Spec
 
-__all__ = ["DRIFTS", "Drift", "Handler", "drifts_named"]
+__all__ = ["DRIFTS", "Drift", "Handler", "Wrap", "drifts_named"]
 
 Handler = Callable[[ServiceCall], ServiceAnswer]
+# A handler around the given one, for the spec the mock serves.
+Wrap = Callable[[Handler, Spec], Handler]
 Records = dict[str, list[dict[str, Any]]]
 
 
@@ -35,7 +40,7 @@ class Drift:
     description: str
     data: Callable[[Records], Records] | None = None
     service: Mapping[str, Any] = field(default_factory=dict)
-    wrap: Callable[[Handler], Handler] | None = None
+    wrap: Wrap | None = None
     serves_anonymous: bool = False
 
 
@@ -57,10 +62,10 @@ def drifts_named(names: tuple[str, ...] | list[str]) -> tuple[Drift, ...]:
 # -- how a switch changes things ------------------------------------------------------
 
 
-def _query(change: Callable[[dict[str, str]], dict[str, str]]) -> Callable[[Handler], Handler]:
+def _query(change: Callable[[dict[str, str]], dict[str, str]]) -> Wrap:
     """Rewrite the query (as a dict of the last value of each name) before the service sees it."""
 
-    def wrap(handler: Handler) -> Handler:
+    def wrap(handler: Handler, spec: Spec) -> Handler:
         def call(request: ServiceCall) -> ServiceAnswer:
             before = dict(request.pairs)
             after = change(dict(before))
@@ -74,14 +79,14 @@ def _query(change: Callable[[dict[str, str]], dict[str, str]]) -> Callable[[Hand
     return wrap
 
 
-def _answer(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Callable[[Handler], Handler]:
-    def wrap(handler: Handler) -> Handler:
+def _answer(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Wrap:
+    def wrap(handler: Handler, spec: Spec) -> Handler:
         return lambda request: change(handler(request))
 
     return wrap
 
 
-def _records(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Callable[[Handler], Handler]:
+def _records(change: Callable[[dict[str, Any]], dict[str, Any]]) -> Wrap:
     """Rewrite every record of every 200 page."""
 
     def page(answer: ServiceAnswer) -> ServiceAnswer:
@@ -104,11 +109,20 @@ def _dataset(change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> Calla
     return data
 
 
+def _count(value: str) -> int | None:
+    """A query value that is a count written in ASCII digits, as an int; str.isdigit() also passes "²"."""
+    return int(value) if value.isascii() and value.isdigit() else None
+
+
+def _max_limit(spec: Spec) -> int:
+    return int(spec.query_parameters["limit"]["maximum"])
+
+
 def _shift(value: str, seconds: int) -> str:
     return format_dcs_timestamp(parse_dcs_timestamp(value) + timedelta(seconds=seconds))
 
 
-def _errors(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Callable[[Handler], Handler]:
+def _errors(change: Callable[[ServiceAnswer], ServiceAnswer]) -> Wrap:
     return _answer(lambda answer: change(answer) if answer.status == 400 else answer)
 
 
@@ -200,11 +214,34 @@ _register(
     "a negative offset is read as 0 and answered 200 instead of 400",
     wrap=_query(lambda q: {**q, "offset": "0"} if q.get("offset", "").startswith("-") else q),
 )
+
+
+def _clamp_limit(handler: Handler, spec: Spec) -> Handler:
+    maximum = _max_limit(spec)
+
+    def clamp(query: dict[str, str]) -> dict[str, str]:
+        limit = _count(query.get("limit", ""))
+        return {**query, "limit": str(maximum)} if limit is not None and limit > maximum else query
+
+    return _query(clamp)(handler, spec)
+
+
+def _error_at_max_limit(handler: Handler, spec: Spec) -> Handler:
+    maximum = str(_max_limit(spec))
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        if dict(request.pairs).get("limit") == maximum:
+            return ServiceAnswer(500, error_body("DCS.5000", "Internal service error."))
+        return handler(request)
+
+    return call
+
+
 _register(
     "limit-over-max-clamped",
     "status",
-    "a limit above the maximum is clamped to 1000 instead of refused",
-    wrap=_query(lambda q: {**q, "limit": "1000"} if q.get("limit", "").isdigit() and int(q["limit"]) > 1000 else q),
+    "a limit above the maximum is clamped to the maximum instead of refused",
+    wrap=_clamp_limit,
 )
 _register(
     "reversed-window-accepted",
@@ -228,14 +265,8 @@ _register(
 _register(
     "server-error-at-max-limit",
     "status",
-    "limit=1000, the documented maximum, is answered 500",
-    wrap=lambda handler: (
-        lambda request: (
-            ServiceAnswer(500, error_body("DCS.5000", "Internal service error."))
-            if dict(request.pairs).get("limit") == "1000"
-            else handler(request)
-        )
-    ),
+    "a limit at the documented maximum is answered 500",
+    wrap=_error_at_max_limit,
 )
 _register(
     "unknown-instance-404",
@@ -283,19 +314,20 @@ _register(
 
 
 def _one_based(q: dict[str, str]) -> dict[str, str]:
-    offset = q.get("offset", "0")
-    return {**q, "offset": str(int(offset) - 1)} if offset.isdigit() and int(offset) > 0 else q
+    offset = _count(q.get("offset", ""))
+    return {**q, "offset": str(offset - 1)} if offset else q
 
 
-def _past_end_repeats(handler: Handler) -> Handler:
+def _past_end_repeats(handler: Handler, spec: Spec) -> Handler:
     """An offset at or past the end gives the last page again, as a client that never stops sees it."""
+    default_limit = str(spec.defaults["limit"])
 
     def call(request: ServiceCall) -> ServiceAnswer:
         answer = handler(request)
         if answer.status != 200 or answer.body is None or answer.body["backup_record_response"]:
             return answer
         query = dict(request.pairs)
-        limit = int(query.get("limit", "10"))
+        limit = int(query.get("limit", default_limit))
         last = max(answer.body["total_num"] - limit, 0)
         return handler(replace(request, pairs=list({**query, "offset": str(last)}.items())))
 
@@ -330,7 +362,7 @@ _register(
 _register(
     "limit-ignored",
     "paging",
-    "limit is ignored: every page has 10 records",
+    "limit is ignored: every page has the default number of records",
     wrap=_query(lambda q: {k: v for k, v in q.items() if k != "limit"}),
 )
 _register(
@@ -361,7 +393,7 @@ _register(
 )
 
 
-def _end_exclusive(handler: Handler) -> Handler:
+def _end_exclusive(handler: Handler, spec: Spec) -> Handler:
     """The window as [begin, end): at second resolution, its last second is left out."""
 
     def call(request: ServiceCall) -> ServiceAnswer:

@@ -7,6 +7,7 @@ Query validation reads each parameter's schema from the spec (type, bounds, patt
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 from dcs_contract.formats import parse_dcs_timestamp, parse_record_time
 from dcs_contract.spec import Spec
 
-__all__ = ["BackupService", "ServiceAnswer", "ServiceCall", "error_body"]
+__all__ = ["BackupService", "ServiceAnswer", "ServiceCall", "error_body", "gateway_error"]
 
 _INTEGER_RE = re.compile(r"^-?[0-9]+$")
 INVALID_PARAMETER = "111400063"  # DCS: "Invalid {0} parameter"
@@ -46,6 +47,12 @@ class ServiceAnswer:
     headers: Mapping[str, str] = field(default_factory=dict)
     raw: bytes | None = None
     content_type: str | None = "application/json"
+
+
+def gateway_error(status: int, code: str, message: str, headers: Mapping[str, str] | None = None) -> ServiceAnswer:
+    """An answer of the API gateway itself: its body has a request_id and no error_ext_msg."""
+    body = {"error_msg": message, "error_code": code, "request_id": uuid.uuid4().hex}
+    return ServiceAnswer(status, body, headers or {})
 
 
 def _invalid(name: str) -> ServiceAnswer:
