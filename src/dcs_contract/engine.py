@@ -1,22 +1,30 @@
-"""The contract suite's engine: one run against one target, with its client, findings and counters.
+"""The contract suite's engine: one run against one target, and the handle each property gets on it.
 
-A property (``properties.py``) draws cases with hypothesis and hands each to the run: the run
-sends it through the one guarded client, checks the response against the spec, reads it as a
-page for the semantic invariants, and records findings instead of stopping at the first, so
-that a drift report lists every distinct violation with the shortest reproduction seen.
+Three pieces, each with one job:
+
+- :class:`RunLog` is what a run learned: findings, cases, observed values, what each check
+  and invariant judged, what was skipped. It builds the :class:`~dcs_contract.report.RunReport`.
+- :class:`ContractRun` is the run itself: the guarded client, the spec's operation, the
+  hypothesis settings and shrinking, and the exchange of one case, checked and read as a page.
+- :class:`PropertyRun` is a property's handle on the run, bound to the property's name, so
+  that a property says ``run.page(query)`` and the log knows whose request it was.
+
+A property (``properties.py``) draws cases with hypothesis and hands each to its handle,
+which sends it through the one guarded client, checks the response against the spec, reads
+it as a page for the semantic invariants, and records findings instead of stopping at the
+first: a drift report lists every distinct violation with the shortest reproduction seen.
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-import schemathesis
 from hypothesis import HealthCheck, Phase, given
 from hypothesis import seed as hypothesis_seed
 from hypothesis import settings as hypothesis_settings
@@ -26,27 +34,26 @@ from schemathesis import Case, GenerationMode
 
 from dcs_contract import checks
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.formats import FORMAT_NAME, json_text, read_json
-from dcs_contract.invariants import Invariants, Page
-from dcs_contract.report import Finding, FindingLog
-from dcs_contract.spec import OPERATION_PATH, Spec
-from dcs_contract.strategies import order_window, query_times
+from dcs_contract.findings import Finding, FindingLog
+from dcs_contract.formats import json_text, read_json
+from dcs_contract.invariants import Invariant, Invariants, Page
+from dcs_contract.operation import Operation
+from dcs_contract.report import RequestCounts, RunReport, utc_now
+from dcs_contract.spec import Spec
 from dcs_contract.target import RunSettings, Target
+from dcs_contract.transport import EXPECT_REFUSAL, TrafficStats
 
-__all__ = ["CHECKED_BY", "ContractRun", "ProgressCallback"]
+__all__ = ["CHECKED_BY", "ContractRun", "ProgressCallback", "PropertyRun", "RunLog"]
 
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
 
+# Distinct values of one enum field kept for the docs' coverage table, and the text of each.
+_MAX_OBSERVED_VALUES = 50
+_MAX_OBSERVED_TEXT = 200
+_OTHER_VALUES = "(other values)"
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
-# Schemathesis configuration, in one place: no security headers (auth is the client's),
-# no unknown query parameters (the service ignores them, so they prove nothing), and no
-# truncated output: a finding keeps its texts whole until the report's scrubber has seen them.
-_SCHEMATHESIS_CONFIG = {
-    "generation": {"allow-extra-parameters": False, "with-security-parameters": False},
-    "output": {"truncation": {"enabled": False}},
-}
 # Property name -> the response checks and invariants it can evaluate; the properties
 # register themselves here, so that a run can say why a check never ran.
 CHECKED_BY: dict[str, tuple[str, ...]] = {}
@@ -57,13 +64,10 @@ class _Reproduced(Exception):
 
 
 @dataclass
-class ContractRun:
-    """One run of the suite against one target."""
+class RunLog:
+    """What one run learned, property by property; it builds the run's report."""
 
     spec: Spec
-    target: Target
-    settings: RunSettings
-    client: httpx.Client
     progress: ProgressCallback | None = None
     findings: FindingLog = field(default_factory=FindingLog)
     cases: Counter[str] = field(default_factory=Counter)
@@ -72,16 +76,123 @@ class ContractRun:
     expected: dict[str, int] = field(default_factory=dict)
     # Response check name or invariant id -> how often it judged a response or a page.
     evaluated: Counter[str] = field(default_factory=Counter)
+    # Invariant id -> why it had nothing to judge when it was asked.
+    unjudged: dict[str, str] = field(default_factory=dict)
     # The properties begun, in order.
     begun: list[str] = field(default_factory=list)
 
+    def add(self, findings: Sequence[Finding]) -> None:
+        for finding in findings:
+            self.findings.add(finding)
+
+    def begin(self, property_name: str) -> None:
+        """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
+        self.begun.append(property_name)
+
+    def expect(self, property_name: str, cases: int) -> None:
+        """How many cases the property will send, for the progress line."""
+        self.expected[property_name] = cases
+
+    def count(self, property_name: str) -> None:
+        self.cases[property_name] += 1
+        if self.progress is not None:
+            self.progress(property_name, self.cases[property_name], self.expected.get(property_name))
+
+    def skip(self, property_name: str, reason: str) -> None:
+        self.skipped[property_name] = reason
+
+    def observe_status(self, status: int) -> None:
+        self.observed.setdefault("http_status", Counter())[str(status)] += 1
+
+    def observe(self, response: httpx.Response) -> None:
+        """Remember the status codes and enum values seen, for the coverage table of the docs."""
+        self.observe_status(response.status_code)
+        if response.status_code != 200:
+            return
+        body = read_json(response)
+        records = body.value.get("backup_record_response") if isinstance(body.value, dict) else None
+        for field_name in self.spec.enum_fields:
+            seen = self.observed.setdefault(field_name, Counter())
+            for record in records if isinstance(records, list) else []:
+                if isinstance(record, dict) and field_name in record:
+                    value = json_text(record[field_name])[:_MAX_OBSERVED_TEXT]
+                    # A target inventing a value per record must not grow the report without bound.
+                    seen[value if value in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
+
+    def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
+        """(evaluations by response check and invariant id, and why each of the others never ran).
+
+        Covers every response check the harness has and every invariant of the spec, so that
+        a summary can list what ran and what did not, read from this run.
+        """
+        names = [*checks.CHECK_NAMES, *self.spec.invariants]
+        evaluated = {name: self.evaluated[name] for name in names if self.evaluated[name]}
+        return evaluated, {name: self._not_evaluated(name) for name in names if name not in evaluated}
+
+    def _not_evaluated(self, name: str) -> str:
+        # An invariant that was asked knows best why it judged nothing (no readable record).
+        if name in self.unjudged:
+            return self.unjudged[name]
+        owners = [prop for prop, evaluates in CHECKED_BY.items() if name in evaluates]
+        ran = [prop for prop in owners if prop in self.begun]
+        if not owners:
+            return "no property of the suite evaluates it"
+        if not ran:
+            return f"{', '.join(owners)} did not run"
+        if all(prop in self.skipped for prop in ran):
+            return "; ".join(f"{prop} skipped: {self.skipped[prop]}" for prop in ran)
+        return f"no response reached it in {', '.join(ran)}"
+
+    def report(
+        self,
+        *,
+        target: Target,
+        settings: RunSettings,
+        started: str,
+        traffic: TrafficStats,
+        error: str | None = None,
+        crash: str | None = None,
+    ) -> RunReport:
+        """The report of the run: what it learned, and ``traffic``, what it sent."""
+        evaluated, not_evaluated = self.coverage()
+        return RunReport(
+            target=target.describe(),
+            started=started,
+            finished=utc_now(),
+            seed=settings.seed,
+            cases=dict(self.cases),
+            requests=RequestCounts(total=traffic.attempts, retries=traffic.retries, by_status=dict(traffic.by_status)),
+            findings=list(self.findings),
+            occurrences=dict(self.findings.occurrences),
+            error=error,
+            crash=crash,
+            observed={key: dict(counter) for key, counter in self.observed.items()},
+            skipped=dict(self.skipped),
+            evaluated=evaluated,
+            not_evaluated=not_evaluated,
+            traffic=list(traffic.exchanges),
+        )
+
+
+@dataclass
+class ContractRun:
+    """One run of the suite against one target."""
+
+    spec: Spec
+    target: Target
+    settings: RunSettings
+    client: httpx.Client
+    log: RunLog
+
     def __post_init__(self) -> None:
-        schemathesis.openapi.format(FORMAT_NAME, query_times(self.spec))
-        config = schemathesis.Config.from_dict(_SCHEMATHESIS_CONFIG)
-        schema = schemathesis.openapi.from_dict(self.spec.for_generation(), config=config)
-        self.operation = schema[OPERATION_PATH]["GET"]
-        self.invariants = Invariants(self.spec, self.evaluated)
-        self._survey: tuple[Page | None] | None = None
+        self.operation = Operation.of(self.spec)
+        self.invariants = Invariants(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
+        self._survey: Page | None = None
+        self._surveyed = False
+
+    def for_property(self, name: str) -> PropertyRun:
+        """The handle a property gets: this run, bound to the property's name."""
+        return PropertyRun(self, name)
 
     # -- what the run knows ----------------------------------------------------------------
     @property
@@ -95,11 +206,6 @@ class ContractRun:
         return max(3, self.settings.max_examples // 10)
 
     # -- hypothesis ------------------------------------------------------------------------
-    def cases_of(self, mode: GenerationMode) -> Any:
-        """Schemathesis cases pinned to the target's project and instance; valid windows in positive mode."""
-        strategy = self.operation.as_strategy(generation_mode=mode, path_parameters=self.path_parameters)
-        return strategy.map(order_window) if mode.is_positive else strategy
-
     def hypothesis(
         self, test: Callable[..., None], *, max_examples: int | None = None, shrink: bool = False
     ) -> Callable[..., None]:
@@ -126,24 +232,26 @@ class ContractRun:
         reproduction, so the report carries the smallest request sequence seen. Each shrink
         is capped in calls, and off on a live target unless asked (``RunSettings.shrink``).
         """
-        known = set(self.findings.fingerprints)
+        findings = self.log.findings
+        known = set(findings.fingerprints)
         self.hypothesis(given(**strategies)(body), max_examples=self.semantic_examples)()
         if not self.settings.shrink:
             return
-        for fingerprint in sorted(set(self.findings.fingerprints) - known):
+        for fingerprint in sorted(set(findings.fingerprints) - known):
             self._shrink(fingerprint, body, strategies)
 
     def _shrink(self, fingerprint: str, body: Callable[..., None], strategies: dict[str, SearchStrategy[Any]]) -> None:
         calls = 0
+        occurrences = self.log.findings.occurrences
 
         def reproduces(**drawn: Any) -> None:
             nonlocal calls
             if calls >= _SHRINK_CALLS:
                 return  # spent: every further draw "passes" without a request, so shrinking ends
             calls += 1
-            before = self.findings.occurrences[fingerprint]
+            before = occurrences[fingerprint]
             body(**drawn)
-            if self.findings.occurrences[fingerprint] > before:
+            if occurrences[fingerprint] > before:
                 raise _Reproduced(fingerprint)
 
         test = self.hypothesis(given(**strategies)(reproduces), max_examples=self.semantic_examples, shrink=True)
@@ -154,125 +262,151 @@ class ContractRun:
     # -- one exchange ----------------------------------------------------------------------
     def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
         path = {**self.path_parameters, **({"instance_id": instance_id} if instance_id else {})}
-        return self.operation.Case(path_parameters=path, query=query)
+        return self.operation.case(path_parameters=path, query=query)
 
-    def answer(self, property_name: str, case: Case[Any], **options: Any) -> httpx.Response | ResponseTooLarge:
+    def send(
+        self, property_name: str, case: Case[Any], *, anonymous: bool = False
+    ) -> httpx.Response | ResponseTooLarge:
         """Send a case through the guarded client, and count it once answered.
 
-        Only its path and query are taken from the case; ``options`` go to the client. A
-        body over the cap is answered too: it is a finding, returned so that the caller
-        still knows the status, and the property goes on.
+        Only its path and query are taken from the case. ``anonymous`` sends no credential
+        at all, and expects a refusal: its 401 does not stop the run. A body over the cap is
+        a finding; it comes back instead of a response, with the status and the request.
         """
-        params = _wire_params(case.query or {})
+        options: dict[str, Any] = {"auth": None, "extensions": {EXPECT_REFUSAL: True}} if anonymous else {}
         try:
-            response = self.client.get(case.formatted_path, params=params, **options)
+            response = self.client.get(case.formatted_path, params=_wire_params(case.query or {}), **options)
         except ResponseTooLarge as exc:
-            self.count(property_name)
-            self.observed.setdefault("http_status", Counter())[str(exc.status_code)] += 1
-            self.add([checks.body_too_large(exc)])
+            self.log.count(property_name)
+            self.log.observe_status(exc.status_code)
+            self.log.add([checks.body_too_large(exc)])
             return exc
         # Counted once answered: a case the transport refused to send was not tested.
-        self.count(property_name)
-        self.observe(response)
+        self.log.count(property_name)
+        self.log.observe(response)
         return response
-
-    def get(self, property_name: str, case: Case[Any]) -> httpx.Response | None:
-        """:meth:`answer`, with None for a body over the cap: there is no response to check."""
-        response = self.answer(property_name, case)
-        return response if isinstance(response, httpx.Response) else None
 
     def check(
         self, case: Case[Any], response: httpx.Response, selected: tuple[checks.CheckFunction, ...]
     ) -> list[Finding]:
         """The response checks on one response, counted as evaluated."""
-        self.evaluated.update(checks.check_names(selected))
+        self.log.evaluated.update(checks.check_names(selected))
         return checks.validate(self.spec, case, response, selected)
 
     def exchange(
         self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
     ) -> httpx.Response | None:
-        """One case of a property: sent, counted, observed, and its response checked (None: see :meth:`get`)."""
-        response = self.get(property_name, case)
-        if response is not None:
-            self.add(self.check(case, response, selected))
+        """One case of a property: sent, counted, observed, and its response checked.
+
+        None when the body was over the cap: there is no response to check or read.
+        """
+        response = self.send(property_name, case)
+        if isinstance(response, ResponseTooLarge):
+            return None
+        self.log.add(self.check(case, response, selected))
         return response
 
-    def page(self, property_name: str, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
-        """A valid query, exchanged, and its answer read as a page whose own invariants are checked."""
-        case = self.case(query, instance_id=instance_id)
-        return self.read_page(case, self.exchange(property_name, case))
-
     def read_page(self, case: Case[Any], response: httpx.Response | None) -> Page | None:
+        """The answer read as a page, whose own invariants are checked; None if it is not one."""
         if response is None:
             return None
         page = Page.read(response, self.spec.defaults, str(case.path_parameters["instance_id"]))
         if page is not None:
-            self.add(self.invariants.of_page(page))
+            self.log.add(self.invariants.of_page(page))
         return page
+
+    def page(self, property_name: str, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
+        """A valid query, exchanged, and its answer read as a page."""
+        case = self.case(query, instance_id=instance_id)
+        return self.read_page(case, self.exchange(property_name, case))
 
     def survey(self, property_name: str) -> Page | None:
         """The unfiltered listing at the largest page size, fetched once per run.
 
         Semantic properties draw windows around the times it shows and compare against it.
         """
-        if self._survey is None:
-            largest = str(self.spec.query_parameters["limit"]["maximum"])
-            self._survey = (self.page(property_name, {"limit": largest}),)
-        return self._survey[0]
+        if not self._surveyed:
+            self._surveyed = True
+            self._survey = self.page(property_name, {"limit": str(self.spec.query_parameters["limit"]["maximum"])})
+        return self._survey
+
+
+@dataclass(frozen=True)
+class PropertyRun:
+    """A property's handle on the run: every request it sends and every finding it makes is its own.
+
+    The property never names itself: the handle is bound to its name when the registry
+    calls it.
+    """
+
+    run: ContractRun
+    name: str
+
+    @property
+    def spec(self) -> Spec:
+        return self.run.spec
+
+    @property
+    def settings(self) -> RunSettings:
+        return self.run.settings
+
+    @property
+    def target(self) -> Target:
+        return self.run.target
+
+    # -- drawing cases ---------------------------------------------------------------------
+    def cases(self, mode: GenerationMode) -> SearchStrategy[Case[Any]]:
+        """Schemathesis cases pinned to the target's project and instance; valid windows in positive mode."""
+        return self.run.operation.cases(mode, path_parameters=self.run.path_parameters)
+
+    def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
+        return self.run.case(query, instance_id=instance_id)
+
+    def hypothesis(self, test: Callable[..., None]) -> Callable[..., None]:
+        return self.run.hypothesis(test)
+
+    def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
+        self.run.semantic(body, **strategies)
+
+    # -- sending ---------------------------------------------------------------------------
+    def send(self, case: Case[Any], *, anonymous: bool = False) -> httpx.Response | ResponseTooLarge:
+        return self.run.send(self.name, case, anonymous=anonymous)
+
+    def check(self, case: Case[Any], response: httpx.Response, selected: tuple[checks.CheckFunction, ...]) -> None:
+        self.add(self.run.check(case, response, selected))
+
+    def exchange(
+        self, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
+    ) -> httpx.Response | None:
+        return self.run.exchange(self.name, case, selected)
+
+    def read_page(self, case: Case[Any], response: httpx.Response | None) -> Page | None:
+        return self.run.read_page(case, response)
+
+    def page(self, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
+        return self.run.page(self.name, query, instance_id=instance_id)
+
+    def survey(self) -> Page | None:
+        return self.run.survey(self.name)
+
+    # -- judging ---------------------------------------------------------------------------
+    def judge(self, invariant: Invariant, *args: Any, **kwargs: Any) -> None:
+        """Check an invariant of the spec on what this property gathered, and keep its findings."""
+        self.add(self.run.invariants.judge(invariant, *args, **kwargs))
+
+    def evaluated(self, check: str) -> None:
+        """A check of the harness's own (not schemathesis's) judged one response."""
+        self.run.log.evaluated[check] += 1
+
+    def add(self, findings: Sequence[Finding]) -> None:
+        self.run.log.add(findings)
 
     # -- bookkeeping -----------------------------------------------------------------------
-    def observe(self, response: httpx.Response) -> None:
-        """Remember the status codes and enum values seen, for the coverage table of the docs."""
-        self.observed.setdefault("http_status", Counter())[str(response.status_code)] += 1
-        if response.status_code != 200:
-            return
-        body = read_json(response)
-        records = body.value.get("backup_record_response") if isinstance(body.value, dict) else None
-        for field_name in self.spec.enum_fields:
-            seen = self.observed.setdefault(field_name, Counter())
-            for record in records if isinstance(records, list) else []:
-                if isinstance(record, dict) and field_name in record:
-                    seen[json_text(record[field_name])] += 1
+    def expect(self, cases: int) -> None:
+        self.run.log.expect(self.name, cases)
 
-    def count(self, property_name: str) -> None:
-        self.cases[property_name] += 1
-        if self.progress is not None:
-            self.progress(property_name, self.cases[property_name], self.expected.get(property_name))
-
-    def skip(self, property_name: str, reason: str) -> None:
-        self.skipped[property_name] = reason
-
-    def begin(self, property_name: str) -> None:
-        """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
-        self.begun.append(property_name)
-
-    def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
-        """(evaluations by response check and invariant id, and why each of the others never ran).
-
-        Covers every response check the harness has and every invariant of the spec, so that
-        a summary can list what ran and what did not, read from this run.
-        """
-        names = [*checks.CHECK_NAMES, *self.spec.invariants]
-        evaluated = {name: self.evaluated[name] for name in names if self.evaluated[name]}
-        return evaluated, {name: self._not_evaluated(name) for name in names if name not in evaluated}
-
-    def _not_evaluated(self, name: str) -> str:
-        # An invariant that was asked knows best why it judged nothing (no readable record).
-        if name in self.invariants.unjudged:
-            return self.invariants.unjudged[name]
-        owners = [prop for prop, evaluates in CHECKED_BY.items() if name in evaluates]
-        ran = [prop for prop in owners if prop in self.begun]
-        if not owners:
-            return "no property of the suite evaluates it"
-        if not ran:
-            return f"not run: {', '.join(owners)} did not run"
-        if all(prop in self.skipped for prop in ran):
-            return "; ".join(f"{prop} skipped: {self.skipped[prop]}" for prop in ran)
-        return f"no response reached it in {', '.join(ran)}"
-
-    def add(self, findings: list[Finding]) -> None:
-        for finding in findings:
-            self.findings.add(finding)
+    def skip(self, reason: str) -> None:
+        self.run.log.skip(self.name, reason)
 
 
 def _wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:

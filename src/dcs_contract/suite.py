@@ -13,18 +13,17 @@ harness (its traceback in ``RunReport.crash``) each end the run, not the report.
 from __future__ import annotations
 
 import traceback
-from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dcs_contract.engine import ContractRun, ProgressCallback
+from dcs_contract.engine import ContractRun, ProgressCallback, RunLog
 from dcs_contract.errors import AuthRejected, RunStopped, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import FindingLog, RunReport, utc_now
+from dcs_contract.report import RunReport, utc_now
 from dcs_contract.spec import Spec
-from dcs_contract.target import Credentials, RunSettings, Target
+from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import GuardedTransport, build_client
 from dcs_contract.wire import DeadlineTransport
 
@@ -36,11 +35,9 @@ def embedded_mock(spec: Spec, target: Target, **mock_options: Any) -> Iterator[t
     """Serve the embedded mock on loopback and point ``target`` at it."""
     state = MockState.default(spec, **mock_options)
     with MockServer(create_app(state)) as server:
-        creds = state.credentials
-        credentials = Credentials(access_key=creds.access_key, secret_key=creds.secret_key, origin="the embedded mock")
         yield (
             target.with_mock(
-                server.base_url, state.project_id, state.instance_id, state.empty_instance_id, credentials
+                server.base_url, state.project_id, state.instance_id, state.empty_instance_id, state.credentials
             ),
             state,
         )
@@ -56,7 +53,9 @@ def _what_to_check(exc: AuthRejected, target: Target) -> str:
     )
 
 
-def guarded(settings: RunSettings, *, shared: bool = False) -> GuardedTransport:
+def guarded(
+    settings: RunSettings, *, shared: bool = False, stopped: Callable[[], str | None] = lambda: None
+) -> GuardedTransport:
     """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline."""
     return GuardedTransport(
         DeadlineTransport(),
@@ -67,6 +66,7 @@ def guarded(settings: RunSettings, *, shared: bool = False) -> GuardedTransport:
         shared=shared,
         deadline=settings.timeout,
         max_body=settings.max_body,
+        stopped=stopped,
     )
 
 
@@ -78,22 +78,23 @@ def run_contract(
     properties: list[str] | None = None,
     progress: ProgressCallback | None = None,
     guard: GuardedTransport | None = None,
+    stopped: Callable[[], str | None] = lambda: None,
 ) -> RunReport:
     """Run the suite's properties against a live (already resolved) target; never raises for the target's faults.
 
     ``guard``: a transport shared with other runs, whose budget and rate limit they all
-    share; by default the run has its own, from ``settings``.
+    share; by default the run has its own, from ``settings``. ``stopped``: the name of a
+    signal that asked the run to stop, if one did; nothing more is sent after it.
     """
     assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
     assert target.project_id is not None
     started = utc_now()
-    guard = guard or guarded(settings)
-    sent_before, by_status_before = guard.stats.attempts, Counter(guard.stats.by_status)
-    retries_before, exchanges_before = guard.stats.retries, len(guard.stats.exchanges)
+    guard = guard or guarded(settings, stopped=stopped)
+    mark = guard.stats.mark()
     client = build_client(
         target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
-    run: ContractRun | None = None
+    log = RunLog(spec, progress)
     stage = "the setup of the run"
     error: str | None = None
     crash: str | None = None
@@ -101,7 +102,7 @@ def run_contract(
         # Each way the run can end is caught here, where the findings so far are at hand:
         # they are reported whatever stopped the run.
         try:
-            run = ContractRun(spec, target, settings, client, progress)
+            run = ContractRun(spec, target, settings, client, log)
             for stage in properties or list(PROPERTIES):
                 PROPERTIES[stage](run)
         except AuthRejected as exc:
@@ -110,36 +111,13 @@ def run_contract(
             error = str(exc)
         except RunStopped as exc:
             # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
-            sent = guard.stats.attempts - sent_before
+            sent = guard.stats.since(mark).attempts
             error = (
                 f"stopped by {exc.signal_name} during {stage}, after {sent} requests: the run was cut short, "
                 "and reports what it found until then"
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"
-    stats = guard.stats
-    by_status = Counter(stats.by_status)
-    by_status.subtract(by_status_before)
-    findings = run.findings if run is not None else FindingLog()
-    evaluated, not_evaluated = run.coverage() if run is not None else ({}, {})
-    return RunReport(
-        target=target.describe(),
-        started=started,
-        finished=utc_now(),
-        seed=settings.seed,
-        cases=dict(run.cases) if run is not None else {},
-        requests={
-            "total": stats.attempts - sent_before,
-            "retries": stats.retries - retries_before,
-            "by_status": {status: count for status, count in by_status.items() if count},
-        },
-        findings=list(findings),
-        occurrences=dict(findings.occurrences),
-        error=error,
-        crash=crash,
-        observed={key: dict(counter) for key, counter in run.observed.items()} if run is not None else {},
-        skipped=dict(run.skipped) if run is not None else {},
-        evaluated=evaluated,
-        not_evaluated=not_evaluated,
-        traffic=list(stats.exchanges[exchanges_before:]),
+    return log.report(
+        target=target, settings=settings, started=started, traffic=guard.stats.since(mark), error=error, crash=crash
     )

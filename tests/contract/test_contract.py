@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcs_contract.report import Finding
+from dcs_contract.findings import Finding
 from dcs_contract.spec import Spec
 from dcs_contract.suite import PROPERTIES, run_contract
 from dcs_contract.target import RunSettings, Target

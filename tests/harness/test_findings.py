@@ -17,14 +17,16 @@ import httpx
 import pytest
 
 from dcs_contract import checks
-from dcs_contract.engine import CHECKED_BY, ContractRun
+from dcs_contract import invariants as rules
+from dcs_contract.engine import CHECKED_BY, ContractRun, RunLog
 from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.findings import Finding
 from dcs_contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
 from dcs_contract.mock.service import ServiceCall
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import Finding, write_reports
+from dcs_contract.report import write_reports
 from dcs_contract.spec import Spec
 from dcs_contract.suite import run_contract
 from dcs_contract.target import Credentials, RunSettings, Target
@@ -59,7 +61,7 @@ def fake_run(spec: Spec) -> Iterator[Callable[[Handler], ContractRun]]:
         client = httpx.Client(base_url="http://dcs.test", transport=guard)
         clients.append(client)
         target = Target(base_url="http://dcs.test", project_id="p", instance_id="i")
-        return ContractRun(spec, target, RunSettings(max_examples=3, seed=1), client)
+        return ContractRun(spec, target, RunSettings(max_examples=3, seed=1), client, RunLog(spec))
 
     yield make
     for client in clients:
@@ -69,7 +71,7 @@ def fake_run(spec: Spec) -> Iterator[Callable[[Handler], ContractRun]]:
 def _findings(run: ContractRun, **query: str) -> list[Finding]:
     """The findings of one page request."""
     run.page("test", dict(query))
-    return list(run.findings)
+    return list(run.log.findings)
 
 
 def _at(findings: list[Finding], location: str) -> list[Finding]:
@@ -140,8 +142,8 @@ def test_an_object_where_a_string_is_expected_does_not_break_the_invariants(
     findings = _findings(run)
     assert {f"{RECORDS}/backup_id", f"{RECORDS}/error_code", f"{RECORDS}/status"} <= {f.location for f in findings}
     walk = [page for page in [run.page("test", {})] if page is not None]
-    assert run.invariants.pages_partition(walk, complete=True) == []
-    assert run.evaluated["pages-partition"] == 1
+    assert run.invariants.judge(rules.pages_partition, walk, complete=True) == []
+    assert run.log.evaluated["pages-partition"] == 1
 
 
 def test_integers_past_their_openapi_format_are_findings(
@@ -172,8 +174,8 @@ def test_a_record_time_without_a_zone_is_left_out_of_the_invariants(
     findings = _findings(run, begin_time="20261119000000", end_time="20261119235959")
     assert _at(findings, f"{RECORDS}/created_at"), "the schema finding names the field"
     assert not {"updated-not-before-created", "window-contains"} & {f.check for f in findings}
-    assert run.evaluated["updated-not-before-created"] == run.evaluated["window-contains"] == 0
-    _, not_evaluated = run.coverage()
+    assert run.log.evaluated["updated-not-before-created"] == run.log.evaluated["window-contains"] == 0
+    _, not_evaluated = run.log.coverage()
     assert "time zone" in not_evaluated["updated-not-before-created"]
     assert "time zone" in not_evaluated["window-contains"]
 
@@ -225,7 +227,7 @@ def test_a_value_nested_deeper_than_schemathesis_validates_is_still_named(
 def test_json_nested_100000_deep_on_a_200_is_a_finding_not_a_crash(fake_run: Callable[[Handler], ContractRun]) -> None:
     run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP))
     assert run.page("test", {}) is None
-    assert [(f.category, f.actual) for f in _at(list(run.findings), "body")] == [
+    assert [(f.category, f.actual) for f in _at(list(run.log.findings), "body")] == [
         ("schema", "JSON nested too deep to read")
     ]
 
@@ -235,7 +237,7 @@ def test_json_nested_100000_deep_on_the_probe_s_401_is_a_finding_not_a_crash(
 ) -> None:
     run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP, 401))
     PROPERTIES["auth-probe"](run)
-    assert [(f.category, f.location, f.actual) for f in run.findings] == [
+    assert [(f.category, f.location, f.actual) for f in run.log.findings] == [
         ("error-body", "body", "JSON nested too deep to read")
     ]
 
@@ -307,9 +309,9 @@ def test_a_body_over_the_cap_is_a_finding_and_the_property_goes_on(
 ) -> None:
     run = fake_run(_too_large(200))
     PROPERTIES["schema-positive"](run)
-    assert run.cases == {"schema-positive": 3}
-    [finding] = list(run.findings)
-    assert run.findings.occurrences[finding.fingerprint] == 3
+    assert run.log.cases == {"schema-positive": 3}
+    [finding] = list(run.log.findings)
+    assert run.log.findings.occurrences[finding.fingerprint] == 3
     assert (finding.category, finding.location, finding.expected, finding.actual, finding.status) == (
         "transport",
         "body",
@@ -325,13 +327,13 @@ def test_a_body_over_the_cap_on_the_auth_probe_still_judges_its_status(
 ) -> None:
     run = fake_run(_too_large(200))
     PROPERTIES["auth-probe"](run)
-    assert {(f.category, f.location, f.actual) for f in run.findings} == {
+    assert {(f.category, f.location, f.actual) for f in run.log.findings} == {
         ("transport", "body", "over 1024 bytes"),
         ("auth", "Authorization", "200"),
     }
     refused = fake_run(_too_large(401))
     PROPERTIES["auth-probe"](refused)
-    assert {(f.category, f.location) for f in refused.findings} == {("transport", "body")}
+    assert {(f.category, f.location) for f in refused.log.findings} == {("transport", "body")}
 
 
 # -- what ran ------------------------------------------------------------------------
@@ -344,7 +346,7 @@ def test_coverage_says_what_ran_and_why_the_rest_did_not(
     run = fake_run(_answering(body))
     PROPERTIES["empty-instance"](run)
     run.page("x", {})
-    evaluated, not_evaluated = run.coverage()
+    evaluated, not_evaluated = run.log.coverage()
     assert evaluated["response_schema_conformance"] == 1
     assert evaluated["page-size"] == 1
     assert set(evaluated) | set(not_evaluated) == {*checks.CHECK_NAMES, *spec.invariants}
@@ -353,7 +355,7 @@ def test_coverage_says_what_ran_and_why_the_rest_did_not(
         not_evaluated["empty-instance-empty"]
         == "empty-instance skipped: no empty instance configured (DCS_EMPTY_INSTANCE_ID)"
     )
-    assert not_evaluated["pages-partition"] == "not run: page-walk did not run"
+    assert not_evaluated["pages-partition"] == "page-walk did not run"
     assert not_evaluated["window-contains"] == "no page was read for a time window"
 
 
@@ -369,8 +371,8 @@ def test_a_property_evaluates_only_what_it_declares(name: str, spec: Spec) -> No
         )
         client = httpx.Client(base_url=server.base_url, auth=live.credentials.auth(state.project_id))
         with client:
-            run = ContractRun(spec, live, settings, client)
+            run = ContractRun(spec, live, settings, client, RunLog(spec))
             PROPERTIES[name](run)
-    evaluated, _ = run.coverage()
+    evaluated, _ = run.log.coverage()
     assert evaluated, f"{name} evaluated nothing"
     assert set(evaluated) <= set(CHECKED_BY[name])

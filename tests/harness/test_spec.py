@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from dcs_contract.errors import SpecError
+from dcs_contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
 from dcs_contract.spec import OPERATION_PATH, Spec, load_spec
 
 SOURCES = {"seed", "public-doc", "decision"}
@@ -138,3 +139,24 @@ def test_the_package_exports_what_its_all_names() -> None:
     public = {name for name in vars(dcs_contract) if not name.startswith("_")}
     modules = {name for name in public if isinstance(getattr(dcs_contract, name), type(dcs_contract))}
     assert set(dcs_contract.__all__) == public - modules
+
+
+def test_the_invariant_registry_and_the_spec_name_the_same_rules(spec: Spec) -> None:
+    """Adding an invariant is its entry in the spec and one decorated function: neither alone loads."""
+    assert set(INVARIANTS) == set(spec.invariants)
+    assert {rule.id for rule in PAGE_INVARIANTS.values()} <= set(spec.invariants)
+    assert all(rule.id == rule_id for rule_id, rule in INVARIANTS.items())
+
+
+@pytest.mark.parametrize("change", ["added", "removed"])
+def test_a_spec_whose_invariants_differ_from_the_registry_is_refused(spec: Spec, change: str) -> None:
+    document = copy.deepcopy(spec.document)
+    rules = document["paths"][OPERATION_PATH]["get"]["x-invariants"]
+    if change == "added":
+        rules.append({**rules[0], "id": "total-stable-through-walk"})
+    else:
+        rules.pop()
+    with pytest.raises(SpecError, match=r"not implemented|not in the spec") as refused:
+        Invariants(Spec(document, spec.path))
+    named = "total-stable-through-walk" if change == "added" else spec.operation["x-invariants"][-1]["id"]
+    assert named in str(refused.value)
