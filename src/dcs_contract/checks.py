@@ -19,8 +19,8 @@ schema there. Nothing is read from message text.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NamedTuple
 
 import httpx
 from schemathesis import Case
@@ -38,8 +38,8 @@ from schemathesis.openapi.checks import (
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.findings import MORE_FINDINGS, Finding, RequestInfo, bounded, excerpt
 from dcs_contract.formats import JsonBody, json_text, json_type, json_types, printable, read_json
-from dcs_contract.report import Finding, RequestInfo, bounded, excerpt
 from dcs_contract.spec import Spec
 
 __all__ = [
@@ -92,6 +92,9 @@ _SCHEMA_CHECK = openapi_checks.response_schema_conformance.__name__
 # a size past int64 or a total_num past int32 breaks the official SDK's models.
 _INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _SCHEMA_TITLE = "Response violates schema"
+# One response with thousands of deviations (a record of 80,000 unknown keys) is reported by
+# its first ones: each finding costs memory, and the rest say nothing the first do not.
+MAX_FINDINGS_PER_RESPONSE = 50
 _UNREADABLE_TITLE = "Response body not readable"
 
 
@@ -123,7 +126,23 @@ def validate(
     if _SCHEMA_CHECK in check_names(selected):
         for finding in _integer_format_findings(spec, response):
             found.setdefault(finding.fingerprint, finding)
-    return list(found.values())
+    kept = list(found.values())
+    if len(kept) <= MAX_FINDINGS_PER_RESPONSE:
+        return kept
+    return [*kept[:MAX_FINDINGS_PER_RESPONSE], _more(response)]
+
+
+def _more(response: httpx.Response) -> Finding:
+    return _finding(
+        MORE_FINDINGS,
+        response,
+        category=_category(response),
+        title="More deviations in one response than a report keeps",
+        message=f"This response shows more deviations than the first {MAX_FINDINGS_PER_RESPONSE} reported.",
+        location="body",
+        expected=f"at most {MAX_FINDINGS_PER_RESPONSE} deviations reported per response",
+        actual=f"more than {MAX_FINDINGS_PER_RESPONSE}",
+    )
 
 
 def _outcomes(
@@ -175,7 +194,8 @@ def _finding(
     detail: str = "",
 ) -> Finding:
     """A finding about one response; its texts from the target kept whole, only bounded in size."""
-    return Finding(
+    return Finding.about(
+        response,
         check=check,
         category=category,
         title=title,
@@ -184,9 +204,6 @@ def _finding(
         expected=bounded(expected),
         actual=bounded(printable(actual)),
         detail=bounded(printable(detail)),
-        requests=(RequestInfo.from_request(response.request),),
-        status=response.status_code,
-        response_excerpt=excerpt(response),
     )
 
 
@@ -268,10 +285,24 @@ def _message(failure: Failure) -> str:
 # A path into the body; None stands for any index of an array: the same field of any record
 # is the same drift.
 _Pattern = tuple[str | None, ...]
-# What the validator reports: its keyword, the instance path, and the value at that path.
-_Violation = tuple[str, Sequence[str | int], Any]
-# One deviation: location, expected, actual, detail, message.
-_Deviation = tuple[str, str, str, str, str]
+
+
+class _Violation(NamedTuple):
+    """What a validator reports: its keyword, the instance path, and the value at that path."""
+
+    keyword: str
+    path: Sequence[str | int]
+    instance: Any
+
+
+class _Deviation(NamedTuple):
+    """One deviation, as specific as a baseline entry must be."""
+
+    location: str
+    expected: str
+    actual: str
+    detail: str
+    message: str
 
 
 def _escape(name: str) -> str:
@@ -323,21 +354,27 @@ def _deviations(
     found: list[_Deviation] = []
     if schema is not None and keyword == "additionalProperties" and schema.get("additionalProperties") is False:
         known = schema.get("properties", {})
+        # Each unknown name once, with its first value; past the per-response cap, more names
+        # are not worth describing one by one.
+        first: dict[str, Any] = {}
+        for record in objects:
+            for name, value in record.items():
+                if name not in known:
+                    first.setdefault(name, value)
+        unknown = itertools.islice(first.items(), MAX_FINDINGS_PER_RESPONSE + 1)
         found = [
-            (
+            _Deviation(
                 f"{where}/{_escape(name)}",
                 "no property beyond those in the spec",
                 json_text(value),
                 "",
                 f"{name} is not a property of the spec's schema at {shown}",
             )
-            for record in objects
-            for name, value in record.items()
-            if name not in known
+            for name, value in unknown
         ]
     elif schema is not None and keyword == "required":
         found = [
-            (
+            _Deviation(
                 f"{where}/{_escape(name)}",
                 "a required property",
                 "missing",
@@ -351,7 +388,7 @@ def _deviations(
     elif schema is not None and keyword in ("enum", "const") and keyword in schema:
         allowed = schema["enum"] if keyword == "enum" else [schema["const"]]
         found = [
-            (
+            _Deviation(
                 shown,
                 f"one of {json_text(allowed)}",
                 json_text(value),
@@ -365,7 +402,7 @@ def _deviations(
         declared = schema["type"]
         types = [declared] if isinstance(declared, str) else list(declared)
         found = [
-            (
+            _Deviation(
                 shown,
                 " or ".join(types),
                 f"{json_type(value)} {json_text(value)}",
@@ -380,7 +417,7 @@ def _deviations(
     # Any other keyword, or a failure the spec's schema does not explain: the value as reported.
     constraint = f" {json_text(schema[keyword])}" if schema is not None and keyword in schema else ""
     return [
-        (
+        _Deviation(
             shown,
             f"{keyword}{constraint} as in the spec",
             json_text(instance),
@@ -398,18 +435,19 @@ def _schema_findings(spec: Spec, check: str, response: httpx.Response, violation
         where = _pointer(pattern)
         values = _values_at(body, pattern) or [instance]
         schema = _schema_at(spec, response.status_code, pattern)
-        for location, expected, actual, detail, message in _deviations(keyword, schema, where, values, instance):
+        for deviation in _deviations(keyword, schema, where, values, instance):
             findings.append(
                 _finding(
                     check,
                     response,
                     category=_category(response, keyword),
                     title=_SCHEMA_TITLE,
-                    message=f"{message}\n\nValidated against the response schema for status {response.status_code}.",
-                    location=location,
-                    expected=expected,
-                    actual=actual,
-                    detail=detail,
+                    message=f"{deviation.message}\n\n"
+                    f"Validated against the response schema for status {response.status_code}.",
+                    location=deviation.location,
+                    expected=deviation.expected,
+                    actual=deviation.actual,
+                    detail=deviation.detail,
                 )
             )
     return findings
@@ -443,7 +481,7 @@ def _integer_format_findings(spec: Spec, response: httpx.Response) -> list[Findi
         )
         # One finding per field, as for any keyword but those a baseline must tell apart by value.
         for value in itertools.islice(beyond, 1):
-            violations.append(("format", [0 if part is None else part for part in pattern], value))
+            violations.append(_Violation("format", [0 if part is None else part for part in pattern], value))
     return _schema_findings(spec, _SCHEMA_CHECK, response, violations)
 
 
@@ -454,7 +492,7 @@ def _spec_violations(spec: Spec, status: int, value: Any) -> list[_Violation] | 
         return None
     try:
         return [
-            (str(error.validator), list(error.absolute_path), error.instance)
+            _Violation(str(error.validator), list(error.absolute_path), error.instance)
             for error in spec.validator(schema).iter_errors(value)
         ]
     except RecursionError:
@@ -488,52 +526,104 @@ def _undecoded(spec: Spec, check: str, failure: Failure, response: httpx.Respons
     return [_unreadable(check, response, body.error or "not JSON")]
 
 
+def _schema_failure(
+    spec: Spec, check: str, failure: Failure, case: Case[Any], response: httpx.Response
+) -> list[Finding]:
+    assert isinstance(failure, JsonSchemaError)
+    keyword = str(failure.schema_path[-1]) if failure.schema_path else "schema"
+    return _schema_findings(spec, check, response, [_Violation(keyword, list(failure.instance_path), failure.instance)])
+
+
+class _Fault(NamedTuple):
+    """What a failure other than a schema one says: the category, where, and expected against actual."""
+
+    category: str
+    location: str
+    expected: str
+    actual: str
+
+
+def _simple(describe: Callable[[Failure, Case[Any], httpx.Response], _Fault]) -> _Handler:
+    """A handler for a failure that is one finding, described by ``describe``."""
+
+    def handle(spec: Spec, check: str, failure: Failure, case: Case[Any], response: httpx.Response) -> list[Finding]:
+        fault = describe(failure, case, response)
+        return [
+            _finding(
+                check,
+                response,
+                category=fault.category,
+                title=failure.title,
+                message=_message(failure),
+                location=fault.location,
+                expected=fault.expected,
+                actual=fault.actual,
+            )
+        ]
+
+    return handle
+
+
+def _queried(case: Case[Any]) -> str:
+    return ",".join(sorted(case.query or {})) or "query"
+
+
+def _undefined_status(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    assert isinstance(failure, UndefinedStatusCode)
+    return _Fault("status", "status", f"one of {', '.join(failure.defined_status_codes)}", str(response.status_code))
+
+
+def _content_type(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    return _Fault("content-type", "Content-Type", "application/json", response.headers.get("content-type", "(none)"))
+
+
+def _accepted_negative(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    return _Fault("status", _negated_parameter(case), "400 for an invalid value", str(response.status_code))
+
+
+def _rejected_positive(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    return _Fault("status", _queried(case), "2xx for a valid query", str(response.status_code))
+
+
+def _server_error(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    return _Fault("status", _queried(case), "no 5xx for a valid query", str(response.status_code))
+
+
+def _other(failure: Failure, case: Case[Any], response: httpx.Response) -> _Fault:
+    return _Fault("schema", failure.title, "as in the spec", failure.title)
+
+
+_Handler = Callable[[Spec, str, Failure, Case[Any], httpx.Response], list[Finding]]
+# Each kind of schemathesis failure, by its type, and how it becomes findings: its typed
+# fields are read, never its message.
+_BY_FAILURE: dict[type[Failure], _Handler] = {
+    JsonSchemaError: _schema_failure,
+    MalformedJson: lambda spec, check, failure, case, response: _undecoded(spec, check, failure, response),
+    ContentDeserializationError: lambda spec, check, failure, case, response: _undecoded(
+        spec, check, failure, response
+    ),
+    UndefinedStatusCode: _simple(_undefined_status),
+    UndefinedContentType: _simple(_content_type),
+    MissingContentType: _simple(_content_type),
+    MalformedMediaType: _simple(_content_type),
+    AcceptedNegativeData: _simple(_accepted_negative),
+    RejectedPositiveData: _simple(_rejected_positive),
+    ServerError: _simple(_server_error),
+}
+
+
 def findings_from(spec: Spec, failure: Failure, case: Case[Any], response: httpx.Response) -> list[Finding]:
     """One schemathesis failure as findings that name the field or parameter at fault."""
-    check = _check_of(failure)
-    status = response.status_code
-    if isinstance(failure, JsonSchemaError):
-        keyword = str(failure.schema_path[-1]) if failure.schema_path else "schema"
-        return _schema_findings(spec, check, response, [(keyword, list(failure.instance_path), failure.instance)])
-    if isinstance(failure, (MalformedJson, ContentDeserializationError)):
-        return _undecoded(spec, check, failure, response)
-    location: str
-    if isinstance(failure, UndefinedStatusCode):
-        category, location = "status", "status"
-        expected, actual = f"one of {', '.join(failure.defined_status_codes)}", str(status)
-    elif isinstance(failure, (UndefinedContentType, MissingContentType, MalformedMediaType)):
-        category, location = "content-type", "Content-Type"
-        expected, actual = "application/json", response.headers.get("content-type", "(none)")
-    elif isinstance(failure, AcceptedNegativeData):
-        category, location = "status", _negated_parameter(case)
-        expected, actual = "400 for an invalid value", str(status)
-    elif isinstance(failure, RejectedPositiveData):
-        category, location = "status", ",".join(sorted(case.query or {})) or "query"
-        expected, actual = "2xx for a valid query", str(status)
-    elif isinstance(failure, ServerError):
-        category, location = "status", ",".join(sorted(case.query or {})) or "query"
-        expected, actual = "no 5xx for a valid query", str(status)
-    else:
-        category, location, expected, actual = "schema", failure.title, "as in the spec", failure.title
-    return [
-        _finding(
-            check,
-            response,
-            category=category,
-            title=failure.title,
-            message=_message(failure),
-            location=location,
-            expected=expected,
-            actual=actual,
-        )
-    ]
+    handler = next((h for kind, h in _BY_FAILURE.items() if isinstance(failure, kind)), _simple(_other))
+    return handler(spec, _check_of(failure), failure, case, response)
 
 
 def _negated_parameter(case: Case[Any]) -> str:
     """The parameter(s) a negative case broke, as schemathesis recorded the mutation."""
-    data = case.meta.phase.data if case.meta is not None else None
-    parameter = getattr(data, "parameter", None)
-    if parameter:
-        return str(parameter)
-    mutated = sorted({str(m.parameter) for m in getattr(data, "mutations", ()) if m.parameter})
-    return ",".join(mutated) or ",".join(sorted(case.query or {})) or "query"
+    if case.meta is None:
+        return _queried(case)
+    data = case.meta.phase.data
+    if data.parameter:
+        return data.parameter
+    mutated = sorted({str(mutation.parameter) for mutation in data.mutations if mutation.parameter})
+    return ",".join(mutated) or _queried(case)

@@ -35,12 +35,13 @@ from typing import Any, NoReturn, TextIO
 from dcs_contract.baseline import Baseline
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
-from dcs_contract.mock import FaultPlan, MockCredentials, MockServer, MockState, create_app
+from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
 from dcs_contract.redaction import Scrubber
 from dcs_contract.report import RunReport, utc_now, write_reports
 from dcs_contract.sdk import compare_with_sdk
+from dcs_contract.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
 from dcs_contract.spec import load_spec
 from dcs_contract.suite import embedded_mock, run_contract
 from dcs_contract.target import BOUNDS, RunSettings, Target, check_id, check_output_dir, check_output_file
@@ -54,7 +55,6 @@ _EXIT_BY_VERDICT = {
     "untestable": EXIT_UNTESTABLE,
     "error": EXIT_ERROR,
 }
-_CREDENTIAL_VARIABLES = ("CLOUD_SDK_AK", "CLOUD_SDK_SK", "DCS_AUTH_TOKEN")
 _REPORT_FILES = ("report.json", "report.md", "junit.xml")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -90,8 +90,9 @@ _number = _converter(float, "a number")
 _DEFAULT_RECORDING = Path("traffic.har")  # relative to --report-dir
 
 
-def _drift_help() -> str:
-    return f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
+_DRIFT_HELP = f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
+_FAULTS_HELP = f"behave like a busy gateway: {FaultPlan().describe()}"
+_RECORDS_HELP = f"backups of the instance (default {DEFAULT_RECORD_COUNT})"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,9 +155,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--baseline-update", action="store_true", help="write this run's findings into the --baseline file"
     )
     embedded = run.add_argument_group("the embedded mock (only when no target is configured)")
-    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_drift_help())
-    embedded.add_argument("--mock-faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
-    embedded.add_argument("--mock-records", type=_integer, help="backups of the instance (default 137)")
+    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
+    embedded.add_argument("--mock-faults", action="store_true", help=_FAULTS_HELP)
+    embedded.add_argument("--mock-records", type=_integer, help=_RECORDS_HELP)
     embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
@@ -180,9 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--port", type=_integer, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
     mock.add_argument("--project-id", help="the project id to serve (default: generated)")
     mock.add_argument("--instance-id", help="the instance id with backups (default: generated)")
-    mock.add_argument("--records", type=_integer, default=137, help="backups of the instance (default 137)")
-    mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=_drift_help())
-    mock.add_argument("--faults", action="store_true", help="every 7th answer 429, every 9th 503, some slow")
+    mock.add_argument("--records", type=_integer, default=DEFAULT_RECORD_COUNT, help=_RECORDS_HELP)
+    mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
+    mock.add_argument("--faults", action="store_true", help=_FAULTS_HELP)
     return parser
 
 
@@ -213,11 +214,11 @@ class _Progress:
 
 def _summary(report: RunReport) -> str:
     lines = ["", f"dcs-contract: {report.verdict.upper()}"]
-    lines.append(f"  target    {report.target.get('base_url')} (instance {report.target.get('instance_id')})")
-    lines.append(f"  auth      {report.target.get('credentials')}")
+    lines.append(f"  target    {report.target.base_url} (instance {report.target.instance_id})")
+    lines.append(f"  auth      {report.target.credentials}")
     lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
-    statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.get("by_status", {}).items()))
-    lines.append(f"  requests  {report.requests.get('total', 0)}  ({statuses})")
+    statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.by_status.items()))
+    lines.append(f"  requests  {report.requests.total}  ({statuses})")
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
     # What ran is read from the run: a check that never met a response it applies to did not run.
@@ -241,7 +242,7 @@ def _summary(report: RunReport) -> str:
         for finding in report.accepted:
             lines.append(f"    accepted [{finding.category}] {finding.title}: {finding.location}")
         for entry in report.resolved:
-            lines.append(f"    resolved [{entry['category']}] {entry['location']} ({entry['check']}): no longer seen")
+            lines.append(f"    resolved [{entry.category}] {entry.location} ({entry.check}): no longer seen")
     if report.error:
         lines.append(f"  error     {report.error}")
     lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
@@ -295,6 +296,10 @@ class _StopOnSignals:
     def __init__(self) -> None:
         self.received: str | None = None
         self._raising = False
+
+    def stop_signal(self) -> str | None:
+        """The signal received, if any: the guard checks it before each attempt."""
+        return self.received
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received = self.received or signal.Signals(signum).name
@@ -374,13 +379,13 @@ def _run_until_stopped(
     if target.is_mock:
         err.write("dcs-contract: no target configured, starting the embedded mock\n")
         with embedded_mock(spec, target, **mock_options) as (mock_target, _state), stop.sending():
-            report = run_contract(spec, mock_target, settings, progress=progress)
+            report = run_contract(spec, mock_target, settings, progress=progress, stopped=stop.stop_signal)
         secrets = mock_target.credentials.secrets()
     else:
         say = Scrubber(target.credentials.secrets()).text
         err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
         with stop.sending():
-            report = run_contract(spec, target, settings, progress=progress)
+            report = run_contract(spec, target, settings, progress=progress, stopped=stop.stop_signal)
         secrets = target.credentials.secrets()
     progress.close()
     scrubber = Scrubber(secrets)
@@ -417,15 +422,10 @@ def _judged(report: RunReport, baseline: Baseline | None, update: bool, scrubber
     return baseline.apply(report, scrubber=scrubber)
 
 
-def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> NoReturn:
+    """Serve until interrupted: Ctrl-C (KeyboardInterrupt) is the only way out."""
     spec = load_spec()
-    ak, sk, token = env.get("CLOUD_SDK_AK"), env.get("CLOUD_SDK_SK"), env.get("DCS_AUTH_TOKEN")
-    generated = MockCredentials.generate()
-    credentials = MockCredentials(
-        access_key=ak or generated.access_key,
-        secret_key=sk or generated.secret_key,
-        token=token or generated.token,
-    )
+    given = Credentials.from_env(env)
     _check_drifts("--drift", args.drift)
     BOUNDS["port"].check("--port", args.port)
     BOUNDS["records"].check("--records", args.records)
@@ -436,7 +436,7 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
         spec,
         project_id=args.project_id,
         instance_id=args.instance_id,
-        credentials=credentials,
+        credentials=given,
         records=args.records,
         drifts=tuple(args.drift),
         faults=FaultPlan() if args.faults else None,
@@ -452,18 +452,18 @@ def _mock(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({args.records} backups)\n")
     out.write(f"  DCS_EMPTY_INSTANCE_ID={state.empty_instance_id}   (no backups)\n")
     # Credentials the user set are theirs and are not echoed; generated ones are printed to be used.
-    if not (ak and sk):
-        out.write(f"  CLOUD_SDK_AK={credentials.access_key}\n  CLOUD_SDK_SK={credentials.secret_key}\n")
+    served = state.credentials
+    if given.access_key:
+        out.write(f"  AK/SK: from {given.origin}\n")
     else:
-        out.write("  AK/SK: from CLOUD_SDK_AK/CLOUD_SDK_SK\n")
-    out.write(f"  DCS_AUTH_TOKEN={credentials.token}\n" if not token else "  token: from DCS_AUTH_TOKEN\n")
+        out.write(f"  {AK_VARIABLE}={served.access_key}\n  {SK_VARIABLE}={served.secret_key}\n")
+    out.write(f"  token: from {TOKEN_VARIABLE}\n" if given.token else f"  {TOKEN_VARIABLE}={served.token}\n")
     out.flush()
     try:
         while True:
             time.sleep(3600)
     finally:
         server.stop()
-    return EXIT_CONFORMS
 
 
 def _docs(args: argparse.Namespace, out: TextIO) -> int:
@@ -480,17 +480,7 @@ def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args.report_dir, [])
     started = utc_now()
     comparison = compare_with_sdk(load_spec(args.spec))
-    report = RunReport(
-        target={"base_url": None, "sdk": comparison.sdk, "credentials": "none: nothing is sent"},
-        started=started,
-        finished=utc_now(),
-        seed=None,
-        cases={"sdk-check": comparison.compared},
-        requests={"total": 0},
-        findings=comparison.findings,
-        accepted=comparison.accepted,
-        baseline="the spec's info.x-sdk.differences",
-    )
+    report = comparison.report(started=started, finished=utc_now())
     paths = write_reports(report, args.report_dir, scrubber=Scrubber())
     out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
     out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
@@ -506,10 +496,10 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     environment = os.environ if env is None else env
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
     # value echoed back): it goes through the scrubber too.
-    say = Scrubber(environment.get(name) for name in _CREDENTIAL_VARIABLES).text
+    say = Scrubber(Credentials.secrets_in(environment)).text
     try:
         if args.command == "mock":
-            return _mock(args, environment, sys.stdout)
+            _mock(args, environment, sys.stdout)
         if args.command == "docs":
             return _docs(args, sys.stdout)
         if args.command == "sdk-check":

@@ -14,7 +14,6 @@ such input: they say the value is not readable, and the caller leaves it out.
 from __future__ import annotations
 
 import json
-import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -106,14 +105,16 @@ class JsonBody:
         return self.error is None
 
 
-# Each response is parsed once, however many checks and invariants read it.
-_READ: weakref.WeakKeyDictionary[httpx.Response, JsonBody] = weakref.WeakKeyDictionary()
+# Each response is parsed once, however many checks and invariants read it: kept with the
+# response itself, not in a weak mapping whose callbacks would run (and swallow a signal's
+# exception) whenever a response is collected.
+_READ = "dcs_contract.json"
 
 
 def read_json(response: httpx.Response) -> JsonBody:
     """The body as JSON; never raises, whatever the body (not JSON, not UTF-8, nested too deep)."""
-    known = _READ.get(response)
-    if known is not None:
+    known = response.extensions.get(_READ)
+    if isinstance(known, JsonBody):
         return known
     try:
         read = JsonBody(value=json.loads(response.content))
@@ -123,7 +124,7 @@ def read_json(response: httpx.Response) -> JsonBody:
         read = JsonBody(error="JSON nested too deep to read")
     except ValueError as exc:  # not JSON, not UTF-8, or an integer of more digits than Python converts
         read = JsonBody(error=f"not JSON: {exc}")
-    _READ[response] = read
+    response.extensions[_READ] = read
     return read
 
 

@@ -26,6 +26,8 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
+from dcs_contract.formats import printable
+
 __all__ = ["MIN_FRAGMENT", "PLACEHOLDER", "SENSITIVE_HEADERS", "Scrubber"]
 
 PLACEHOLDER = "***"
@@ -33,8 +35,9 @@ PLACEHOLDER = "***"
 MIN_FRAGMENT = 8
 # Headers that carry a credential (the AK/SK signature names the AK; the others are tokens).
 SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
-# scheme://user:password@host: the user-info is dropped, whatever it holds.
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/?#\s@\"'<>]*@")
+# scheme://user:password@host: the user-info is dropped, whatever it holds. Up to the last @
+# of the URL, since passwords are written with raw / ? # @ in them, whatever RFC 3986 says.
+_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@")
 _ELLIPSIS = "…"
 _STRIDE = 4
 
@@ -78,7 +81,12 @@ class Scrubber:
         return f"Scrubber({len(self._short) + len(self._long)} forms)"
 
     def text(self, text: str) -> str:
-        """``text`` with every secret, every fragment of one, and URL user-info replaced."""
+        """``text`` with every secret, every fragment of one, and URL user-info replaced.
+
+        Also made writable as UTF-8: a lone surrogate (JSON's ``"\\ud800"``, a UTF-7 body)
+        becomes an escape, so that no writer fails on what a target sent.
+        """
+        text = printable(text)
         if "@" in text:
             text = _USERINFO_RE.sub(lambda m: m["scheme"] + PLACEHOLDER + "@", text)
         if self._grams:
@@ -135,9 +143,3 @@ class Scrubber:
         if isinstance(value, (list, tuple)):
             return [self.data(item) for item in value]
         return value
-
-    def headers(self, headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
-        """Headers with every credential-bearing value replaced, and the rest scrubbed."""
-        return tuple(
-            (name, "[REDACTED]" if name.lower() in SENSITIVE_HEADERS else self.text(value)) for name, value in headers
-        )

@@ -31,10 +31,12 @@ from dcs_contract.errors import (
     BudgetExhausted,
     DcsContractError,
     ResponseTooLarge,
+    RunStopped,
     StillThrottled,
     TargetUnavailable,
     Unreachable,
 )
+from dcs_contract.formats import printable, read_json
 from dcs_contract.redaction import SENSITIVE_HEADERS
 from dcs_contract.wire import (
     ACCEPT_ENCODING,
@@ -50,6 +52,7 @@ __all__ = [
     "MAX_RECORDED_BODY",
     "Exchange",
     "GuardedTransport",
+    "TrafficMark",
     "TrafficStats",
     "UnsafeMethod",
     "build_client",
@@ -97,14 +100,42 @@ class Exchange:
     http_version: str = "HTTP/1.1"
 
 
+@dataclass(frozen=True)
+class TrafficMark:
+    """Where the traffic stood at one moment: :meth:`TrafficStats.since` counts from there."""
+
+    attempts: int
+    by_status: Counter[str]
+    retries: int
+    exchanges: int
+
+
 @dataclass
 class TrafficStats:
-    """What was sent, counted at the client; the mock's log counts the same at the server."""
+    """What was sent, counted at the client; the mock's log counts the same at the server.
+
+    A guard shared by several runs counts for all of them; each run counts its own part as
+    ``guard.stats.since(mark)``, with the mark taken when it began.
+    """
 
     attempts: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
     retries: int = 0
     exchanges: list[Exchange] = field(default_factory=list)
+
+    def mark(self) -> TrafficMark:
+        return TrafficMark(self.attempts, Counter(self.by_status), self.retries, len(self.exchanges))
+
+    def since(self, mark: TrafficMark) -> TrafficStats:
+        """The traffic after ``mark``."""
+        by_status = Counter(self.by_status)
+        by_status.subtract(mark.by_status)
+        return TrafficStats(
+            attempts=self.attempts - mark.attempts,
+            by_status=Counter({status: count for status, count in by_status.items() if count}),
+            retries=self.retries - mark.retries,
+            exchanges=self.exchanges[mark.exchanges :],
+        )
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -124,8 +155,13 @@ class GuardedTransport(httpx.BaseTransport):
         backoff: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        stopped: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._inner = inner
+        # The name of a signal that asked the run to stop, if any: checked before every attempt,
+        # so that a stop is not lost when the signal handler's own exception was swallowed
+        # (raised inside a weakref callback or a __del__, where Python ignores exceptions).
+        self._stop_signal = stopped
         self._record = record
         # A shared guard outlives the clients that use it: one budget and one rate limit for
         # several runs (the pytest suite's properties). Its owner calls shutdown().
@@ -145,6 +181,9 @@ class GuardedTransport(httpx.BaseTransport):
 
     def _take_slot(self, request: httpx.Request) -> None:
         """Count the attempt against the budget and wait for its turn under the rate limit."""
+        signal_name = self._stop_signal()
+        if signal_name is not None:
+            raise RunStopped(signal_name)
         with self._lock:
             if self.stats.attempts >= self.max_requests:
                 raise BudgetExhausted(
@@ -169,7 +208,12 @@ class GuardedTransport(httpx.BaseTransport):
             with self._lock:
                 self._next_slot = max(self._next_slot, self._clock() + self._interval)
 
-    def _send_once(self, request: httpx.Request) -> httpx.Response:
+    def _send_once(self, request: httpx.Request) -> tuple[httpx.Response, BodyTooLarge | None]:
+        """One attempt: the response with its body read, or without it when it was over the cap.
+
+        Over the cap, the status still counts: a 401 stops the run and a 429 is retried,
+        whatever the size of the body that came with it.
+        """
         self._take_slot(request)
         started, started_at = self._clock(), datetime.now(UTC)
         expires = None if self._deadline is None else started + self._deadline
@@ -189,18 +233,11 @@ class GuardedTransport(httpx.BaseTransport):
         except BodyTooLarge as exc:
             assert received is not None  # only reading a body raises it
             self._log(self._exchange(request, received, started, started_at, f"body {exc}"))
-            raise ResponseTooLarge(
-                f"{request.method} {request.url.path} was answered {received.status_code} with a body {exc} "
-                f"(--max-body {self._max_body})",
-                request=request,
-                status_code=received.status_code,
-                limit=self._max_body,
-            ) from None
+            return _decoded(received, b"", request), exc
         finally:
             self._after_answer()
-        response = _decoded(received, body, request)
         self._log(self._exchange(request, received, started, started_at, None, body))
-        return response
+        return _decoded(received, body, request), None
 
     def _exchange(
         self,
@@ -247,7 +284,7 @@ class GuardedTransport(httpx.BaseTransport):
         for attempt in range(self._retries + 1):
             last = attempt == self._retries
             try:
-                response = self._send_once(request)
+                response, oversized = self._send_once(request)
             except httpx.TransportError as exc:
                 if last:
                     raise Unreachable(f"{request.url.host} did not answer after {attempt + 1} attempts: {exc}") from exc
@@ -259,6 +296,14 @@ class GuardedTransport(httpx.BaseTransport):
                 response.read()
                 raise _auth_rejected(response)
             if response.status_code not in RETRYABLE_STATUSES:
+                if oversized is not None:
+                    raise ResponseTooLarge(
+                        f"{request.method} {request.url.path} was answered {response.status_code} with a body "
+                        f"{oversized} (--max-body {self._max_body})",
+                        request=request,
+                        status_code=response.status_code,
+                        limit=self._max_body,
+                    )
                 return response
             if last:
                 response.read()
@@ -308,16 +353,18 @@ def _text(body: bytes, response: httpx.Response) -> str:
         return body.decode("utf-8", errors="replace")
 
 
+# A gateway error code is a few characters (APIGW.0301); a longer one is not one to repeat whole.
+_MAX_ERROR_CODE = 64
+
+
 def _auth_rejected(response: httpx.Response) -> AuthRejected:
-    try:
-        body = response.json()
-    except (ValueError, RecursionError):
-        body = None
+    body = read_json(response).value
     code = body.get("error_code") if isinstance(body, dict) else None
+    shown = printable(code[:_MAX_ERROR_CODE]) if isinstance(code, str) and code else None
     return AuthRejected(
-        f"the target refused the credentials: HTTP {response.status_code}" + (f" {code}" if code else ""),
+        f"the target refused the credentials: HTTP {response.status_code}" + (f" {shown}" if shown else ""),
         status_code=response.status_code,
-        error_code=code if isinstance(code, str) else None,
+        error_code=shown,
     )
 
 

@@ -31,6 +31,8 @@ __all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "DeadlineTransport", "exchange_dea
 
 # The monotonic time by which the current exchange must be over; None: no deadline.
 _DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar("dcs_contract_deadline", default=None)
+# httpx's default limits: a connection kept alive is dropped after 5 s, before a server does.
+_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20, keepalive_expiry=5.0)
 # Encodings the harness asks for (Accept-Encoding) and decodes itself, within the cap.
 ACCEPT_ENCODING = "gzip, deflate"
 
@@ -107,12 +109,19 @@ class DeadlineTransport(httpx.HTTPTransport):
     """httpx's own HTTP transport, over sockets whose every operation respects the exchange's deadline.
 
     httpx does not take a network backend, so the connection pool it built is replaced by
-    the same pool over ours; its request and exception mapping are kept as they are.
+    one with httpx's own settings (TLS, limits, keep-alive expiry) over ours; its request and
+    exception mapping are kept as they are.
     """
 
     def __init__(self) -> None:
-        super().__init__()
-        self._pool = httpcore.ConnectionPool(ssl_context=httpx.create_ssl_context(), network_backend=_DeadlineBackend())
+        super().__init__(limits=_LIMITS)
+        self._pool = httpcore.ConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=_LIMITS.max_connections,
+            max_keepalive_connections=_LIMITS.max_keepalive_connections,
+            keepalive_expiry=_LIMITS.keepalive_expiry,
+            network_backend=_DeadlineBackend(),
+        )
 
 
 class BodyTooLarge(Exception):

@@ -12,9 +12,9 @@ import pytest
 
 from dcs_contract.cli import _summary, main
 from dcs_contract.engine import ContractRun
-from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import RunReport
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo
 from dcs_contract.signing import AkSkAuth
 from dcs_contract.spec import Spec
 from tests.harness.conftest import dcs_contract_mock
@@ -128,6 +128,18 @@ def test_dcs_contract_mock_serves_with_what_it_prints() -> None:
         assert httpx.get(url, headers={"X-Auth-Token": printed["DCS_AUTH_TOKEN"]}).status_code == 200
 
 
+def test_the_mocks_help_states_the_defaults_the_mock_uses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")  # one line per option: nothing wrapped mid-phrase
+    for argv in (["mock", "--help"], ["run", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv, env={})
+        out = capsys.readouterr().out
+        assert FaultPlan().describe() in out
+        assert f"(default {DEFAULT_RECORD_COUNT})" in out
+
+
 @pytest.mark.parametrize(
     "command",
     [
@@ -179,12 +191,12 @@ def test_a_bug_in_the_harness_exits_4_and_still_leaves_the_reports(
 def test_the_summary_lists_what_ran_and_what_did_not_from_the_run() -> None:
     """Read from the report, not fixed text: a check the run did not evaluate is not claimed."""
     report = RunReport(
-        target={"base_url": "http://127.0.0.1:1", "instance_id": "i", "credentials": "none"},
+        target=TargetInfo(base_url="http://127.0.0.1:1", instance_id="i", credentials="none"),
         started="s",
         finished="f",
         seed=1,
         cases={"schema-positive": 3},
-        requests={"total": 3, "by_status": {"200": 3}},
+        requests=RequestCounts(total=3, by_status={"200": 3}),
         findings=[],
         evaluated={"status_code_conformance": 3, "page-size": 2},
         not_evaluated={

@@ -7,7 +7,6 @@ itself. What it received is the proof of what the harness sent.
 from __future__ import annotations
 
 import json
-import math
 import subprocess
 import sys
 import time
@@ -29,6 +28,7 @@ from tests.harness.hostile import (
     gzip_bomb,
     processing_forever,
 )
+from tests.harness.leaks import assert_no_leak
 
 PATH = "/v2/p1/instances/i1/backups"
 AK, SK = "HOSTILEAKEXAMPLE0001", "hostile-secret-key-example-0000000000001"
@@ -131,12 +131,24 @@ def test_a_body_that_drips_ends_the_run_as_untestable_within_its_deadlines(
     assert elapsed < 5 * 1 + 7.5 + 3, elapsed
 
 
-@pytest.mark.parametrize("value", ["nan", "inf", "-inf", "-5", "1e308", "Wed, 21 Oct 2015 07:28:00 GMT", ""])
-def test_a_retry_after_that_is_not_a_finite_delay_is_ignored(value: str) -> None:
-    delay = finite_delay(value, ceiling=30.0)
-    assert delay is None or (math.isfinite(delay) and 0 <= delay <= 30.0)
-    if value == "1e308":
-        assert delay == 30.0, "a huge delay is capped, not ignored"
+@pytest.mark.parametrize(
+    ("value", "delay"),
+    [
+        ("nan", None),
+        ("inf", None),
+        ("-inf", None),
+        ("-5", None),
+        ("", None),
+        ("soon", None),
+        ("Wed, 21 Oct 2015 07:28:00 GMT", None),
+        ("1e308", 30.0),
+        ("2.5", 2.5),
+        ("0", 0.0),
+    ],
+)
+def test_a_retry_after_that_is_not_a_finite_delay_is_ignored(value: str, delay: float | None) -> None:
+    """Ignored, not clamped: the guard then waits its own backoff. A huge delay is capped."""
+    assert finite_delay(value, ceiling=30.0) == delay
 
 
 def test_a_target_that_sends_retry_after_nan_is_still_throttled_not_a_crash(
@@ -161,3 +173,67 @@ def test_the_guard_raises_still_throttled_with_a_nan_retry_after() -> None:
     with httpx.Client(transport=guard, base_url="https://dcs.test") as client, pytest.raises(StillThrottled):
         client.get(PATH)
     assert sleeps == [0.5, 1.0, 2.0], "nan falls back to the guard's own backoff"
+
+
+def _outputs(reports: Path, captured: pytest.CaptureResult[str]) -> dict[str, str]:
+    return {"stdout": captured.out, "stderr": captured.err} | {p.name: p.read_text() for p in reports.iterdir()}
+
+
+def test_a_401_with_a_body_over_the_cap_still_stops_the_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Five refused signatures lock the AK: a refusal stops the run whatever the size of its body."""
+    behaviour = answer("401 Unauthorized", b'{"error_code": "APIGW.0301", "pad": "' + b"x" * 100_000 + b'"}')
+    flags = ["--max-body", "65536", "--rate-limit", "100", "--report-dir", str(tmp_path)]
+    with HostileServer(behaviour) as server:
+        code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
+        received = server.requests()
+    report = json.loads((tmp_path / "report.json").read_text())
+    # The probe (no credential) expects its 401; the first signed request is refused, and that is all.
+    assert [bool(r.headers.get("authorization")) for r in received] == [False, True]
+    assert "refused the credentials: HTTP 401" in report["error"]
+    assert code == 1, "the probe's body over the cap is a finding, found before the refusal"
+    assert {f["check"] for f in report["findings"]} == {"body_within_cap"}
+    assert_no_leak(_outputs(tmp_path, capsys.readouterr()), [AK, SK])
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"error_code": "APIGW.\\ud800", "error_msg": "\\udfff"}'),
+        ("application/json; charset=utf-7", b'{"error_code": "+2AA-", "error_msg": "x"}'),
+        ("application/json; charset=rot13", b'{"error_code": "APIGW.0301"}'),
+        ("application/json; charset=unicode_escape", b'{"error_code": "\\ud800"}'),
+    ],
+    ids=["json-lone-surrogate", "utf-7", "rot13", "unicode-escape"],
+)
+@pytest.mark.parametrize("status", ["200 OK", "401 Unauthorized"])
+def test_bodies_in_odd_charsets_are_reported_not_a_crash(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], content_type: str, body: bytes, status: str
+) -> None:
+    behaviour = answer(status, body, Content_Type=content_type)
+    flags = ["--max-examples", "2", "--max-requests", "12", "--rate-limit", "100", "--record", "--report-dir"]
+    with HostileServer(behaviour) as server:
+        code = main(["run", *flags, str(tmp_path)], env={**ENV, "DCS_BASE_URL": server.base_url})
+        received = server.requests()
+    captured = capsys.readouterr()
+    assert code in (1, 3), captured.err  # drift, or refused: a target's fault, never the harness's (4)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["crash"] is None
+    assert {"report.json", "report.md", "junit.xml", "traffic.har"} <= {p.name for p in tmp_path.iterdir()}
+    assert {r.method for r in received} == {"GET"} and 1 <= len(received) <= 12
+    assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
+
+
+def test_a_record_of_thousands_of_unknown_keys_is_reported_by_its_first(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Each finding costs memory: one response yields at most 50 of them, and says there were more."""
+    record = {f"k{n}": n for n in range(20_000)}
+    body = json.dumps({"total_num": 1, "backup_record_response": [record]}).encode()
+    flags = ["--max-examples", "2", "--max-requests", "8", "--rate-limit", "100", "--report-dir", str(tmp_path)]
+    with HostileServer(answer("200 OK", body)) as server:
+        code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
+    assert code == 1, capsys.readouterr().err
+    findings = json.loads((tmp_path / "report.json").read_text())["findings"]
+    unknown = [f for f in findings if f["location"].startswith("/backup_record_response/*/k")]
+    assert 1 <= len(unknown) <= 50
+    assert any(f["check"] == "more_findings" for f in findings)
