@@ -183,12 +183,15 @@ class ContractRun:
     settings: RunSettings
     client: httpx.Client
     log: RunLog
+    operation: Operation = field(init=False)
+    invariants: Invariants = field(init=False)
+    # The unfiltered listing, read once (None when it was not a readable page).
+    survey_page: Page | None = field(init=False, default=None)
+    surveyed: bool = field(init=False, default=False)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
         self.invariants = Invariants(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
-        self._survey: Page | None = None
-        self._surveyed = False
 
     def for_property(self, name: str) -> PropertyRun:
         """The handle a property gets: this run, bound to the property's name."""
@@ -325,10 +328,11 @@ class ContractRun:
 
         Semantic properties draw windows around the times it shows and compare against it.
         """
-        if not self._surveyed:
-            self._surveyed = True
-            self._survey = self.page(property_name, {"limit": str(self.spec.query_parameters["limit"]["maximum"])})
-        return self._survey
+        if not self.surveyed:
+            self.surveyed = True
+            largest = str(self.spec.query_parameters["limit"]["maximum"])
+            self.survey_page = self.page(property_name, {"limit": largest})
+        return self.survey_page
 
 
 @dataclass(frozen=True)

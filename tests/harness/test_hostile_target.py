@@ -106,11 +106,14 @@ def test_a_body_over_the_cap_is_a_finding_not_a_crash(tmp_path: Path, capsys: py
         code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
         received = server.requests()
     report = json.loads((tmp_path / "report.json").read_text())
-    assert code == 1, capsys.readouterr()
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
     assert {(f["category"], f["location"]) for f in report["findings"]} >= {("transport", "body")}
+    assert "over 8388608 bytes" in captured.out, "the summary names the cap"
     assert {r.method for r in received} == {"GET"}
     assert 1 <= len(received) <= 6
     assert all(r.path.endswith("/backups") for r in received)
+    assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
 
 
 def test_a_body_that_drips_ends_the_run_as_untestable_within_its_deadlines(
@@ -123,9 +126,10 @@ def test_a_body_that_drips_ends_the_run_as_untestable_within_its_deadlines(
         code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
         received = server.requests()
     elapsed = time.monotonic() - started
-    out = capsys.readouterr().out
-    assert code == 3, out
+    captured = capsys.readouterr()
+    assert code == 3, captured.out
     assert "did not answer after 5 attempts" in json.loads((tmp_path / "report.json").read_text())["error"]
+    assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
     assert [(r.method, r.path) for r in received] == [("GET", PATH)] * 5
     # 5 deadlines of 1 s and backoffs of 0.5 + 1 + 2 + 4 s; without a deadline this never ends.
     assert elapsed < 5 * 1 + 7.5 + 3, elapsed
