@@ -17,13 +17,17 @@ response's own keys may hold a credential, and what is written must match what i
 from __future__ import annotations
 
 import json
+import os
+import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from secrets import token_hex
 from typing import Any
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.findings import BaselineEntry, Finding, fingerprint_of
+from dcs_contract.formats import read_json_file
 from dcs_contract.redaction import Scrubber
 from dcs_contract.report import RunReport
 
@@ -60,23 +64,11 @@ class Baseline:
         """Read ``path``; a missing file is an empty baseline only when ``missing_ok``."""
         where = f"--baseline={str(path)!r}"
         try:
-            raw = path.read_bytes()
+            data = read_json_file(path, where, what="a baseline file")
         except FileNotFoundError:
             if missing_ok:
                 return cls(path)
             raise ConfigError(f"{where} does not exist (--baseline-update creates it)") from None
-        except OSError as exc:
-            raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
-        try:
-            data = json.loads(text)
-        except ValueError as exc:
-            raise ConfigError(f"{where} is not JSON: {exc}") from None
-        except RecursionError:
-            raise ConfigError(f"{where} nests too deeply to be a baseline file") from None
         return cls(path, _entries(where, data))
 
     def judge(self, findings: Iterable[Finding], *, scrubber: Scrubber) -> Judgement:
@@ -111,12 +103,34 @@ class Baseline:
         return Baseline(self.path, entries)
 
     def write(self, *, scrubber: Scrubber) -> Path:
-        """Write the file through ``scrubber``: each entry, then the text as a whole (its escaped forms)."""
+        """Write the file through ``scrubber``: each entry, then the text as a whole (its escaped forms).
+
+        The file is replaced whole or not at all: a full disk or a failure half-way must not
+        leave the team's committed file empty or cut.
+        """
         self.path.parent.mkdir(parents=True, exist_ok=True)
         entries = [entry.scrubbed(scrubber).as_dict() for entry in self.entries.values()]
         document = {"version": _VERSION, "accepted": entries}
-        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
-        self.path.write_text(scrubber.text(text), encoding="utf-8")
+        data = scrubber.text(json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        target = self.path.resolve()  # a symlinked baseline stays a symlink
+        temporary = target.with_name(f".{target.name}.{token_hex(4)}.tmp")
+        try:
+            # 0o666 less the umask, as a plain write would create it; copymode below for a file that exists.
+            handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        except PermissionError:
+            # A writable file in a folder we may not create files in (the check before the run
+            # allows it): only an in-place write is possible there.
+            self.path.write_bytes(data)
+            return self.path
+        try:
+            with os.fdopen(handle, "wb") as file:
+                file.write(data)
+            if target.exists():
+                shutil.copymode(target, temporary)
+            os.replace(temporary, target)
+        except BaseException:
+            temporary.unlink(missing_ok=True)
+            raise
         return self.path
 
 

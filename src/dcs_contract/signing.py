@@ -209,6 +209,28 @@ AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE = "CLOUD_SDK_AK", "CLOUD_SDK_SK", "DCS_
 CREDENTIALS_HINT = f"set {AK_VARIABLE} and {SK_VARIABLE}, or {TOKEN_VARIABLE}"
 
 
+def _check_credential(variable: str, value: str) -> None:
+    """A ConfigError unless ``value`` can go into a header as it is: printable ASCII, no space.
+
+    The AK goes into ``Authorization``, the SK into the signature's HMAC and the token into
+    ``X-Auth-Token``: anything else fails only when the first request is signed or sent, and
+    a refused header is retried against the budget. The message names the variable and what
+    is wrong with it, never the value: it is a secret.
+    """
+    if value != value.strip():
+        problem = "starts or ends with whitespace (a line break copied with it?)"
+    elif not value.isascii():
+        problem = "holds a character that is not ASCII"
+    elif not all("!" <= char <= "~" for char in value):
+        problem = "holds a space or a control character"
+    else:
+        return
+    raise ConfigError(
+        f"{variable} {problem}: a credential is sent in an HTTP header, as printable ASCII without spaces; "
+        "check the value in your secret store (it is not shown here)"
+    )
+
+
 def redact_key(value: str) -> str:
     """Enough of a key for a person to tell which one was used, and no more."""
     return value[:4] + "…" if len(value) > 8 else "…"
@@ -230,11 +252,14 @@ class Credentials:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> Credentials:
         """The credentials ``env`` gives; a ConfigError when it gives half an AK/SK pair."""
-        ak, sk = env.get(AK_VARIABLE, ""), env.get(SK_VARIABLE, "")
+        ak, sk, token = (env.get(name, "") for name in (AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE))
         if bool(ak) != bool(sk):
             missing = AK_VARIABLE if sk else SK_VARIABLE
             raise ConfigError(f"{missing} is not set: AK/SK signing needs both {AK_VARIABLE} and {SK_VARIABLE}")
-        return cls(access_key=ak, secret_key=sk, token=env.get(TOKEN_VARIABLE, ""))
+        for name, value in ((AK_VARIABLE, ak), (SK_VARIABLE, sk), (TOKEN_VARIABLE, token)):
+            if value:
+                _check_credential(name, value)
+        return cls(access_key=ak, secret_key=sk, token=token)
 
     @staticmethod
     def secrets_in(env: Mapping[str, str]) -> list[str]:

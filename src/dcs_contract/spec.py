@@ -23,6 +23,7 @@ from jsonschema.protocols import Validator
 from openapi_schema_validator import OAS31Validator, oas31_format_checker
 from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
 
 from dcs_contract.errors import SpecError
@@ -176,16 +177,26 @@ def _absolute_refs(node: Any) -> Any:
 
 
 def load_spec(path: str | Path | None = None) -> Spec:
-    """Read, parse and validate the spec; ``SpecError`` says what is wrong and where."""
+    """Read, parse and validate the spec; ``SpecError`` says what is wrong and where.
+
+    Whatever the file holds (not UTF-8, YAML nested 100,000 deep, a valid OpenAPI document
+    of another shape) is a SpecError, never a traceback: ``--spec`` is a user's file.
+    """
     spec_path = Path(path) if path is not None else default_spec_path()
     try:
-        text = spec_path.read_text(encoding="utf-8")
+        text = spec_path.read_bytes().decode("utf-8")
     except OSError as exc:
         raise SpecError(f"cannot read the spec at {spec_path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{spec_path} is not UTF-8 text: {exc}") from None
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise SpecError(f"{spec_path} is not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SpecError(f"{spec_path} nests too deeply to be a spec") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a tagged scalar that does not convert: !!int x
+        raise SpecError(f"{spec_path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise SpecError(f"{spec_path} holds {type(document).__name__}, not an OpenAPI document")
     try:
@@ -194,4 +205,22 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{spec_path} is not valid OpenAPI: {exc}") from exc
     if OPERATION_PATH not in document.get("paths", {}) or "get" not in document["paths"][OPERATION_PATH]:
         raise SpecError(f"{spec_path} does not describe GET {OPERATION_PATH}")
-    return Spec(document=document, path=spec_path)
+    return _read_whole(Spec(document=document, path=spec_path))
+
+
+# What the harness reads of a spec, beyond what OpenAPI requires of any document.
+_READ_PARTS = ("parameters", "query_parameters", "defaults", "invariants", "record_fields", "enum_fields")
+
+
+def _read_whole(spec: Spec) -> Spec:
+    """``spec``, once every part the harness reads was read: a part it lacks fails here, not mid-run."""
+    try:
+        for name in _READ_PARTS:
+            getattr(spec, name)
+        for code in spec.status_codes:
+            spec.response_schema(code)
+    except (LookupError, TypeError, AttributeError, ValueError, Unresolvable) as exc:
+        raise SpecError(
+            f"{spec.path} is valid OpenAPI, but not the shape this harness reads: {type(exc).__name__}: {exc}"
+        ) from None
+    return spec

@@ -48,16 +48,27 @@ _ID_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 _ID_RULE = "1 to 128 letters, digits, '-', '_', '.' or '~', and not '.' or '..'"
 
 
-def _printable(text: str) -> bool:
+def _is_printable(text: str) -> bool:
     return all(char.isprintable() and not char.isspace() for char in text)
 
 
+# The schemes check_url accepts, with what may follow them: kept in the masked URL, as they show no secret.
+_SCHEME_RE = re.compile(r"https?:/{0,2}", re.IGNORECASE)
+
+
 def _without_userinfo(url: str) -> str | None:
-    """``url`` with its user-info masked, or None when it has none. The authority ends at / ? #, as for urlsplit."""
-    scheme, separator, rest = url.partition("://")
-    end = min((found for found in (rest.find(char) for char in "/?#") if found >= 0), default=len(rest))
-    _, at, host = rest[:end].rpartition("@")
-    return f"{scheme}://***@{host}{rest[end:]}" if separator and at else None
+    """``url`` with what precedes its last ``@`` masked (its scheme aside), or None when it has no ``@``.
+
+    Any ``@`` counts, not only one in the authority as RFC 3986 reads it: passwords are typed
+    with raw ``/ ? # @`` in them (``http://u:pa#ss@host`` has its authority end before the
+    password does), and ``https:u:pass@host`` has no authority at all. Even a password with an
+    ``@`` lies before the last one: what follows it (host, port, path) is shown.
+    """
+    before, at, after = url.rpartition("@")
+    if not at:
+        return None
+    scheme = _SCHEME_RE.match(before)
+    return f"{scheme[0] if scheme else ''}***@{after}"
 
 
 def check_id(value: str, setting: str) -> str:
@@ -83,10 +94,10 @@ def check_url(value: str, setting: str = "DCS_BASE_URL/--base-url") -> str:
     masked = _without_userinfo(value)
     if masked is not None:
         raise ConfigError(
-            f"{setting}={masked!r} carries a user name or password: credentials never go in the URL; "
+            f"{setting}={masked!r} carries a user name or password (it holds an @): credentials never go in the URL; "
             f"{CREDENTIALS_HINT} instead"
         )
-    if not _printable(value):
+    if not _is_printable(value):
         raise ConfigError(f"{setting}={value!r} holds whitespace or control characters")
     try:
         parts = urlsplit(value)

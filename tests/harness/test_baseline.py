@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -13,11 +15,15 @@ import pytest
 
 from dcs_contract.baseline import Baseline
 from dcs_contract.cli import main
+from dcs_contract.engine import ContractRun
 from dcs_contract.errors import ConfigError
 from dcs_contract.findings import Finding, RequestInfo
 from dcs_contract.mock.data import generate_records
+from dcs_contract.properties import PROPERTIES
 from dcs_contract.redaction import Scrubber
 from dcs_contract.spec import Spec
+from tests.harness.conftest import Serve, live_env
+from tests.harness.leaks import assert_no_leak
 
 QUICK = ["--max-examples", "20", "--seed", "3"]
 NONE = Scrubber()
@@ -111,11 +117,6 @@ def test_a_broken_baseline_file_exits_2_with_one_line(
     assert not (tmp_path / "r").exists(), "refused before the run"
 
 
-def _no_fragment(secret: str, text: str) -> None:
-    for start in range(len(secret) - 7):
-        assert secret[start : start + 8] not in text, f"{secret[start : start + 8]!r} in {text!r}"
-
-
 def test_the_baseline_file_is_written_through_the_scrubber_and_still_matches(tmp_path: Path) -> None:
     """A location built from a response's own keys can carry the AK; the file is one that teams commit."""
     path = tmp_path / "b.json"
@@ -123,7 +124,7 @@ def test_the_baseline_file_is_written_through_the_scrubber_and_still_matches(tmp
     leaky = _finding(f"/backup_record_response/*/{AK}")
     Baseline(path).updated([leaky], scrubber=scrubber).write(scrubber=scrubber)
     text = path.read_text()
-    _no_fragment(AK, text)
+    assert_no_leak({path.name: text}, [AK])
     assert "/backup_record_response/*/***" in text
     # Read back, it accepts the same finding: matched by the fingerprint of its scrubbed fields.
     judged = Baseline.load(path).judge([leaky], scrubber=scrubber)
@@ -197,9 +198,7 @@ def test_the_not_updated_line_is_scrubbed(spec: Spec, tmp_path: Path, capsys: py
     assert f"{baseline} not updated: the run was cut short" in captured.err
     assert "HTTP 401 ***" in captured.err
     assert not baseline.exists()
-    outputs = _outputs(captured, *reports.iterdir())
-    for secret in (AK, SK):
-        _no_fragment(secret, outputs)
+    assert_no_leak({"outputs": _outputs(captured, *reports.iterdir())}, [AK, SK])
 
 
 def test_a_baseline_update_from_a_leaky_target_writes_no_secret(
@@ -218,9 +217,7 @@ def test_a_baseline_update_from_a_leaky_target_writes_no_secret(
         assert main(argv, env=_env(url)) in (0, 1)
     report = json.loads((reports / "report.json").read_text())
     assert "/backup_record_response/*/***" in [f["location"] for f in report["baseline"]["accepted"]]
-    outputs = _outputs(capsys.readouterr(), baseline, *reports.iterdir())
-    for secret in (AK, SK):
-        _no_fragment(secret, outputs)
+    assert_no_leak({"outputs": _outputs(capsys.readouterr(), baseline, *reports.iterdir())}, [AK, SK])
 
 
 def test_known_drift_passes_new_drift_fails_and_a_fix_is_reported_resolved(tmp_path: Path) -> None:
@@ -271,6 +268,64 @@ def test_a_run_cut_short_does_not_rewrite_the_baseline(tmp_path: Path, capsys: p
     assert main([*flags, "--baseline-update", "--max-requests", "1"], env={}) == 3
     assert "not updated: the run was cut short" in capsys.readouterr().err
     assert baseline.read_text() == before
+
+
+def test_a_run_a_bug_ended_does_not_rewrite_the_baseline(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its findings stop at the bug: rewriting would drop the accepted entries it never reached."""
+
+    def broken(run: ContractRun) -> None:
+        raise RuntimeError("an injected bug in the harness")
+
+    reports = tmp_path / "reports"
+    with serve(drifts=("extra-field",)) as (server, state):
+        # The file's name holds the AK: the line that names it is scrubbed like every output.
+        baseline = tmp_path / f"accepted-{state.credentials.access_key}.json"
+        argv = ["run", "--report-dir", str(reports), *QUICK, "--rate-limit", "1000", "--baseline", str(baseline)]
+        assert main([*argv, "--baseline-update"], env=live_env(server, state)) == 0
+        before, sent = baseline.read_bytes(), len(state.requests())
+        assert json.loads(before)["accepted"], "the known drift was accepted"
+        capsys.readouterr()
+        monkeypatch.setitem(PROPERTIES, "paging-total", broken)
+        assert main([*argv, "--baseline-update"], env=live_env(server, state)) == 4
+        seen = state.requests()[sent:]
+    assert baseline.read_bytes() == before
+    captured = capsys.readouterr()
+    assert f"dcs-contract: {tmp_path}/accepted-***.json not updated: the harness failed (exit 4)\n" in captured.err
+    report = json.loads((reports / "report.json").read_text())
+    assert report["verdict"] == "error" and "an injected bug" in report["crash"]
+    assert {entry.method for entry in seen} == {"GET"}
+    assert len(seen) == report["requests"]["total"] > 0
+    outputs = {"stdout": captured.out, "stderr": captured.err, "baseline": before.decode()}
+    outputs |= {path.name: path.read_text() for path in reports.iterdir()}
+    assert_no_leak(outputs, state.credentials.secrets())
+
+
+@pytest.mark.parametrize("fails", ["write", "replace"])
+def test_a_baseline_write_that_fails_leaves_the_file_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fails: str
+) -> None:
+    """A full disk half-way through does not leave the committed file empty or cut, nor a stray file."""
+    path = tmp_path / "b.json"
+    Baseline(path).updated([_finding("/a")], scrubber=NONE).write(scrubber=NONE)
+    before = path.read_bytes()
+
+    class FullDisk(io.FileIO):
+        def write(self, data: object) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def refuse(*args: object) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    if fails == "write":
+        monkeypatch.setattr("dcs_contract.baseline.os.fdopen", lambda handle, mode: FullDisk(handle, "wb"))
+    else:
+        monkeypatch.setattr("dcs_contract.baseline.os.replace", refuse)
+    with pytest.raises(OSError):
+        Baseline.load(path).updated([_finding("/b")], scrubber=NONE).write(scrubber=NONE)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["b.json"]
 
 
 def test_mock_flags_against_a_live_target_are_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import socket
+from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn
 from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
 
-from dcs_contract.cli import _summary, main
+from dcs_contract.cli import _EXIT_BY_VERDICT, _summary, main
 from dcs_contract.engine import ContractRun
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo
+from dcs_contract.report import VERDICTS, RequestCounts, RunReport, TargetInfo
 from dcs_contract.signing import AkSkAuth
 from dcs_contract.spec import Spec
-from tests.harness.conftest import dcs_contract_mock
+from dcs_contract.target import BOUNDS
+from tests.harness.conftest import Serve, dcs_contract_mock, live_env
+from tests.harness.leaks import assert_no_leak
 
 
 def test_the_default_run_against_the_embedded_mock_conforms(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -214,3 +219,149 @@ def test_the_summary_lists_what_ran_and_what_did_not_from_the_run() -> None:
     assert "response_schema_conformance" not in summary and "x-invariants" not in summary
     nothing = _summary(RunReport(**{**report.__dict__, "evaluated": {}, "not_evaluated": {}}))
     assert "checked   nothing: no check or invariant ran" in nothing
+
+
+def test_every_verdict_has_its_exit_code() -> None:
+    assert set(_EXIT_BY_VERDICT) == set(VERDICTS)
+
+
+def test_the_timeout_help_states_the_bound_the_run_checks(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "1000")
+    with pytest.raises(SystemExit):
+        main(["run", "--help"], env={})
+    out = capsys.readouterr().out
+    for name in ("timeout", "max_examples", "max_requests", "rate_limit", "max_body"):
+        assert BOUNDS[name].rule in out, name
+
+
+@pytest.mark.parametrize(
+    ("argv", "where"),
+    [(["--record"], "reports/traffic.har"), (["--record", "traffic.har"], "traffic.har")],
+    ids=["bare", "given"],
+)
+def test_only_a_bare_record_flag_records_into_the_report_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], argv: list[str], where: str
+) -> None:
+    """`--record traffic.har` is a file in the working directory, as any other path given is."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "--report-dir", "reports", "--max-requests", "2", *argv], env={}) == 3
+    assert [path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("*.har")] == [where]
+    assert len(json.loads((tmp_path / where).read_text())["log"]["entries"]) == 2
+    assert f"reports/junit.xml, {where}" in capsys.readouterr().out
+
+
+QUICK_LIVE = ["--max-examples", "3", "--seed", "2", "--rate-limit", "1000"]
+
+
+def _no_space(*args: object, **kwargs: object) -> NoReturn:
+    raise OSError(errno.ENOSPC, "No space left on device", "the-file")
+
+
+def _a_bug(*args: object, **kwargs: object) -> NoReturn:
+    raise RuntimeError("an injected bug")
+
+
+def _outputs(captured: pytest.CaptureResult[str], directory: Path) -> dict[str, str]:
+    files = {path.name: path.read_text() for path in directory.iterdir() if path.is_file()}
+    return {"stdout": captured.out, "stderr": captured.err, **files}
+
+
+@pytest.mark.parametrize(
+    ("patched", "failure", "message"),
+    [
+        ("write_har", _no_space, "writing {reports}/traffic.har failed: No space left on device: the-file"),
+        ("write_har", _a_bug, "writing {reports}/traffic.har failed: RuntimeError: an injected bug"),
+        ("_summary", _a_bug, "the summary failed: RuntimeError: an injected bug"),
+        ("_judged", _a_bug, "the baseline {baseline} failed: RuntimeError: an injected bug"),
+        ("_judged", _no_space, "the baseline {baseline} failed: No space left on device: the-file"),
+    ],
+    ids=["har-disk-full", "har-bug", "summary-bug", "baseline-bug", "baseline-disk-full"],
+)
+def test_a_failure_after_the_run_exits_4_and_the_reports_carry_it(
+    serve: Serve,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    patched: str,
+    failure: Callable[..., NoReturn],
+    message: str,
+) -> None:
+    """Requests were sent: not exit 2 ("nothing was sent"), but 4, and what could be written is written."""
+    reports, baseline = tmp_path / "reports", tmp_path / "b.json"
+    monkeypatch.setattr(f"dcs_contract.cli.{patched}", failure)
+    argv = ["run", "--report-dir", str(reports), "--record", "--baseline", str(baseline), "--baseline-update"]
+    with serve(drifts=("extra-field",)) as (server, state):
+        assert main([*argv, *QUICK_LIVE], env=live_env(server, state)) == 4
+    expected = message.format(reports=reports, baseline=baseline)
+    captured = capsys.readouterr()
+    assert "dcs-contract: the harness failed (a failure of dcs-contract, not drift):\n" in captured.err
+    assert expected in captured.err
+    report = json.loads((reports / "report.json").read_text())
+    assert report["verdict"] == "error" and report["crash"].startswith(expected)
+    # What the run found is kept: new, or accepted by the baseline just written.
+    found = [*report["findings"], *(report["baseline"] or {}).get("accepted", [])]
+    assert "/backup_record_response/*/backup_region" in [finding["location"] for finding in found]
+    assert expected in (reports / "report.md").read_text()
+    suite = ET.parse(reports / "junit.xml").getroot()
+    assert [case.findtext("error") for case in suite.iter("testcase") if case.get("name") == "harness"] != []
+    assert "dcs-contract: ERROR" in captured.out
+    # The other outputs are written all the same.
+    assert (reports / "traffic.har").exists() == (patched != "write_har")
+    assert baseline.exists() == (patched != "_judged")
+    methods = [entry.method for entry in state.requests()]
+    assert set(methods) == {"GET"} and len(methods) == report["requests"]["total"] > 0
+    assert_no_leak(_outputs(captured, reports), state.credentials.secrets())
+
+
+@pytest.mark.parametrize("failure", [_no_space, _a_bug], ids=["disk-full", "bug"])
+def test_reports_that_cannot_be_written_are_said_so_and_exit_4(
+    serve: Serve,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    failure: Callable[..., NoReturn],
+) -> None:
+    reports = tmp_path / "reports"
+    monkeypatch.setattr("dcs_contract.cli.write_reports", failure)
+    with serve() as (server, state):
+        argv = ["run", "--report-dir", str(reports), "--record", *QUICK_LIVE]
+        assert main(argv, env=live_env(server, state)) == 4
+    captured = capsys.readouterr()
+    reason = "No space left on device: the-file" if failure is _no_space else "RuntimeError: an injected bug"
+    assert f"dcs-contract: the reports could not be written to {reports}: {reason}" in captured.err
+    assert "dcs-contract: the summary below is all this run leaves (exit 4)" in captured.err
+    assert "dcs-contract: CONFORMS" in captured.out, "the run itself conformed: the summary says so"
+    assert f"reports   {reports}/traffic.har\n" in captured.out
+    assert [path.name for path in reports.iterdir()] == ["traffic.har"], "the recording is still written"
+    assert {entry.method for entry in state.requests()} == {"GET"}
+    assert_no_leak(_outputs(captured, reports), state.credentials.secrets())
+
+
+def test_an_embedded_mock_that_does_not_start_still_leaves_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("dcs_contract.cli.embedded_mock", _a_bug)
+    assert main(["run", "--report-dir", str(tmp_path)], env={}) == 4
+    captured = capsys.readouterr()
+    assert "RuntimeError: an injected bug" in captured.err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["verdict"], report["requests"]["total"]) == ("error", 0)
+    assert report["crash"].startswith("starting the embedded mock:\nTraceback")
+    assert "target    the embedded mock" in captured.out
+
+
+def test_a_bug_while_checking_the_settings_still_leaves_the_reports(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing was sent, but it is a bug, not a usage error: exit 4, and the reports say where."""
+    token = "MIIT-" + "t0k3n" * 8
+    monkeypatch.setattr("dcs_contract.cli.RunSettings.for_target", _a_bug)
+    assert main(["run", "--report-dir", str(tmp_path)], env={"DCS_AUTH_TOKEN": token}) == 4
+    captured = capsys.readouterr()
+    assert "RuntimeError: an injected bug" in captured.err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert (report["verdict"], report["requests"]["total"]) == ("error", 0)
+    assert report["crash"].startswith("while checking the settings:\nTraceback")
+    assert_no_leak(_outputs(captured, tmp_path), [token])

@@ -17,6 +17,7 @@ from dcs_contract.errors import ConfigError
 from dcs_contract.signing import Credentials
 from dcs_contract.target import BOUNDS, RunSettings, Target
 from tests.harness.conftest import Serve, live_env
+from tests.harness.leaks import assert_no_leak
 
 QUICK = ["--max-examples", "5", "--rate-limit", "100"]
 
@@ -29,12 +30,6 @@ def _refused(capsys: pytest.CaptureFixture[str], code: int) -> str:
     assert captured.err.count("\n") == 1 and captured.err.endswith("\n"), captured.err
     assert "Traceback" not in captured.err
     return captured.err
-
-
-def _no_fragment(secret: str, text: str) -> None:
-    """Not the secret, nor any 8 characters of it."""
-    for start in range(len(secret) - 7):
-        assert secret[start : start + 8] not in text, f"{secret[start : start + 8]!r} in {text!r}"
 
 
 # -- URLs ---------------------------------------------------------------------------------
@@ -95,7 +90,36 @@ def test_credentials_in_the_url_are_refused_and_never_shown(
         assert f"'http://***@127.0.0.1:{server.port}'" in err
     assert "carries a user name or password" in err
     assert "CLOUD_SDK_AK and CLOUD_SDK_SK, or DCS_AUTH_TOKEN" in err
-    _no_fragment(password, err)
+    assert_no_leak({"stderr": err}, [password])
+    assert "deploy-bot" not in err
+    assert not reports.exists(), "nothing written"
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "shown"),
+    [
+        ("http://deploy-bot:pa#ssw0rdSecret@{host}", "pa#ssw0rdSecret", "'http://***@{host}'"),
+        ("http://deploy-bot:pa?ssw0rdSecret@{host}", "pa?ssw0rdSecret", "'http://***@{host}'"),
+        ("http://deploy-bot:pa/ssw0rdSecret@{host}", "pa/ssw0rdSecret", "'http://***@{host}'"),
+        ("http://deploy-bot:pa@ssw0rdSecret@{host}", "pa@ssw0rdSecret", "'http://***@{host}'"),
+        ("https:deploy-bot:ssw0rdSecret@{host}", "ssw0rdSecret", "'https:***@{host}'"),
+        ("deploy-bot:ssw0rdSecret@{host}", "ssw0rdSecret", "'***@{host}'"),
+    ],
+    ids=["hash", "question-mark", "slash", "at", "no-slashes", "no-scheme"],
+)
+def test_any_at_sign_in_the_url_is_refused_without_what_precedes_it(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, password: str, shown: str
+) -> None:
+    """A raw / ? # in a password ends the URL's authority before the @ does: the @ alone decides."""
+    with serve() as (server, state):
+        host = f"127.0.0.1:{server.port}"
+        reports = tmp_path / "reports"
+        argv = ["run", "--base-url", url.format(host=host), "--report-dir", str(reports), *QUICK]
+        err = _refused(capsys, main(argv, env=live_env(server, state)))
+        assert state.requests() == [], "nothing is sent"
+    assert f"DCS_BASE_URL/--base-url={shown.format(host=host)} carries a user name or password" in err
+    assert "set CLOUD_SDK_AK and CLOUD_SDK_SK, or DCS_AUTH_TOKEN instead" in err
+    assert_no_leak({"stderr": err}, [password])
     assert "deploy-bot" not in err
     assert not reports.exists(), "nothing written"
 
@@ -109,7 +133,7 @@ def test_a_password_in_an_otherwise_malformed_url_is_never_echoed(capsys: pytest
     password = "pa55-w0rd-in-the-url"
     err = _refused(capsys, main(["run", "--base-url", url.format(pw=password)], env={}))
     assert "carries a user name or password" in err
-    _no_fragment(password, err)
+    assert_no_leak({"stderr": err}, [password])
 
 
 def test_a_bad_region_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -289,7 +313,7 @@ def test_a_configured_secret_is_scrubbed_from_a_refusal(capsys: pytest.CaptureFi
     env = {"DCS_BASE_URL": "https://dcs.test", "DCS_PROJECT_ID": "p", "DCS_AUTH_TOKEN": token}
     err = _refused(capsys, main(["run", "--instance-id", token + "/x"], env=env))
     assert "--instance-id='***/x'" in err
-    _no_fragment(token, err)
+    assert_no_leak({"stderr": err}, [token])
 
 
 # -- credentials ----------------------------------------------------------------------------
@@ -310,4 +334,43 @@ def test_half_an_ak_sk_pair_is_refused_by_the_mock_as_by_a_run(capsys: pytest.Ca
     """Checked before the mock starts: main returns instead of serving forever, and echoes no key."""
     err = _refused(capsys, main(["mock", "--port", "0"], env={"CLOUD_SDK_AK": AK}))
     assert "CLOUD_SDK_SK is not set" in err
-    _no_fragment(AK, err)
+    assert_no_leak({"stderr": err}, [AK])
+
+
+_CREDENTIAL_PROBLEMS = [
+    ("CLOUD_SDK_AK", "AKÉXAMPLE0123456789", "holds a character that is not ASCII"),
+    ("CLOUD_SDK_SK", "sk-sécret-0123456789abcdefghij", "holds a character that is not ASCII"),
+    ("CLOUD_SDK_AK", "AKIDEXAMPLE0123456789\n", "starts or ends with whitespace"),
+    ("CLOUD_SDK_SK", " sk-s3cr3t-0123456789abcdefghij", "starts or ends with whitespace"),
+    ("CLOUD_SDK_SK", "sk-s3cr3t-0123456789\tabcdefghij", "holds a space or a control character"),
+    ("DCS_AUTH_TOKEN", "MIIT-t0k3n-0123456789\r\nX-Injected: 1", "holds a space or a control character"),
+    ("DCS_AUTH_TOKEN", "MIIT-t0k3n-0123456789\x00abcdefgh", "holds a space or a control character"),
+    ("DCS_AUTH_TOKEN", "MIIT-t0k3n-0123456789\x7fabcdefgh", "holds a space or a control character"),
+    ("DCS_AUTH_TOKEN", "MIIT-tökén-0123456789abcdefgh", "holds a character that is not ASCII"),
+    ("DCS_AUTH_TOKEN", "MIIT-t0k3n-0123456789abcdefgh\r\n", "starts or ends with whitespace"),
+]
+
+
+@pytest.mark.parametrize(("variable", "value", "problem"), _CREDENTIAL_PROBLEMS)
+def test_a_credential_that_cannot_be_sent_is_refused_before_anything_is_sent(
+    serve: Serve, capsys: pytest.CaptureFixture[str], variable: str, value: str, problem: str
+) -> None:
+    """Once a UnicodeEncodeError when signing (exit 4), or an illegal header retried 5 times (exit 3)."""
+    with serve() as (server, state):
+        env = live_env(server, state, token=variable == "DCS_AUTH_TOKEN") | {variable: value}
+        err = _refused(capsys, main(["run", *QUICK], env=env))
+        assert state.requests() == [], "nothing is sent, not even the unauthenticated probe"
+    assert err.startswith(f"dcs-contract: {variable} {problem}")
+    assert "a credential is sent in an HTTP header, as printable ASCII without spaces" in err
+    assert_no_leak({"stderr": err}, [value, *state.credentials.secrets()])
+    # The message itself names no value: main's scrubber is not what keeps it out.
+    with pytest.raises(ConfigError) as raised:
+        Credentials.from_env(env)
+    assert_no_leak({"message": str(raised.value)}, [value])
+
+
+def test_the_mock_refuses_a_credential_it_could_not_accept(capsys: pytest.CaptureFixture[str]) -> None:
+    token = "MIIT-t0k3n\r\nX-Injected: 1"
+    err = _refused(capsys, main(["mock", "--port", "0"], env={"DCS_AUTH_TOKEN": token}))
+    assert "DCS_AUTH_TOKEN holds a space or a control character" in err
+    assert_no_leak({"stderr": err}, [token])

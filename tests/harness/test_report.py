@@ -13,6 +13,7 @@ import pytest
 from dcs_contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
 from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
+from tests.harness.leaks import assert_no_leak
 
 AK = "REPORTAKEXAMPLE00001"
 
@@ -102,10 +103,7 @@ def test_texts_are_scrubbed_before_they_are_cut(tmp_path: Path) -> None:
         for n in range(12)
     ]
     write_reports(_report(findings=findings), tmp_path, scrubber=Scrubber([AK]))
-    for path in tmp_path.iterdir():
-        text = path.read_text()
-        for start in range(len(AK) - 7):
-            assert AK[start : start + 8] not in text, path.name
+    assert_no_leak({path.name: path.read_text() for path in tmp_path.iterdir()}, [AK])
     written = json.loads((tmp_path / "report.json").read_text())
     actuals = [f["actual"] for f in written["findings"]]
     # Scrubbed first, the AK is three characters: a text is cut only if still over 200 after that.

@@ -1,7 +1,8 @@
 """A run stopped by SIGTERM (a CI timeout, ``docker stop``) or SIGINT still leaves its reports.
 
 It stops sending, writes report.json, report.md and junit.xml of what it found so far, marked
-as cut short, and exits on that verdict: 1 when it had found drift, else 3.
+as cut short, and exits on that verdict: 1 when it had found drift, else 3. The target is a
+mock on loopback addressed as a live target: its request log shows what was sent, and when.
 """
 
 from __future__ import annotations
@@ -12,50 +13,73 @@ import signal
 import subprocess
 import sys
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 
+from dcs_contract import cli
 from dcs_contract.cli import main
+from dcs_contract.engine import RunLog
+from dcs_contract.transport import GuardedTransport
+from tests.harness.conftest import Serve, live_env
+from tests.harness.leaks import assert_no_leak
 
 # Far more cases than a few seconds allow: the run is still sending when the signal comes.
 ENDLESS = ["--max-examples", "100000", "--seed", "11"]
+# A live target's budget and rate limit are gentle by default; these runs are fast, the rules the same.
+FAST = ["--max-requests", "1000000", "--rate-limit", "1000"]
+DRIFT = "/backup_record_response/*/backup_region"
+
+
+def _outputs(out: str, err: str, reports: Path) -> dict[str, str]:
+    return {"stdout": out, "stderr": err, **{path.name: path.read_text() for path in reports.iterdir()}}
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_a_signal_mid_run_writes_the_reports_of_what_was_found(tmp_path: Path, signum: signal.Signals) -> None:
+def test_a_signal_mid_run_writes_the_reports_of_what_was_found(
+    serve: Serve, tmp_path: Path, signum: signal.Signals
+) -> None:
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "dcs_contract.cli", "run", "--report-dir", str(reports), *ENDLESS]
-    command += ["--mock-drift", "extra-field"]
-    with subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"]}
-    ) as process:
-        try:
-            assert process.stderr is not None
-            # schema-positive has answered at least once, so the drift is found: its records carry the extra field.
-            for line in process.stderr:
-                if "schema-positive" in line and " 50/" in line:
-                    break
-            else:
-                pytest.fail("the run ended before it got going")
-            process.send_signal(signum)
-            out, err = process.communicate(timeout=30)
-        finally:
-            if process.poll() is None:
-                process.kill()
+    command = [sys.executable, "-m", "dcs_contract.cli", "run", "--report-dir", str(reports), *ENDLESS, *FAST]
+    with serve(drifts=("extra-field",)) as (server, state):
+        env = {"PATH": os.environ["PATH"], **live_env(server, state)}
+        with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
+            try:
+                assert process.stderr is not None
+                # schema-positive has answered at least once, so the drift is found: its records carry the extra field.
+                for line in process.stderr:
+                    if "schema-positive" in line and " 50/" in line:
+                        break
+                else:
+                    pytest.fail("the run ended before it got going")
+                signalled = time.monotonic()
+                process.send_signal(signum)
+                out, err = process.communicate(timeout=30)
+            finally:
+                if process.poll() is None:
+                    process.kill()
+        seen = state.requests()
     assert process.returncode == 1, err
     report = json.loads((reports / "report.json").read_text())
     assert report["verdict"] == "violations"
     assert report["error"].startswith(f"stopped by {signum.name} during schema-positive, after ")
-    assert "/backup_record_response/*/backup_region" in [finding["location"] for finding in report["findings"]]
+    assert DRIFT in [finding["location"] for finding in report["findings"]]
     assert set(report["cases"]) == {"auth-probe", "schema-positive"}, "nothing is sent after the signal"
+    # At the server: GET only, and after the signal at most the request that was in flight.
+    assert {entry.method for entry in seen} == {"GET"}
+    assert len([entry for entry in seen if entry.at > signalled]) <= 1
+    assert report["requests"]["total"] - 1 <= len(seen) <= report["requests"]["total"]
     assert f"stopped by {signum.name}" in (reports / "report.md").read_text()
     suite = ET.parse(reports / "junit.xml").getroot()
     [stopped] = [case for case in suite.iter("testcase") if case.get("name") == "run completed"]
     assert f"stopped by {signum.name}" in (stopped.find("error").get("message") or "")  # type: ignore[union-attr]
     assert "dcs-contract: VIOLATIONS" in out and f"stopped by {signum.name}" in out
     assert "Traceback" not in err
+    assert_no_leak(_outputs(out, err, reports), state.credentials.secrets())
 
 
 def test_sigterm_before_any_finding_exits_3_and_restores_the_handler(
@@ -76,3 +100,60 @@ def test_sigterm_before_any_finding_exits_3_and_restores_the_handler(
     assert "stopped by SIGTERM" in report["error"]
     assert "UNTESTABLE" in capsys.readouterr().out
     assert {path.name for path in tmp_path.iterdir()} == {"report.json", "report.md", "junit.xml"}
+
+
+def _signalling(original: Callable[..., Any], sent: list[float]) -> Callable[..., Any]:
+    """``original``, after this process sent itself SIGTERM: the handler runs before ``original`` does."""
+
+    def signalled(*args: Any, **kwargs: Any) -> Any:
+        sent.append(time.monotonic())
+        os.kill(os.getpid(), signal.SIGTERM)
+        return original(*args, **kwargs)
+
+    return signalled
+
+
+@pytest.mark.parametrize("where", ["closing the client", "building the report"])
+def test_a_signal_after_the_properties_ended_loses_nothing(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """Once, it escaped run_contract: "stopped before the run started", exit 3 and no report, after drift was found."""
+    sent: list[float] = []
+    if where == "closing the client":
+        monkeypatch.setattr(GuardedTransport, "close", _signalling(GuardedTransport.close, sent))
+    else:
+        monkeypatch.setattr(RunLog, "report", _signalling(RunLog.report, sent))
+    argv = ["run", "--report-dir", str(tmp_path), "--max-examples", "5", "--seed", "3", *FAST]
+    with serve(drifts=("extra-field",)) as (server, state):
+        code = main(argv, env=live_env(server, state))
+        seen = state.requests()
+    assert sent, "the signal was sent"
+    captured = capsys.readouterr()
+    assert code == 1, captured.err
+    report = json.loads((tmp_path / "report.json").read_text())
+    # Every property had run: the report is that of a whole run, not one cut short.
+    assert (report["verdict"], report["error"]) == ("violations", None)
+    assert DRIFT in [finding["location"] for finding in report["findings"]]
+    assert {path.name for path in tmp_path.iterdir()} == {"report.json", "report.md", "junit.xml"}
+    assert {entry.method for entry in seen} == {"GET"} and len(seen) == report["requests"]["total"]
+    assert [entry for entry in seen if entry.at > sent[0]] == [], "nothing is sent after the signal"
+    assert "dcs-contract: VIOLATIONS" in captured.out and "before the run started" not in captured.err
+    assert_no_leak(_outputs(captured.out, captured.err, tmp_path), state.credentials.secrets())
+
+
+def test_a_signal_before_the_run_sends_nothing_and_still_reports(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Received while the settings are checked: the guard refuses the first request, and the run says so."""
+    sent: list[float] = []
+    monkeypatch.setattr(cli, "_check_outputs", _signalling(cli._check_outputs, sent))
+    with serve() as (server, state):
+        code = main(["run", "--report-dir", str(tmp_path), *FAST], env=live_env(server, state))
+        assert state.requests() == [], "nothing is sent"
+    assert sent and code == 3
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "untestable" and report["requests"]["total"] == 0
+    assert report["error"].startswith("stopped by SIGTERM during auth-probe, after 0 requests")
+    captured = capsys.readouterr()
+    assert "UNTESTABLE" in captured.out and "stopped by SIGTERM" in captured.out
+    assert_no_leak(_outputs(captured.out, captured.err, tmp_path), state.credentials.secrets())
