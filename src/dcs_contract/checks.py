@@ -39,7 +39,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.findings import MORE_FINDINGS, Finding, RequestInfo, bounded, excerpt
-from dcs_contract.formats import JsonBody, json_text, json_type, json_types, printable, read_json
+from dcs_contract.formats import JsonBody, json_text, json_type, json_types, printable, read_json, record_time_form
 from dcs_contract.spec import Spec
 
 __all__ = [
@@ -92,6 +92,9 @@ _SCHEMA_CHECK = openapi_checks.response_schema_conformance.__name__
 # a size past int64 or a total_num past int32 breaks the official SDK's models.
 _INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _SCHEMA_TITLE = "Response violates schema"
+# A field of one of these formats is a time, and these keywords judge the form it is written in.
+_TIME_FORMATS = {"date-time"}
+_FORM_KEYWORDS = {"pattern", "format"}
 # One response with thousands of deviations (a record of 80,000 unknown keys) is reported by
 # its first ones: each finding costs memory, and the rest say nothing the first do not.
 MAX_FINDINGS_PER_RESPONSE = 50
@@ -416,15 +419,12 @@ def _deviations(
         return found
     # Any other keyword, or a failure the spec's schema does not explain: the value as reported.
     constraint = f" {json_text(schema[keyword])}" if schema is not None and keyword in schema else ""
-    return [
-        _Deviation(
-            shown,
-            f"{keyword}{constraint} as in the spec",
-            json_text(instance),
-            "",
-            f"{json_text(instance)} at {shown} breaks {keyword}{constraint}",
-        )
-    ]
+    actual, message = json_text(instance), f"{json_text(instance)} at {shown} breaks {keyword}{constraint}"
+    if schema is not None and schema.get("format") in _TIME_FORMATS and keyword in _FORM_KEYWORDS:
+        # The sources disagree on a record time's form (the spec's x-alternatives): say which one came.
+        form = record_time_form(instance)
+        actual, message = f"{actual}, which {form}", f"{message}: it {form}"
+    return [_Deviation(shown, f"{keyword}{constraint} as in the spec", actual, "", message)]
 
 
 def _schema_findings(spec: Spec, check: str, response: httpx.Response, violations: list[_Violation]) -> list[Finding]:

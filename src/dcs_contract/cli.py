@@ -8,8 +8,9 @@ Exit codes:
   names the variable or flag;
 - 3: the target could not be tested (unreachable, credentials refused, budget spent, or the
   run stopped by SIGTERM/SIGINT before it found anything);
-- 4: a bug in the harness, not drift: the reports are still written, with verdict ``error``
-  and the traceback, which is also printed on stderr.
+- 4: the harness failed, not the target: a bug, or an output it could not write after it
+  sent requests (a full disk). The reports are still written, with verdict ``error`` and the
+  traceback, which is also printed on stderr; when they cannot be written, stderr says so.
 
 SIGTERM (a CI job timeout, ``docker stop``) stops a run as Ctrl-C does: nothing more is
 sent, the reports of what was found so far are written, and the exit code is that verdict's.
@@ -27,24 +28,27 @@ import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TextIO
+from typing import Any, NoReturn, TextIO, TypeVar
 
 from dcs_contract.baseline import Baseline
+from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
+from dcs_contract.invariants import Invariants
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.recording import write_har
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RunReport, utc_now, write_reports
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo, utc_now, write_reports
 from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
-from dcs_contract.spec import load_spec
+from dcs_contract.spec import Spec, load_spec
 from dcs_contract.suite import embedded_mock, run_contract
 from dcs_contract.target import BOUNDS, RunSettings, Target, check_id, check_output_dir, check_output_file
+from dcs_contract.transport import GuardedTransport
 
 __all__ = ["build_parser", "main"]
 
@@ -87,7 +91,9 @@ _integer = _converter(int, "an integer")
 _number = _converter(float, "a number")
 
 
-_DEFAULT_RECORDING = Path("traffic.har")  # relative to --report-dir
+_DEFAULT_RECORDING = "traffic.har"  # in --report-dir
+# What a bare `--record` gives, told apart by identity: `--record traffic.har` is another object.
+_BARE_RECORD = Path(_DEFAULT_RECORDING)
 
 
 _DRIFT_HELP = f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
@@ -127,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     behaviour.add_argument(
         "--timeout",
         type=_number,
-        help="seconds for each whole exchange: connect, headers and body (mock 10, live 15; at most 3600)",
+        help=f"seconds for each whole exchange: connect, headers and body (mock 10, live 15; {BOUNDS['timeout'].rule})",
     )
     behaviour.add_argument(
         "--max-body",
@@ -146,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--record",
         type=Path,
         nargs="?",
-        const=_DEFAULT_RECORDING,
+        const=_BARE_RECORD,
         help="write the traffic, redacted, as a HAR file (default: REPORT_DIR/traffic.har)",
     )
     accepted = run.add_argument_group("known drift")
@@ -214,7 +220,7 @@ class _Progress:
 
 def _summary(report: RunReport) -> str:
     lines = ["", f"dcs-contract: {report.verdict.upper()}"]
-    lines.append(f"  target    {report.target.base_url} (instance {report.target.instance_id})")
+    lines.append(f"  target    {report.target.base_url or 'the embedded mock'} (instance {report.target.instance_id})")
     lines.append(f"  auth      {report.target.credentials}")
     lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
     statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.by_status.items()))
@@ -236,6 +242,7 @@ def _summary(report: RunReport) -> str:
         lines.append(
             f"    [{finding.category}] {finding.title}: {finding.location}\n"
             f"        expected {finding.expected}; got {finding.actual}"
+            + (f"\n        consumers {', '.join(finding.consumer_names)}" if finding.consumers else "")
         )
     if report.baseline:
         lines.append(f"  baseline  {report.baseline}: {len(report.accepted)} accepted, {len(report.resolved)} resolved")
@@ -245,6 +252,8 @@ def _summary(report: RunReport) -> str:
             lines.append(f"    resolved [{entry.category}] {entry.location} ({entry.check}): no longer seen")
     if report.error:
         lines.append(f"  error     {report.error}")
+    if report.crash:
+        lines.append(f"  failed    {report.crash.splitlines()[0]} (the traceback is on stderr and in the reports)")
     lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
     return "\n".join(lines)
 
@@ -285,8 +294,21 @@ def _check_outputs(report_dir: Path, files: list[tuple[Path, str]]) -> None:
         written[key] = f"{path.name} of {setting}"
 
 
+# The frame of one request through the guarded transport: the only place a signal raises.
+_SENDING = GuardedTransport.handle_request.__code__
+
+
+def _sending(frame: FrameType | None) -> bool:
+    """Whether ``frame``, or a frame that called it, is the guarded transport handling a request."""
+    while frame is not None:
+        if frame.f_code is _SENDING:
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _StopOnSignals:
-    """SIGTERM and SIGINT stop a run (raise :class:`RunStopped`) while it sends; later, they wait.
+    """SIGTERM and SIGINT stop a run while it sends; later, they wait.
 
     A CI job timeout, ``docker stop`` and a cancelled pipeline send SIGTERM: the reports of what
     was found so far must still be written. Once the run has stopped, a second signal does not
@@ -302,10 +324,16 @@ class _StopOnSignals:
         return self.received
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
-        self.received = self.received or signal.Signals(signum).name
-        if self._raising:
+        name = signal.Signals(signum).name
+        self.received = self.received or name
+        # Raised only while a request waits on the target (a socket, a rate-limit or retry
+        # sleep), where nothing else would stop it soon: run_contract catches it there. Anywhere
+        # else the guard stops the run before its next attempt; raised there, it could escape
+        # run_contract after its properties ended (closing the client, building the report) and
+        # take what they found with it.
+        if self._raising and _sending(frame):
             self._raising = False
-            raise RunStopped(signal.Signals(signum).name)
+            raise RunStopped(name)
 
     @contextmanager
     def installed(self) -> Iterator[_StopOnSignals]:
@@ -322,14 +350,39 @@ class _StopOnSignals:
 
     @contextmanager
     def sending(self) -> Iterator[None]:
-        """Signals raise while in this block. One received before it stops the run at once."""
-        if self.received:
-            raise RunStopped(self.received)
+        """Signals may raise while in this block.
+
+        One received before it does not raise: the guard refuses the run's first attempt, and
+        the run reports that it was stopped before it sent anything.
+        """
         self._raising = True
         try:
             yield
         finally:
             self._raising = False
+
+
+@dataclass(frozen=True)
+class _Outputs:
+    """What a run writes once it has ended, and the scrubber it writes through."""
+
+    report_dir: Path
+    scrubber: Scrubber
+    recording: Path | None = None
+    baseline: Baseline | None = None
+    update_baseline: bool = False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """A run whose every setting was checked: nothing is sent before all of it is known to be good."""
+
+    spec: Spec
+    target: Target
+    settings: RunSettings
+    mock_options: dict[str, Any]
+    recording: Path | None
+    baseline: Baseline | None
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -341,7 +394,40 @@ def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: Tex
 def _run_until_stopped(
     args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO, stop: _StopOnSignals
 ) -> int:
+    """Exit 2 (a ConfigError or SpecError raised) before anything is sent; after that, always the reports."""
+    started = utc_now()
+    try:
+        plan = _plan(args, env)
+    except (ConfigError, SpecError, OSError):
+        raise
+    except Exception:
+        # A bug in checking the settings: nothing was sent, but it is a bug, and the reports say so.
+        report = _unsent(
+            TargetInfo(), args.seed, started, crash=f"while checking the settings:\n{traceback.format_exc()}"
+        )
+        return _finish(report, _Outputs(args.report_dir, Scrubber(Credentials.secrets_in(env))), out, err)
+    report, secrets = _send(plan, stop, err)
+    outputs = _Outputs(
+        report_dir=args.report_dir,
+        scrubber=Scrubber(secrets),
+        recording=plan.recording,
+        baseline=plan.baseline,
+        update_baseline=args.baseline_update,
+    )
+    return _finish(report, outputs, out, err)
+
+
+def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
+    """Every setting of ``run``, checked: a ConfigError or SpecError (exit 2) names the first that is wrong."""
     spec = load_spec(args.spec)
+    # The spec's x-invariants against the implemented ones: a --spec that names others is refused
+    # here, not by a run that then crashes on it.
+    try:
+        Invariants(spec)
+    except SpecError as exc:
+        raise SpecError(f"{spec.path}: {exc}") from None
+    # And its x-consumers, which every finding is matched against when the run reports.
+    Consumers.of(spec)
     target = Target.from_env(
         env,
         base_url=args.base_url,
@@ -369,56 +455,164 @@ def _run_until_stopped(
         raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
     # Read the baseline and check every output before sending anything: a broken file or an
     # unwritable path is a usage error, not a run whose results are then lost.
-    recording = args.report_dir / args.record if args.record == _DEFAULT_RECORDING else args.record
+    # Identity, not equality: `--record traffic.har` given is a file in the working directory.
+    recording = args.report_dir / _DEFAULT_RECORDING if args.record is _BARE_RECORD else args.record
     outputs = [(recording, f"--record={str(recording)!r}")] if recording is not None else []
     if args.baseline_update:
         outputs.append((args.baseline, f"--baseline={str(args.baseline)!r}"))
     _check_outputs(args.report_dir, outputs)
     baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
+    return _Plan(spec, target, settings, mock_options, recording, baseline)
+
+
+def _unsent(
+    target: TargetInfo, seed: int | None, started: str, *, error: str | None = None, crash: str | None = None
+) -> RunReport:
+    """The report of a run that ended before it learned anything: ``crash``, a bug; ``error``, a stop."""
+    return RunReport(
+        target=target,
+        started=started,
+        finished=utc_now(),
+        seed=seed,
+        cases={},
+        requests=RequestCounts(),
+        findings=[],
+        error=error,
+        crash=crash,
+    )
+
+
+def _with_crash(report: RunReport, crash: str) -> RunReport:
+    """``report`` with one more failure of the harness: the first is kept, each says where it happened."""
+    return replace(report, crash="\n\n".join(text for text in (report.crash, crash) if text))
+
+
+def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, list[str]]:
+    """The run's report, and the secrets its outputs must not show. Never raises: a bug is in the report."""
+    started = utc_now()
+    target, secrets = plan.target, plan.target.credentials.secrets()
     progress = _Progress(err)
-    if target.is_mock:
-        err.write("dcs-contract: no target configured, starting the embedded mock\n")
-        with embedded_mock(spec, target, **mock_options) as (mock_target, _state), stop.sending():
-            report = run_contract(spec, mock_target, settings, progress=progress, stopped=stop.stop_signal)
-        secrets = mock_target.credentials.secrets()
-    else:
-        say = Scrubber(target.credentials.secrets()).text
-        err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
-        with stop.sending():
-            report = run_contract(spec, target, settings, progress=progress, stopped=stop.stop_signal)
-        secrets = target.credentials.secrets()
-    progress.close()
-    scrubber = Scrubber(secrets)
+    report: RunReport | None = None
+    stage = "starting the run"
     try:
-        report = _judged(report, baseline, args.baseline_update, scrubber, err)
+        if target.is_mock:
+            err.write("dcs-contract: no target configured, starting the embedded mock\n")
+            stage = "starting the embedded mock"
+            with embedded_mock(plan.spec, target, **plan.mock_options) as (mock_target, _state):
+                secrets = mock_target.credentials.secrets()
+                stage = "the run, outside its properties"
+                with stop.sending():
+                    report = run_contract(
+                        plan.spec, mock_target, plan.settings, progress=progress, stopped=stop.stop_signal
+                    )
+                stage = "stopping the embedded mock"
+        else:
+            say = Scrubber(secrets).text
+            err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
+            stage = "the run, outside its properties"
+            with stop.sending():
+                report = run_contract(plan.spec, target, plan.settings, progress=progress, stopped=stop.stop_signal)
+    except RunStopped as exc:
+        # Raised only inside a request, where run_contract catches it: this is for one that escapes.
+        if report is None:
+            error = f"{exc} before the run could report what it found"
+            report = _unsent(target.describe(), plan.settings.seed, started, error=error)
     except Exception:
-        # A bug after the run: its findings are still reported, with the traceback.
-        report = replace(report, crash=traceback.format_exc())
-    paths = write_reports(report, args.report_dir, scrubber=scrubber)
-    if recording is not None:
-        paths.append(write_har(report.traffic, recording, scrubber=scrubber))
-    clean = report.scrubbed(scrubber)
-    if clean.crash:
-        err.write(scrubber.text(f"dcs-contract: the harness failed (a bug in dcs-contract, not drift):\n{clean.crash}"))
-        err.write("\n")
-    out.write(scrubber.text(_summary(clean)) + "\n")
-    out.write(scrubber.text(f"  reports   {', '.join(str(p) for p in paths)}") + "\n")
-    return _EXIT_BY_VERDICT[report.verdict]
+        crash = f"{stage}:\n{traceback.format_exc()}"
+        if report is None:
+            report = _unsent(target.describe(), plan.settings.seed, started, crash=crash)
+        else:
+            report = _with_crash(report, crash)
+    finally:
+        progress.close()
+    return report, secrets
 
 
-def _judged(report: RunReport, baseline: Baseline | None, update: bool, scrubber: Scrubber, err: TextIO) -> RunReport:
+_T = TypeVar("_T")
+
+
+def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> int:
+    """Write what the run leaves, as much of it as can be written, and give the exit code.
+
+    Every step is tried whatever failed before it; a failure is a crash (exit 4) that the
+    reports carry. They are written last, so that they carry a failure of the baseline, the
+    recording or the summary too; if they cannot be written, stderr says so.
+    """
+    scrubber = outputs.scrubber
+    failures: list[str] = []
+
+    def attempt(what: str, step: Callable[[], _T]) -> _T | None:
+        try:
+            return step()
+        except Exception as exc:
+            failures.append(f"{what} failed: {_reason(exc)}\n{traceback.format_exc()}")
+            return None
+
+    if outputs.baseline is not None:
+        baseline = outputs.baseline
+        report = (
+            attempt(
+                f"the baseline {baseline.path}",
+                lambda: _judged(report, baseline, outputs.update_baseline, scrubber, err),
+            )
+            or report
+        )
+    paths: list[Path] = []
+    if outputs.recording is not None:
+        recording = outputs.recording
+        har = attempt(f"writing {recording}", lambda: write_har(report.traffic, recording, scrubber=scrubber))
+        paths += [har] if har is not None else []
+    # Built once before the reports only for its failure, which they must carry; printed after.
+    attempt("the summary", lambda: _summary(report.scrubbed(scrubber)))
+    for failure in failures:
+        report = _with_crash(report, failure)
+    unwritten: str | None = None
+    try:
+        paths = write_reports(report, outputs.report_dir, scrubber=scrubber) + paths
+    except Exception as exc:
+        # A full disk needs no traceback; anything else is a bug, and needs one.
+        unwritten = _reason(exc) if isinstance(exc, OSError) else f"{_reason(exc)}\n{traceback.format_exc()}"
+    if report.crash:
+        _say(err, scrubber, f"dcs-contract: the harness failed (a failure of dcs-contract, not drift):\n{report.crash}")
+    if unwritten is not None:
+        _say(err, scrubber, f"dcs-contract: the reports could not be written to {outputs.report_dir}: {unwritten}")
+        _say(err, scrubber, "dcs-contract: the summary below is all this run leaves (exit 4)")
+    try:
+        summary = _summary(report.scrubbed(scrubber))
+    except Exception:
+        summary = f"\ndcs-contract: {report.verdict.upper()} (the summary failed: see the reports)"
+    try:
+        _say(out, scrubber, summary)
+        _say(out, scrubber, f"  reports   {', '.join(str(p) for p in paths) or 'none written'}")
+    except (OSError, ValueError) as exc:  # a closed stdout; one that cannot encode the text
+        _say(err, scrubber, f"dcs-contract: the summary could not be printed: {_reason(exc)}")
+        return EXIT_ERROR
+    return EXIT_ERROR if unwritten is not None else _EXIT_BY_VERDICT[report.verdict]
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception in a few words: what failed and on which file, as an OSError gives them."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _say(stream: TextIO, scrubber: Scrubber, text: str) -> None:
+    stream.write(scrubber.text(text) + "\n")
+    stream.flush()
+
+
+def _judged(report: RunReport, baseline: Baseline, update: bool, scrubber: Scrubber, err: TextIO) -> RunReport:
     """``report`` through the baseline, after writing the baseline file when asked."""
-    if baseline is None:
-        return report
-    if update and report.error:
-        # A run cut short did not see every accepted finding: rewriting would drop them.
-        err.write(scrubber.text(f"dcs-contract: {baseline.path} not updated: the run was cut short ({report.error})"))
-        err.write("\n")
+    if update and (report.error or report.crash):
+        # A run cut short did not see every accepted finding, and one a bug ended did not
+        # either: rewriting would drop them from the file the team commits.
+        why = "the harness failed (exit 4)" if report.crash else f"the run was cut short ({report.error})"
+        _say(err, scrubber, f"dcs-contract: {baseline.path} not updated: {why}")
     elif update:
         baseline = baseline.updated(report.findings, scrubber=scrubber)
         baseline.write(scrubber=scrubber)
-        err.write(scrubber.text(f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}"))
-        err.write("\n")
+        _say(err, scrubber, f"dcs-contract: wrote {len(baseline.entries)} accepted findings to {baseline.path}")
     return baseline.apply(report, scrubber=scrubber)
 
 
@@ -479,8 +673,12 @@ def _docs(args: argparse.Namespace, out: TextIO) -> int:
 def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args.report_dir, [])
     started = utc_now()
-    comparison = compare_with_sdk(load_spec(args.spec))
+    spec = load_spec(args.spec)
+    comparison = compare_with_sdk(spec)
     report = comparison.report(started=started, finished=utc_now())
+    # As a run's: every finding names the consumers it breaks (an SDK difference, the SDK's users).
+    consumers = Consumers.of(spec)
+    report = replace(report, findings=consumers.annotate(report.findings), accepted=consumers.annotate(report.accepted))
     paths = write_reports(report, args.report_dir, scrubber=Scrubber())
     out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
     out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
@@ -509,12 +707,13 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         sys.stderr.write(say(f"dcs-contract: {_one_line(str(exc))}") + "\n")
         return EXIT_CONFIG
     except OSError as exc:
-        # An output that the checks before the run passed, and that still could not be written.
+        # docs and sdk-check send nothing: an output they cannot write is a usage error. A run
+        # writes its own outputs, and one it cannot write after sending is exit 4 (_finish).
         where = f" {exc.filename}" if exc.filename else ""
         sys.stderr.write(say(f"dcs-contract: cannot write{where}: {exc.strerror or exc}") + "\n")
         return EXIT_CONFIG
     except RunStopped as exc:
-        # Stopped before the run sent anything: nothing was tested, and there is nothing to report.
+        # Not expected: a signal raises only inside a request of a run, which reports it itself.
         sys.stderr.write(f"dcs-contract: {exc}, before the run started\n")
         return EXIT_UNTESTABLE
     except KeyboardInterrupt:

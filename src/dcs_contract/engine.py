@@ -33,6 +33,7 @@ from hypothesis.strategies import SearchStrategy
 from schemathesis import Case, GenerationMode
 
 from dcs_contract import checks
+from dcs_contract.consumers import Consumers
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.findings import Finding, FindingLog
 from dcs_contract.formats import json_text, read_json
@@ -80,6 +81,12 @@ class RunLog:
     unjudged: dict[str, str] = field(default_factory=dict)
     # The properties begun, in order.
     begun: list[str] = field(default_factory=list)
+    # The spec's x-consumers, read when the run starts (a spec they do not fit fails there, not
+    # at the end): every finding of the report names the consumers it breaks.
+    consumers: Consumers = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.consumers = Consumers.of(self.spec)
 
     def add(self, findings: Sequence[Finding]) -> None:
         for finding in findings:
@@ -162,7 +169,7 @@ class RunLog:
             seed=settings.seed,
             cases=dict(self.cases),
             requests=RequestCounts(total=traffic.attempts, retries=traffic.retries, by_status=dict(traffic.by_status)),
-            findings=list(self.findings),
+            findings=self.consumers.annotate(self.findings),
             occurrences=dict(self.findings.occurrences),
             error=error,
             crash=crash,

@@ -8,6 +8,10 @@ A :class:`BaselineEntry` is how a baseline names one.
 A finding keeps its texts whole (up to :data:`RAW_TEXT_LIMIT`); only :meth:`Finding.scrubbed`
 cuts them, after scrubbing, so that no writer can show a text the scrubber has not seen.
 
+A finding names the consumers it breaks (``consumers``, filled from the spec's
+``x-consumers`` by :mod:`dcs_contract.consumers` when a run reports it): each as
+``"<consumer>: <how it breaks>"``, or :data:`NO_KNOWN_CONSUMER` alone.
+
     finding = Finding.about(response, check="page-size", category="paging", ...)
 """
 
@@ -27,6 +31,8 @@ from dcs_contract.redaction import SENSITIVE_HEADERS, Scrubber
 
 __all__ = [
     "CATEGORIES",
+    "CONSUMER_SEPARATOR",
+    "NO_KNOWN_CONSUMER",
     "RAW_TEXT_LIMIT",
     "BaselineEntry",
     "Finding",
@@ -58,6 +64,10 @@ _MESSAGE = 4000
 # What a finding keeps of a text from the target: far past the display limits, so that a
 # secret that straddles a display limit is still whole when it is scrubbed.
 RAW_TEXT_LIMIT = 16 * 1024
+# What a finding says when no consumer of the spec's x-consumers relies on what it shows.
+NO_KNOWN_CONSUMER = "no known consumer relies on this"
+# Between a consumer's name and how it breaks, in each of a finding's consumers.
+CONSUMER_SEPARATOR = ": "
 # Placeholders shown instead of credentials in every reproduction command.
 _TOKEN_PLACEHOLDER = "X-Auth-Token: $DCS_AUTH_TOKEN"
 
@@ -143,6 +153,11 @@ class Finding:
     ``detail`` tells apart deviations at one location that a baseline must not accept
     together: the unknown enum value (accepting ``restoring`` must not accept ``archived``),
     or the JSON type seen.
+
+    ``consumers``: the known consumers it breaks, each ``"<name>: <how it breaks>"``, or
+    ``(NO_KNOWN_CONSUMER,)``; empty until a run reports the finding (and in a report written
+    before consumers were named). It is not part of the fingerprint: what a finding breaks
+    is read from the spec, and a baseline entry must outlive a change of the spec's prose.
     """
 
     check: str
@@ -156,6 +171,7 @@ class Finding:
     status: int | None = None
     response_excerpt: str = ""
     detail: str = ""
+    consumers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -205,11 +221,17 @@ class Finding:
             status=data.get("status"),
             response_excerpt=data.get("response_excerpt", ""),
             detail=data.get("detail", ""),
+            consumers=tuple(data.get("consumers", ())),
         )
 
     @property
     def fingerprint(self) -> str:
         return fingerprint_of(self.check, self.category, self.location, self.detail)
+
+    @property
+    def consumer_names(self) -> tuple[str, ...]:
+        """The names of the consumers it breaks, for a one-line summary; ``(NO_KNOWN_CONSUMER,)`` as it is."""
+        return tuple(entry.split(CONSUMER_SEPARATOR, 1)[0] for entry in self.consumers)
 
     def scrubbed(self, scrubber: Scrubber) -> Finding:
         """This finding as it may be shown: every text scrubbed, then cut to its display limit."""
@@ -221,6 +243,7 @@ class Finding:
             expected=scrubber.cut(self.expected, _ACTUAL),
             actual=scrubber.cut(self.actual, _ACTUAL),
             detail=scrubber.text(self.detail),
+            consumers=tuple(scrubber.text(entry) for entry in self.consumers),
             requests=tuple(replace(r, url=scrubber.text(r.url)) for r in self.requests),
             response_excerpt=scrubber.cut(self.response_excerpt, _EXCERPT),
         )

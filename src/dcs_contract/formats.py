@@ -8,17 +8,23 @@ checks compare record times with :func:`parse_record_time`.
 
 Everything else here reads values from a target, which may send anything: JSON nested
 100,000 deep, numbers as strings, a time without a zone. These functions never raise on
-such input: they say the value is not readable, and the caller leaves it out.
+such input: they say the value is not readable, and the caller leaves it out. A JSON file a
+user gives (a baseline, a report) is read by :func:`read_json_file`, whose errors are
+configuration errors instead.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
+
+from dcs_contract.errors import ConfigError
 
 __all__ = [
     "FORMAT_NAME",
@@ -33,6 +39,8 @@ __all__ = [
     "parse_record_time",
     "printable",
     "read_json",
+    "read_json_file",
+    "record_time_form",
 ]
 
 FORMAT_NAME = "dcs-timestamp"
@@ -88,6 +96,75 @@ def parse_record_time(value: object) -> datetime:
         return moment.astimezone(UTC)
     except OverflowError as exc:  # year 1 at +01:00, year 9999 at -01:00
         raise ValueError(f"{value!r} is outside the years a datetime holds") from exc
+
+
+# A time in an ISO 8601 family of forms, each part kept to say how it differs from the
+# contract's 2019-05-10T08:31:16.166Z. ASCII digits only: "\d" would take any script's.
+_ISO_LIKE = re.compile(
+    r"(?P<date>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:(?P<sep>[Tt ])(?P<clock>[0-9]{2}:[0-9]{2})(?P<seconds>:[0-9]{2})?(?P<fraction>\.[0-9]+)?)?"
+    r"(?P<zone>[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)?"
+)
+_CONTRACT_FORM = "YYYY-MM-DDThh:mm:ss.sssZ"
+_MILLISECONDS = 3
+
+
+def record_time_form(value: object) -> str:
+    """How a record time that fails the contract's form is written, for a finding to say.
+
+    >>> record_time_form("2026-11-19 00:49:22")
+    'looks like `YYYY-MM-DD hh:mm:ss` without a zone: a space instead of T, no milliseconds'
+    >>> record_time_form("2024-01-01T08:00:00.000+08:00")
+    'looks like `YYYY-MM-DDThh:mm:ss.sss+hh:mm`: carries offset +08:00 instead of Z'
+
+    Never raises, whatever the value.
+    """
+    if not isinstance(value, str):
+        return f"is a JSON {json_type(value)}, not a string"
+    if not value:
+        return "is empty"
+    if value.isascii() and value.isdigit():
+        return {
+            14: "looks like `yyyyMMddHHmmss`, the query's form, without a zone",
+            13: "looks like epoch milliseconds, not a calendar time",
+            10: "looks like epoch seconds, not a calendar time",
+        }.get(len(value), "is a number written as a string, not a time")
+    match = _ISO_LIKE.fullmatch(value)
+    if match is None:
+        return "is in no time form the harness recognises"
+    return _iso_form(value, match)
+
+
+def _iso_form(value: str, match: re.Match[str]) -> str:
+    sep, clock, seconds, fraction, zone = match.group("sep", "clock", "seconds", "fraction", "zone")
+    if clock is None:
+        return "looks like a date, `YYYY-MM-DD`, without a time"
+    digits = len(fraction) - 1 if fraction else 0
+    form = "YYYY-MM-DD" + sep + "hh:mm" + (":ss" if seconds else "") + ("." + "s" * digits if fraction else "")
+    differences = []
+    if zone in ("Z", "z"):
+        form += zone
+        if zone == "z":
+            differences.append("a lower-case z instead of Z")
+    elif zone:
+        form += zone[0] + ("hh:mm" if ":" in zone else "hhmm" if len(zone) == 5 else "hh")
+        differences.append(f"carries offset {zone} instead of Z")
+    if sep != "T":
+        differences.append("a space instead of T" if sep == " " else "a lower-case t instead of T")
+    if not seconds:
+        differences.append("no seconds")
+    if not fraction:
+        differences.append("no milliseconds")
+    elif digits != _MILLISECONDS:
+        differences.append(f"{digits} fractional digits instead of {_MILLISECONDS}")
+    if form == _CONTRACT_FORM:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return f"has the contract's form `{form}`, but is not a real calendar time"
+        return f"has the contract's form `{form}`"
+    head = f"looks like `{form}`" + ("" if zone else " without a zone")
+    return head + (": " + ", ".join(differences) if differences else "")
 
 
 # -- JSON from the target --------------------------------------------------------------
@@ -173,3 +250,28 @@ def json_text(value: Any) -> str:
     except (TypeError, ValueError):  # not a parsed JSON value: nothing a target sent
         return f"({type(value).__name__})"
     return printable(text)
+
+
+def read_json_file(path: Path, where: str, *, what: str) -> Any:
+    """The JSON document in the file at ``path``, or a ConfigError that starts with ``where``.
+
+    ``where`` names the setting and its value (``--baseline='b.json'``), ``what`` the kind of
+    file expected (``a baseline file``). A missing file is left to the caller, as
+    FileNotFoundError: what it means depends on the file.
+    """
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ConfigError(f"{where} nests too deeply to be {what}") from None
+    except ValueError as exc:  # not JSON, or an integer of more digits than Python converts
+        raise ConfigError(f"{where} is not JSON: {exc}") from None

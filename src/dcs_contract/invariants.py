@@ -19,6 +19,7 @@ contract has exactly one implementation.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -424,6 +425,53 @@ def past_end_empty(judge: Judge, page: Page, *, total: int) -> list[Finding]:
                 actual=f"{page.entries} records: {_shown(page.records)}",
             )
         ]
+    return []
+
+
+@invariant("total-stable-through-walk")
+def total_stable_through_walk(judge: Judge, walk: Sequence[Page]) -> list[Finding]:
+    """``walk``: the pages of one walk, in the order they were asked for.
+
+    A 204 carries no total_num to compare: its emptiness is no-empty-page-before-total's to judge.
+    """
+    answered = [page for page in walk if page.status == 200]
+    if not judge.judges(len(answered) > 1, "no walk had two pages answered 200"):
+        return []
+    for before, page in itertools.pairwise(answered):
+        if page.total != before.total:
+            return [
+                judge.violation(
+                    [before, page],
+                    expected=f"total_num {before.total} on every page of the walk, as at offset {before.offset}",
+                    actual=f"{page.total} at offset {page.offset}",
+                )
+            ]
+    return []
+
+
+@invariant("no-empty-page-before-total")
+def no_empty_page_before_total(judge: Judge, walk: Sequence[Page]) -> list[Finding]:
+    """``walk``: the pages of one walk from offset 0, in the order they were asked for.
+
+    A client asks for the next page while its offset is below the total_num it last read: so
+    each page is held to the total of the 200 page before it, the first page to its own.
+    """
+    if not judge.judges(bool(walk), "no page walk was read"):
+        return []
+    told: Page | None = None
+    for page in walk:
+        known = told if told is not None else page if page.status == 200 else None
+        if known is not None and page.offset < known.total and not page.entries:
+            shown = "204, no body" if page.status == 204 else "200 with no record"
+            return [
+                judge.violation(
+                    [known, page] if known is not page else [page],
+                    expected=f"records at offset {page.offset}, below total_num {known.total}",
+                    actual=f"an empty page ({shown})",
+                )
+            ]
+        if page.status == 200:
+            told = page
     return []
 
 

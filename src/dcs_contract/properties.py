@@ -171,10 +171,22 @@ def paging_total(run: PropertyRun) -> None:
 
 @contract_property(
     "page-walk",
-    evaluates=(*_PAGE, rules.total_independent_of_paging.id, rules.pages_partition.id, rules.past_end_empty.id),
+    evaluates=(
+        *_PAGE,
+        rules.total_independent_of_paging.id,
+        rules.total_stable_through_walk.id,
+        rules.no_empty_page_before_total.id,
+        rules.pages_partition.id,
+        rules.past_end_empty.id,
+    ),
 )
 def page_walk(run: PropertyRun) -> None:
-    """Walking the pages gives disjoint pages that together are the matching set; past the end, nothing."""
+    """Walking the pages gives disjoint pages that together are the matching set; past the end, nothing.
+
+    As a client walks them: total_num holds still from page to page, and no page before the
+    end is empty. The Terraform data source stops only when the records it has seen equal
+    total_num, so either drift has it stop early or loop forever.
+    """
     survey = _survey_or_skip(run)
     if survey is None:
         return
@@ -199,6 +211,8 @@ def page_walk(run: PropertyRun) -> None:
             offset += limit
         complete = offset >= total
         run.judge(rules.total_independent_of_paging, [sized, *walk])
+        run.judge(rules.total_stable_through_walk, walk)
+        run.judge(rules.no_empty_page_before_total, walk)
         run.judge(rules.pages_partition, walk, complete=complete)
         if complete:
             past = run.page({**filters, "limit": str(limit), "offset": str(total)})

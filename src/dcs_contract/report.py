@@ -28,7 +28,10 @@ from dcs_contract.redaction import Scrubber
 if TYPE_CHECKING:
     from dcs_contract.transport import Exchange
 
-__all__ = ["RequestCounts", "RunReport", "TargetInfo", "utc_now", "verdict_of", "write_reports"]
+__all__ = ["VERDICTS", "RequestCounts", "RunReport", "TargetInfo", "utc_now", "verdict_of", "write_reports"]
+
+# Every verdict verdict_of gives: report.json's schema and the exit codes read them from here.
+VERDICTS = ("conforms", "violations", "untestable", "error")
 
 
 def utc_now() -> str:
@@ -277,6 +280,8 @@ def _markdown_findings(findings: Sequence[Finding], *, level: str) -> list[str]:
                 f"- actual: {f.actual}",
             ]
             lines += [f"- reproduce: `{r.curl}`" for r in f.requests]
+            if f.consumers:
+                lines += ["- consumers it breaks:", *(f"  - {entry}" for entry in f.consumers)]
             if f.message:
                 lines += ["", "```", f.message.strip(), "```"]
     return lines

@@ -13,9 +13,9 @@ from jsonschema import Draft202012Validator
 from dcs_contract.cli import main
 from dcs_contract.docs.model import REPORT_SCHEMA, DocsModel, load_report, read_report
 from dcs_contract.docs.render import render_html, render_markdown
-from dcs_contract.findings import BaselineEntry, Finding, RequestInfo
+from dcs_contract.findings import CATEGORIES, BaselineEntry, Finding, RequestInfo
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
+from dcs_contract.report import VERDICTS, RequestCounts, RunReport, TargetInfo, verdict_of, write_reports
 from dcs_contract.spec import OPERATION_PATH, Spec
 
 ROOT = Path(__file__).parents[2]
@@ -266,3 +266,35 @@ def test_an_unreadable_report_is_a_usage_error(
     err = capsys.readouterr().err
     assert err.startswith(f"dcs-contract: --report={str(path)!r} ") and message in err
     assert err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_lone_surrogate_in_a_report_is_shown_as_its_escape(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """JSON may escape a lone surrogate ("\\ud800"), which UTF-8 cannot carry: the page shows the escape."""
+    report = _sample()
+    report["target"]["instance_id"] = "i-\ud800-x"
+    report["observed"]["status"] = {'"\udfff"': 2}
+    path, site = tmp_path / "r.json", tmp_path / "site"
+    path.write_text(json.dumps(report))  # ensure_ascii: the surrogates are written as \ud800 and \udfff
+    assert "\\ud800" in path.read_text()
+    assert main(["docs", "--out", str(site), "--report", str(path)]) == 0
+    captured = capsys.readouterr()
+    assert captured.err == "" and f"dcs-contract: wrote {site / 'index.html'}" in captured.out
+    for name in ("index.html", "index.md"):
+        text = (site / name).read_text(encoding="utf-8")
+        assert "i-\\ud800-x" in text, name
+        assert "\\udfff" in text, name
+
+
+def test_the_report_schema_reads_verdicts_and_categories_from_where_they_are_defined() -> None:
+    assert REPORT_SCHEMA["properties"]["verdict"]["enum"] == list(VERDICTS)
+    assert REPORT_SCHEMA["properties"]["findings"]["items"]["properties"]["category"]["enum"] == list(CATEGORIES)
+    # Every verdict a report can have: each combination of findings, error and crash.
+    given = {
+        verdict_of(findings=findings, error=error, crash=crash)
+        for findings in (False, True)
+        for error in (None, "cut short")
+        for crash in (None, "Traceback")
+    }
+    assert given == set(VERDICTS)

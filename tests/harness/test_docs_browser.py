@@ -20,6 +20,7 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from dcs_contract.cli import main
+from dcs_contract.consumers import Consumers
 from dcs_contract.docs.model import DocsModel
 from dcs_contract.spec import Spec
 
@@ -74,6 +75,30 @@ def test_a_reader_sees_every_field_enum_value_and_status(page: webdriver.Chrome,
     expected += [str(code) for code in spec.status_codes]
     expected += list(spec.parameters)
     assert [item for item in expected if item not in visible] == []
+
+
+def test_a_reader_sees_each_consumer_what_it_relies_on_and_how_it_breaks(page: webdriver.Chrome, spec: Spec) -> None:
+    section = page.find_element(By.ID, "consumers")
+    assert section.is_displayed() and section.text.startswith("Consumers")
+    for consumer in Consumers.of(spec).consumers:
+        panel = page.find_element(By.ID, f"consumer-{consumer.id}")
+        assert panel.is_displayed(), consumer.id
+        shown = " ".join(panel.text.split())
+        expected = [consumer.name, consumer.repository, *consumer.files]
+        expected += [" ".join(text.replace("`", "").split()) for r in consumer.relies_on for text in (r.what, r.breaks)]
+        assert [text for text in expected if text not in shown] == [], consumer.id
+
+
+def test_a_reader_sees_the_record_time_s_alternatives(page: webdriver.Chrome, spec: Spec) -> None:
+    table = page.find_element(By.CSS_SELECTOR, "#alternatives-RecordTime + p + table")
+    assert table.is_displayed()
+    rows = [" ".join(row.text.split()) for row in table.find_elements(By.TAG_NAME, "tr")[1:]]
+    forms = spec.component("RecordTime")["x-alternatives"]
+    assert len(rows) == len(forms)
+    for row, alternative in zip(rows, forms, strict=True):
+        assert alternative["form"].replace("`", "") in row and alternative["x-source"] in row
+    heading = page.find_element(By.ID, "alternatives-RecordTime").text
+    assert "RecordTime" in heading and "alternatives" in heading
 
 
 def test_the_conformance_panel_shows_the_verdict(page: webdriver.Chrome) -> None:

@@ -1,7 +1,8 @@
 """Proof that the harness catches drift: ``dcs-contract run`` against the mock with each switch on.
 
 Every switch must fail the run (exit 1) with a finding that names the field or parameter at
-fault; the faithful mock must pass over many datasets, so that the findings are not noise.
+fault, and the consumers it breaks (or that no known consumer relies on it); the faithful mock
+must pass over many datasets, so that the findings are not noise.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from typing import Any
 import pytest
 
 from dcs_contract.cli import main
+from dcs_contract.consumers import Consumers
+from dcs_contract.findings import NO_KNOWN_CONSUMER
 from dcs_contract.invariants import INVARIANTS
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.spec import Spec
@@ -34,6 +37,7 @@ CAUGHT_AS = {
     "failed-without-error-code": ("schema", "/backup_record_response/*/error_code", "error-code-iff-failed"),
     "updated-before-created": ("schema", "/backup_record_response/*/updated_at", "updated-not-before-created"),
     "progress-short-on-success": ("schema", "/backup_record_response/*/progress", "progress-complete-when-succeeded"),
+    "progress-over-hundred": ("schema", "/backup_record_response/*/progress", "response_schema_conformance"),
     "negative-offset-accepted": ("status", "offset", "invalid_input_rejected"),
     "limit-over-max-clamped": ("status", "limit", "invalid_input_rejected"),
     "reversed-window-accepted": ("status", "begin_time", "invalid_input_rejected"),
@@ -49,6 +53,8 @@ CAUGHT_AS = {
     "limit-ignored": ("paging", "/backup_record_response", "page-size"),
     "total-is-page-size": ("paging", "/total_num", "total-independent-of-paging"),
     "past-end-repeats-last-page": ("paging", "offset", "past-end-empty"),
+    "total-counts-from-offset": ("paging", "/total_num", "total-stable-through-walk"),
+    "later-pages-empty": ("paging", "offset", "no-empty-page-before-total"),
     "other-instance-leaks": ("paging", "/backup_record_response/*/instance_id", "record-of-path-instance"),
     "empty-instance-not-empty": ("paging", "instance_id", "empty-instance-empty"),
     "window-ignored": ("window", "/backup_record_response/*/created_at", "window-contains"),
@@ -65,7 +71,29 @@ ALSO_CAUGHT = [
     ("one-second-window-unbounded", "window-contains"),
     ("offset-ignored", "past-end-empty"),
     ("total-is-page-size", "page-size"),
+    ("total-counts-from-offset", "total-independent-of-paging"),
+    ("later-pages-empty", "pages-partition"),
 ]
+
+# What some switches break, by consumer id (x-consumers): the way consumers page, and what
+# their parsers forgive. The others must name their consumers too, or say that none relies on it.
+EVERY_CONSUMER = {"terraform-data-source", "terraform-resource", "sdk-go", "sdk-python", "sdk-java", "cloudmux"}
+BREAKS = {
+    # The Terraform data source loops forever on an early empty page, stops early on a moving total.
+    "later-pages-empty": {"terraform-data-source", "terraform-resource", "cloudmux"},
+    "total-counts-from-offset": {"terraform-data-source", "terraform-resource", "cloudmux"},
+    # The SDKs' enums keep an unknown status: parsing holds, every switch on it breaks.
+    "status-past-tense": EVERY_CONSUMER,
+    # A type each reads differently: a typed schema field, a strict model, int() of the string.
+    "size-as-string": EVERY_CONSUMER,
+    # Every SDK field is optional; Terraform and cloudmux show the backup with an empty id.
+    "missing-backup-id": {"terraform-data-source", "terraform-resource", "cloudmux"},
+    "truncated-body": EVERY_CONSUMER,
+    # Every consumer ignores fields it does not know, and reads an absent array as empty.
+    "extra-field": set(),
+    "empty-as-null": set(),
+    "served-without-credentials": set(),
+}
 
 
 def _run(tmp_path: Path, *flags: str) -> tuple[int, dict[str, Any]]:
@@ -88,11 +116,17 @@ def test_every_invariant_of_the_spec_is_checked_and_caught_by_a_switch(spec: Spe
 
 
 @pytest.mark.parametrize("switch", sorted(DRIFTS))
-def test_the_run_fails_and_names_the_field_or_parameter(switch: str, tmp_path: Path) -> None:
+def test_the_run_fails_and_names_the_field_or_parameter(switch: str, tmp_path: Path, spec: Spec) -> None:
     code, report = _run(tmp_path, "--mock-drift", switch, "--max-examples", "30", "--seed", "1")
-    found = {(f["category"], f["location"], f["check"]) for f in report["findings"]}
+    found = {(f["category"], f["location"], f["check"]): f for f in report["findings"]}
     assert code == 1, f"{switch} was not caught"
-    assert CAUGHT_AS[switch] in found, found
+    assert CAUGHT_AS[switch] in found, set(found)
+    consumers = found[CAUGHT_AS[switch]]["consumers"]
+    names = {consumer.name: consumer.id for consumer in Consumers.of(spec).consumers}
+    named = {names[entry.split(": ", 1)[0]] for entry in consumers if entry != NO_KNOWN_CONSUMER}
+    assert consumers == [NO_KNOWN_CONSUMER] or (named and len(named) == len(consumers)), consumers
+    if switch in BREAKS:
+        assert named == BREAKS[switch], consumers
 
 
 @pytest.mark.parametrize(("switch", "check"), ALSO_CAUGHT)

@@ -18,10 +18,12 @@ import pytest
 
 from dcs_contract import checks
 from dcs_contract import invariants as rules
+from dcs_contract.consumers import Consumers
 from dcs_contract.engine import CHECKED_BY, ContractRun, RunLog
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.findings import Finding
-from dcs_contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time
+from dcs_contract.findings import NO_KNOWN_CONSUMER, Finding, RequestInfo
+from dcs_contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
+from dcs_contract.invariants import Invariants, Page
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
 from dcs_contract.mock.service import ServiceCall
 from dcs_contract.properties import PROPERTIES
@@ -157,6 +159,10 @@ def test_integers_past_their_openapi_format_are_findings(
     assert set(beyond) == {"/total_num", f"{RECORDS}/size"}
     assert beyond["/total_num"].expected == 'format "int32" as in the spec'
     assert beyond["/total_num"].actual == str(2**31)
+    # The Go and Java SDKs' models overflow there; Terraform and cloudmux read the number.
+    ids = {consumer.name: consumer.id for consumer in Consumers.of(spec).consumers}
+    broken = {ids[entry.split(": ", 1)[0]] for entry in Consumers.of(spec).affected(beyond["/total_num"])}
+    assert broken == {"sdk-go", "sdk-java"}
 
 
 # -- record times --------------------------------------------------------------------
@@ -195,6 +201,40 @@ def test_a_record_time_with_an_offset_is_the_instant_it_names(
     assert len(broken) == 1 and earlier["backup_id"] in broken[0].actual and later["backup_id"] not in broken[0].actual
 
 
+@pytest.mark.parametrize(
+    ("value", "form"),
+    [
+        ("2026-11-19 00:49:22", "looks like `YYYY-MM-DD hh:mm:ss` without a zone"),
+        ("2024-01-01T08:00:00.000+08:00", "carries offset +08:00 instead of Z"),
+        ("2024-01-01T08:00:00Z", "looks like `YYYY-MM-DDThh:mm:ssZ`: no milliseconds"),
+        ("2024-01-01T08:00:00.123456Z", "6 fractional digits instead of 3"),
+        ("20240101080000", "the query's form"),
+        ("1704096000", "epoch seconds"),
+    ],
+)
+def test_a_record_time_in_another_form_is_reported_with_the_form_it_has(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun], value: str, form: str
+) -> None:
+    """The sources disagree on the form (the spec's x-alternatives): the finding says which one came."""
+    first, second, _ = _records(spec)
+    run = fake_run(_answering(_page({**first, "created_at": value}, second)))
+    findings = _at(_findings(run), f"{RECORDS}/created_at")
+    assert [(f.category, f.actual.startswith(json.dumps(value))) for f in findings] == [("schema", True)]
+    assert form in findings[0].actual and form in findings[0].message
+    assert findings[0].detail == "", "the form is said, not fingerprinted: a baseline entry keeps matching"
+    # cloudmux parses the time with a reader of a fixed list of forms: the one consumer a form breaks.
+    assert [entry.split(": ", 1)[0] for entry in Consumers.of(spec).affected(findings[0])] == [
+        consumer.name for consumer in Consumers.of(spec).consumers if consumer.id == "cloudmux"
+    ]
+
+
+def test_the_form_of_a_time_is_named_whatever_the_value() -> None:
+    assert record_time_form("2024-01-01") == "looks like a date, `YYYY-MM-DD`, without a time"
+    assert record_time_form("2023-02-31T00:00:00.000Z").endswith("but is not a real calendar time")
+    for odd in ("", "soon", "\uff12\uff10\uff12\uff14-01-01", "9" * 40, None, 5, {"at": 1}):
+        assert isinstance(record_time_form(odd), str)
+
+
 def test_record_times_are_read_strictly() -> None:
     assert parse_record_time("2024-01-01T08:00:00.000+08:00") == parse_record_time("2024-01-01T00:00:00.000Z")
     for unreadable in ("2026-11-19 00:49:22", "2026-11-19", "0001-01-01T00:00:00+01:00", 5, None, ["x"]):
@@ -209,6 +249,76 @@ def test_the_timestamp_predicate_is_strict_and_the_schema_format_is_not() -> Non
     # JSON Schema's rule: a format constrains strings only; the type keyword judges the rest.
     assert dcs_timestamp_format(5)
     assert not dcs_timestamp_format("20230231000000")
+
+
+# -- walking the pages ---------------------------------------------------------------
+
+
+def _walked(offset: int, total: int, entries: int, status: int = 200) -> Page:
+    """A page of a walk at ``offset`` that says ``total_num`` ``total`` and lists ``entries`` records."""
+    url = f"http://dcs.test/v2/p/instances/i/backups?limit=10&offset={offset}"
+    records = tuple({"backup_id": f"b{offset + n}"} for n in range(entries))
+    return Page(status, total, entries, records, 10, offset, None, None, "i", RequestInfo(method="GET", url=url), "")
+
+
+@pytest.mark.parametrize(
+    ("walk", "broken"),
+    [
+        ([_walked(0, 25, 10), _walked(10, 25, 10), _walked(20, 25, 5)], None),
+        ([_walked(0, 25, 10), _walked(10, 24, 10)], "24 at offset 10"),
+        ([_walked(0, 25, 10), _walked(10, 25, 10), _walked(20, 26, 5)], "26 at offset 20"),
+        # A 204 has no total_num to compare; its emptiness is the other rule's.
+        ([_walked(0, 25, 10), _walked(10, 0, 0, status=204)], None),
+    ],
+)
+def test_total_num_holds_still_through_a_walk(spec: Spec, walk: list[Page], broken: str | None) -> None:
+    findings = Invariants(spec).judge(rules.total_stable_through_walk, walk)
+    assert [f.actual for f in findings] == ([broken] if broken else [])
+    assert all(f.location == "/total_num" and len(f.requests) == 2 for f in findings)
+
+
+@pytest.mark.parametrize(
+    ("walk", "broken"),
+    [
+        ([_walked(0, 25, 10), _walked(10, 25, 10), _walked(20, 25, 5)], None),
+        ([_walked(0, 25, 10), _walked(10, 25, 0)], "records at offset 10, below total_num 25"),
+        ([_walked(0, 25, 10), _walked(10, 0, 0, status=204)], "records at offset 10, below total_num 25"),
+        ([_walked(0, 3, 0)], "records at offset 0, below total_num 3"),
+        # At the end the page is empty by right: past-end-empty judges what comes there.
+        ([_walked(0, 10, 10), _walked(10, 10, 0)], None),
+        # Held to the total the client last read: once it falls (total-stable's finding), this is the end.
+        ([_walked(0, 25, 10), _walked(10, 10, 10), _walked(20, 10, 0)], None),
+    ],
+)
+def test_no_page_before_the_total_is_empty(spec: Spec, walk: list[Page], broken: str | None) -> None:
+    findings = Invariants(spec).judge(rules.no_empty_page_before_total, walk)
+    assert [f.expected for f in findings] == ([broken] if broken else [])
+    assert all(f.location == "offset" and f.requests[-1].url.endswith(f"offset={walk[-1].offset}") for f in findings)
+
+
+# -- what a finding breaks ------------------------------------------------------------
+
+
+def test_a_finding_carries_its_consumers_through_report_json_but_not_in_its_fingerprint() -> None:
+    finding = Finding(
+        check="no-empty-page-before-total",
+        category="paging",
+        title="t",
+        message="m",
+        location="offset",
+        expected="e",
+        actual="a",
+        consumers=("Terraform data source x: loops forever", "cloudmux: stops early"),
+    )
+    written = json.loads(json.dumps(finding.as_dict()))
+    assert written["consumers"] == list(finding.consumers)
+    assert Finding.from_dict(written) == finding
+    assert finding.fingerprint == replace(finding, consumers=()).fingerprint
+    assert finding.consumer_names == ("Terraform data source x", "cloudmux")
+    assert replace(finding, consumers=(NO_KNOWN_CONSUMER,)).consumer_names == (NO_KNOWN_CONSUMER,)
+    assert Finding.from_dict({k: v for k, v in written.items() if k != "consumers"}).consumers == ()
+    scrubbed = replace(finding, consumers=("x: a secret-value-1234 here",)).scrubbed(Scrubber(["secret-value-1234"]))
+    assert "secret-value-1234" not in scrubbed.consumers[0]
 
 
 # -- bodies nothing can read ---------------------------------------------------------

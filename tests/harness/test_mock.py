@@ -173,6 +173,30 @@ def test_every_record_matches_the_spec(spec: Spec) -> None:
         assert list(validator.iter_errors(record)) == []
 
 
+def test_progress_reaches_the_edge_below_100_and_never_passes_100(spec: Spec) -> None:
+    """99.99 is in the data, where a pattern that admits 100.01..100.99 is off by one."""
+    valid = spec.validator(spec.record_fields["progress"]).is_valid
+    progress = {r["progress"] for r in generate_records(spec, instance_id="i", count=137, seed=7)}
+    assert {"0.00", "99.99", "100.00"} <= progress
+    assert all(valid(value) and float(value) <= 100 for value in progress)
+
+
+def test_the_progress_past_100_switch_serves_what_the_spec_refuses(spec: Spec) -> None:
+    valid = spec.validator(spec.record_fields["progress"]).is_valid
+    records = _drifted(spec, "progress-over-hundred", limit=1000).json()["backup_record_response"]
+    over = {r["progress"] for r in records if r["status"] == "backuping"}
+    assert over == {"100.50"} and not valid("100.50")
+
+
+def test_the_walk_switches_break_only_what_a_client_walks_into(spec: Spec) -> None:
+    first = _drifted(spec, "later-pages-empty", limit=10).json()
+    later = _drifted(spec, "later-pages-empty", limit=10, offset=10).json()
+    assert (first["total_num"], len(first["backup_record_response"])) == (137, 10)
+    assert (later["total_num"], later["backup_record_response"]) == (137, [])
+    totals = [_drifted(spec, "total-counts-from-offset", offset=n).json()["total_num"] for n in (0, 10, 130)]
+    assert totals == [137, 127, 7]
+
+
 def test_it_serves_on_a_real_loopback_socket(state: MockState) -> None:
     creds = state.credentials
     with MockServer(create_app(state)) as server:

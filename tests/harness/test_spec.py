@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from dcs_contract.cli import main
 from dcs_contract.errors import SpecError
 from dcs_contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
 from dcs_contract.spec import OPERATION_PATH, Spec, load_spec
@@ -89,6 +90,67 @@ def test_every_constraint_names_its_source(spec: Spec) -> None:
         assert values <= SOURCES, f"{where}: x-source {source!r} is not one of {sorted(SOURCES)}"
 
 
+def test_every_invariant_consumer_and_alternative_names_its_source(spec: Spec) -> None:
+    entries = [(f"x-invariants {rule_id}", rule) for rule_id, rule in spec.invariants.items()]
+    entries += [(f"x-consumers {c['id']}", c) for c in spec.operation["x-consumers"]]
+    entries += [(f"RecordTime {a['form']}", a) for a in spec.component("RecordTime")["x-alternatives"]]
+    assert [where for where, entry in entries if entry.get("x-source") not in SOURCES] == []
+
+
+@pytest.mark.parametrize(
+    ("progress", "valid"),
+    [
+        ("0.00", True),
+        ("9.99", True),
+        ("99.99", True),
+        ("100.00", True),
+        ("100.01", False),
+        ("100.50", False),
+        ("100.99", False),
+        ("101.00", False),
+        ("100", False),
+        ("05.00", False),
+    ],
+)
+def test_progress_stops_at_100(spec: Spec, progress: str, valid: bool) -> None:
+    assert spec.validator(spec.record_fields["progress"]).is_valid(progress) is valid
+
+
+def _source_of(node: dict[str, Any]) -> dict[str, str]:
+    source = node["x-source"]
+    return source if isinstance(source, dict) else {"": source}
+
+
+def test_the_limit_bounds_are_public_doc_in_some_regions_and_a_decision_elsewhere(spec: Spec) -> None:
+    """No SDK model states them: Go's ListBackupRecordsRequest says only "items per page"."""
+    limit = next(p for p in spec.operation["parameters"] if p["name"] == "limit")
+    bounds = {what: where for what, where in _source_of(limit).items() if "maximum" in what}
+    assert sorted(bounds.values()) == ["decision", "public-doc"]
+    regional = next(what for what, where in bounds.items() if where == "public-doc")
+    assert "ally-visitor-1" in regional and "my-kualalumpur-1" in regional
+    [defect] = [d for d in spec.document["info"]["x-reference-defects"] if "`limit`" in d["defect"]]
+    assert "ally-visitor-1" in defect["resolution"] and "decision" in defect["resolution"]
+
+
+def test_required_fields_are_a_decision_and_say_why(spec: Spec) -> None:
+    for name in ("ListBackupRecordsBody", "BackupRecordResponse"):
+        schema = spec.component(name)
+        assert _source_of(schema)["required"] == "decision", name
+        assert "silently show nothing" in " ".join(schema["description"].split()), name
+    resolutions = [d["resolution"] for d in spec.document["info"]["x-reference-defects"]]
+    assert any("silently show nothing" in text and "decision" in text for text in resolutions)
+
+
+def test_the_record_time_pattern_is_a_decision_and_lists_the_alternatives(spec: Spec) -> None:
+    record_time = spec.component("RecordTime")
+    assert _source_of(record_time)["pattern"] == "decision"
+    alternatives = {a["form"]: a["given-by"] for a in record_time["x-alternatives"]}
+    forms = " ".join(alternatives)
+    assert "YYYY-MM-DDThh:mm:ss.sssZ" in forms and "yyyy-mm-dd hh:mm:ss" in forms and "time.Time" in forms
+    givers = " ".join(alternatives.values())
+    assert "v1.0" in givers and "Terraform" in givers and "cloudmux" in givers
+
+
 def test_every_enum_value_has_a_meaning(spec: Spec) -> None:
     for field_name in spec.enum_fields:
         meanings = spec.record_fields[field_name].get("x-enum-descriptions", {})
@@ -153,10 +215,72 @@ def test_a_spec_whose_invariants_differ_from_the_registry_is_refused(spec: Spec,
     document = copy.deepcopy(spec.document)
     rules = document["paths"][OPERATION_PATH]["get"]["x-invariants"]
     if change == "added":
-        rules.append({**rules[0], "id": "total-stable-through-walk"})
+        rules.append({**rules[0], "id": "records-newest-first"})
     else:
         rules.pop()
     with pytest.raises(SpecError, match=r"not implemented|not in the spec") as refused:
         Invariants(Spec(document, spec.path))
-    named = "total-stable-through-walk" if change == "added" else spec.operation["x-invariants"][-1]["id"]
+    named = "records-newest-first" if change == "added" else spec.operation["x-invariants"][-1]["id"]
     assert named in str(refused.value)
+
+
+def _without_record_properties(spec: Spec) -> str:
+    """Valid OpenAPI, but its backup record has no fields: a shape the harness cannot read."""
+    document = copy.deepcopy(spec.document)
+    del document["components"]["schemas"]["BackupRecordResponse"]["properties"]
+    return yaml.safe_dump(document)
+
+
+def _with_an_invariant_too_many(spec: Spec) -> str:
+    document = copy.deepcopy(spec.document)
+    rules = document["paths"][OPERATION_PATH]["get"]["x-invariants"]
+    rules.append({**rules[0], "id": "records-newest-first"})
+    return yaml.safe_dump(document)
+
+
+UNLOADABLE = {
+    "not-utf8": (lambda spec: b"openapi: 3.1.0\ninfo: {title: \xff\xfe}\n", "is not UTF-8 text"),
+    "deep": (lambda spec: b"[" * 100_000 + b"]" * 100_000, "nests too deeply to be a spec"),
+    "deep-value": (lambda spec: b"openapi: " + b"[" * 100_000 + b"]" * 100_000, "nests too deeply to be a spec"),
+    "bad-tag": (lambda spec: b"openapi: !!int three\n", "is not valid YAML: invalid literal for int()"),
+    "bad-date": (lambda spec: b"openapi: !!timestamp 2001-13-45\n", "is not valid YAML: month must be in 1..12"),
+    "not-a-mapping": (lambda spec: b"- openapi\n", "holds list, not an OpenAPI document"),
+    "shape": (
+        lambda spec: _without_record_properties(spec).encode(),
+        "is valid OpenAPI, but not the shape this harness reads: KeyError: 'properties'",
+    ),
+}
+
+
+@pytest.mark.parametrize("kind", list(UNLOADABLE))
+def test_a_spec_that_cannot_be_loaded_is_a_spec_error(spec: Spec, tmp_path: Path, kind: str) -> None:
+    content, message = UNLOADABLE[kind]
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(content(spec))
+    with pytest.raises(SpecError) as refused:
+        load_spec(path)
+    assert str(refused.value).startswith(str(path)) and message in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("command", "kind"), [*(("run", kind) for kind in [*UNLOADABLE, "invariants"]), *(("docs", k) for k in UNLOADABLE)]
+)
+def test_a_spec_that_cannot_be_loaded_exits_2_with_one_line(
+    spec: Spec, tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str, command: str
+) -> None:
+    """Refused before the run, with nothing written: once a traceback (exit 4) for the encoding and the nesting.
+
+    The docs show the spec's invariants, whatever the harness implements; a run refuses to check others.
+    """
+    if kind == "invariants":
+        content, message = _with_an_invariant_too_many(spec).encode(), "not implemented ['records-newest-first']"
+    else:
+        content, message = UNLOADABLE[kind][0](spec), UNLOADABLE[kind][1]
+    path, out = tmp_path / "spec.yaml", tmp_path / "out"
+    path.write_bytes(content)
+    flag = ["--report-dir", str(out)] if command == "run" else ["--out", str(out)]
+    assert main([command, "--spec", str(path), *flag], env={}) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.startswith(f"dcs-contract: {path}") and message in captured.err
+    assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
+    assert not out.exists(), "refused before anything was written"

@@ -71,3 +71,28 @@ def test_windows_around_records_at_the_datetime_edges_are_valid_queries(window: 
     """A target may list a backup of year 1 or 9999: the windows around it stay queries the spec allows."""
     for query in (window.whole, window.left, window.right):
         assert all(TIME_IS_VALID(value) for value in query.values()), query
+
+
+PROGRESS_PATTERN = SPEC.record_fields["progress"]["pattern"]
+PROGRESS_IS_VALID = SPEC.validator(SPEC.record_fields["progress"]).is_valid
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.from_regex(PROGRESS_PATTERN, fullmatch=True))
+def test_the_progress_pattern_as_a_strategy_never_passes_100(progress: str) -> None:
+    """What a generator makes of the spec's pattern: 100.01 to 100.99 were once among it."""
+    assert PROGRESS_IS_VALID(progress)
+    assert 0 <= float(progress) <= 100
+
+
+def test_the_progress_edges_come_up() -> None:
+    drawn: set[str] = set()
+
+    @settings(max_examples=500, deadline=None, database=None)
+    @given(st.from_regex(PROGRESS_PATTERN, fullmatch=True))
+    def collect(progress: str) -> None:
+        drawn.add(progress)
+
+    collect()
+    assert "100.00" in drawn, "the largest progress the spec allows"
+    assert any(value.startswith("99.") for value in drawn), "just below it"

@@ -17,12 +17,23 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
+from dcs_contract.consumers import Consumer, Consumers
 from dcs_contract.errors import ConfigError
 from dcs_contract.findings import CATEGORIES, BaselineEntry, Finding
-from dcs_contract.report import RunReport, TargetInfo
+from dcs_contract.formats import printable, read_json_file
+from dcs_contract.report import VERDICTS, RunReport, TargetInfo
 from dcs_contract.spec import OPERATION_PATH, Spec
 
-__all__ = ["REPORT_SCHEMA", "ConformancePanel", "DocsModel", "Field", "Parameter", "load_report", "read_report"]
+__all__ = [
+    "REPORT_SCHEMA",
+    "Alternatives",
+    "ConformancePanel",
+    "DocsModel",
+    "Field",
+    "Parameter",
+    "load_report",
+    "read_report",
+]
 
 _NULL_MEANING = "not set: null, or the field left out"
 _BOUNDS = ("minimum", "maximum", "minLength", "maxLength", "pattern", "format")
@@ -76,10 +87,27 @@ class Field:
     bounds: list[tuple[str, Any]]
     enum: list[Any]
     sources: list[tuple[str, str]]
+    # The component the field is written as ("#/components/schemas/RecordTime"), if it refers to one.
+    ref: str | None = None
 
     @property
     def anchor(self) -> str:
         return "field-" + self.path.replace("[]", "").replace(".", "-")
+
+
+@dataclass(frozen=True)
+class Alternatives:
+    """A schema whose form the sources disagree on: its pattern, the contract, and the forms they give."""
+
+    schema: str
+    pattern: str
+    sources: list[tuple[str, str]]
+    used_by: list[Field]
+    forms: list[dict[str, Any]]
+
+    @property
+    def anchor(self) -> str:
+        return f"alternatives-{self.schema}"
 
 
 @dataclass(frozen=True)
@@ -141,6 +169,7 @@ _FINDING: dict[str, Any] = {
         "occurrences": _COUNT,
         "status": {"type": ["integer", "null"]},
         "requests": {"type": "array", "items": _REQUEST},
+        "consumers": {"type": "array", "items": _TEXT},
     },
 }
 _BASELINE_ENTRY: dict[str, Any] = {
@@ -157,7 +186,7 @@ REPORT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["verdict", "target", "started", "finished", "requests", "findings"],
     "properties": {
-        "verdict": {"enum": ["conforms", "violations", "untestable", "error"]},
+        "verdict": {"enum": list(VERDICTS)},
         "target": {
             "type": "object",
             "properties": {info.name: _OPTIONAL_TEXT for info in fields(TargetInfo)},
@@ -218,17 +247,9 @@ def load_report(path: Path) -> dict[str, Any]:
     """
     where = _where(path)
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        data = read_json_file(path, where, what="a dcs-contract report.json")
     except FileNotFoundError:
         raise ConfigError(f"{where} does not exist: run dcs-contract run first") from None
-    except OSError as exc:
-        raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"{where} is not JSON: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
     if not isinstance(data, dict) or "verdict" not in data:
         raise ConfigError(f"{where} is not a dcs-contract report.json (it has no verdict)")
     try:
@@ -239,7 +260,26 @@ def load_report(path: Path) -> dict[str, Any]:
         field_name = error.json_path.removeprefix("$").removeprefix(".") or "the top level"
         problem = error.message if len(error.message) <= _PROBLEM else error.message[:_PROBLEM] + "…"
         raise ConfigError(f"{where} is not a dcs-contract report.json: at {field_name}, {problem}")
-    return data
+    try:
+        writable: dict[str, Any] = _writable(data)
+    except RecursionError:  # the schema leaves unknown keys free: one may nest deeply
+        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
+    return writable
+
+
+def _writable(value: Any) -> Any:
+    """``value`` with every string, keys included, as UTF-8 can carry it.
+
+    JSON may escape a lone surrogate (``"\\ud800"``), which no page can be written with: it is
+    shown as its escape instead, as the scrubber shows one in a report.
+    """
+    if isinstance(value, str):
+        return printable(value)
+    if isinstance(value, dict):
+        return {printable(key): _writable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_writable(item) for item in value]
+    return value
 
 
 @dataclass
@@ -323,6 +363,7 @@ class DocsModel:
                     bounds=[(key, node[key]) for key in _BOUNDS if key in node and key != "format"],
                     enum=list(node.get("enum", [])),
                     sources=_sources(raw) or _sources(node),
+                    ref=raw.get("$ref"),
                 )
             )
             if items is not None and items.get("type") == "object":
@@ -346,6 +387,30 @@ class DocsModel:
             values = [(value, _NULL_MEANING if value is None else meanings.get(value, "")) for value in schema["enum"]]
             tables.append(EnumTable(field=name, anchor=f"enum-{name}", values=values))
         return tables
+
+    @property
+    def alternatives(self) -> list[Alternatives]:
+        """Every schema with ``x-alternatives``, and the response fields written in it."""
+        rows = []
+        for name, schema in self.spec.document["components"]["schemas"].items():
+            if "x-alternatives" not in schema:
+                continue
+            rows.append(
+                Alternatives(
+                    schema=name,
+                    pattern=str(schema.get("pattern", "")),
+                    sources=[(what, where) for what, where in _sources(schema) if what in ("", "pattern")],
+                    used_by=[f for f in self.fields if f.ref == f"#/components/schemas/{name}"],
+                    forms=list(schema["x-alternatives"]),
+                )
+            )
+        return rows
+
+    # -- consumers -------------------------------------------------------------------------
+    @property
+    def consumers(self) -> tuple[Consumer, ...]:
+        """The endpoint's known consumers (``x-consumers``): what each relies on, and how it breaks."""
+        return Consumers.of(self.spec).consumers
 
     @property
     def error_codes(self) -> list[tuple[str, str]]:

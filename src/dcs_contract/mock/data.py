@@ -3,8 +3,9 @@
 Enum values come from the spec. Every value of every enum appears once the dataset has as
 many records as the longest enum; beyond that, the records add sizes above 2^32, null and
 omitted ``period``/``error_code``, non-ASCII remarks, several records created in the same
-second, and times on the edges a window query trips over (.000 and .999 milliseconds, the
-last second of a month, 29 February).
+second, times on the edges a window query trips over (.000 and .999 milliseconds, the
+last second of a month, 29 February), and backups in progress at 99.99, the last progress
+below 100.00.
 """
 
 from __future__ import annotations
@@ -54,11 +55,17 @@ def _created_times(rng: random.Random, count: int) -> list[datetime]:
     return times
 
 
-def _progress(status: str, rng: random.Random) -> str:
+# The last progress below 100.00: a pattern that admits 100.01 to 100.99 is off by one there.
+_PROGRESS_EDGE = "99.99"
+
+
+def _progress(index: int, status: str, rng: random.Random) -> str:
     if status == "waiting":
         return "0.00"
     if status in ("backuping", "failed"):
-        return f"{rng.randrange(100)}.{rng.randrange(100):02d}"
+        # Drawn even when replaced by the edge: the records after it stay what they were.
+        drawn = f"{rng.randrange(100)}.{rng.randrange(100):02d}"
+        return _PROGRESS_EDGE if status == "backuping" and index % 4 == 1 else drawn
     return "100.00"
 
 
@@ -91,7 +98,7 @@ def generate_records(spec: Spec, *, instance_id: str, count: int, seed: int) -> 
             "backup_type": backup_type,
             "created_at": _time(created),
             "updated_at": _time(created + timedelta(seconds=rng.randrange(30, 900))),
-            "progress": _progress(status, rng),
+            "progress": _progress(index, status, rng),
             "error_code": error_codes[(index // len(statuses)) % len(error_codes)] if status == "failed" else None,
             "remark": _REMARKS[index % len(_REMARKS)],
             "status": status,

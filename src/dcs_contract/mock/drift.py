@@ -205,6 +205,12 @@ _register(
     "succeeded backups report a progress below 100.00",
     data=_dataset(lambda r: {**r, "progress": "99.00"} if r["status"] == "succeed" else None),
 )
+_register(
+    "progress-over-hundred",
+    "schema",
+    "backups in progress report a progress past 100.00 (100.50), which the spec's pattern once let through",
+    data=_dataset(lambda r: {**r, "progress": "100.50"} if r["status"] == "backuping" else None),
+)
 
 # -- status: bad input answered 2xx, valid input refused, undocumented statuses ---------
 
@@ -334,6 +340,36 @@ def _past_end_repeats(handler: Handler, spec: Spec) -> Handler:
     return call
 
 
+def _offset(request: ServiceCall, spec: Spec) -> int:
+    """The offset a call asked for (its default when absent); 0 for one the service would refuse."""
+    return _count(dict(request.pairs).get("offset", str(spec.defaults["offset"]))) or 0
+
+
+def _total_from_offset(handler: Handler, spec: Spec) -> Handler:
+    """total_num counts the records from the page's offset on: it shrinks as a walk goes on."""
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        answer = handler(request)
+        if answer.status != 200 or answer.body is None:
+            return answer
+        remaining = max(answer.body["total_num"] - _offset(request, spec), 0)
+        return replace(answer, body={**answer.body, "total_num": remaining})
+
+    return call
+
+
+def _later_pages_empty(handler: Handler, spec: Spec) -> Handler:
+    """Every page after the first comes back empty, while total_num still counts every record."""
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        answer = handler(request)
+        if answer.status != 200 or answer.body is None or not _offset(request, spec):
+            return answer
+        return replace(answer, body={**answer.body, "backup_record_response": []})
+
+    return call
+
+
 def _other_instance(records: Records) -> Records:
     stranger = str(uuid.UUID(int=7, version=4))
     return {
@@ -379,6 +415,18 @@ _register(
 )
 _register(
     "past-end-repeats-last-page", "paging", "an offset past the end repeats the last page", wrap=_past_end_repeats
+)
+_register(
+    "total-counts-from-offset",
+    "paging",
+    "total_num counts the records from the page's offset on, so it shrinks as a walk goes on",
+    wrap=_total_from_offset,
+)
+_register(
+    "later-pages-empty",
+    "paging",
+    "pages after the first come back empty, while total_num still counts every record",
+    wrap=_later_pages_empty,
 )
 _register("other-instance-leaks", "paging", "every third record belongs to another instance", data=_other_instance)
 _register("empty-instance-not-empty", "paging", "the instance without backups lists some", data=_empty_not_empty)
