@@ -38,8 +38,8 @@ from schemathesis.openapi.checks import (
 from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.findings import MORE_FINDINGS, Finding, RequestInfo, bounded, excerpt
-from dcs_contract.formats import JsonBody, json_text, json_type, json_types, printable, read_json, record_time_form
+from dcs_contract.findings import MORE_FINDINGS, Finding, RequestInfo, excerpt
+from dcs_contract.formats import JsonBody, json_text, json_type, json_types, read_json, record_time_form
 from dcs_contract.spec import Spec
 
 __all__ = [
@@ -136,9 +136,9 @@ def validate(
 
 
 def _more(response: httpx.Response) -> Finding:
-    return _finding(
-        MORE_FINDINGS,
+    return Finding.about(
         response,
+        check=MORE_FINDINGS,
         category=_category(response),
         title="More deviations in one response than a report keeps",
         message=f"This response shows more deviations than the first {MAX_FINDINGS_PER_RESPONSE} reported.",
@@ -184,37 +184,11 @@ def _category(response: httpx.Response, keyword: str = "") -> str:
     return "error-body" if response.status_code >= 400 else _KEYWORD_CATEGORY.get(keyword, "schema")
 
 
-def _finding(
-    check: str,
-    response: httpx.Response,
-    *,
-    category: str,
-    title: str,
-    message: str,
-    location: str,
-    expected: str,
-    actual: str,
-    detail: str = "",
-) -> Finding:
-    """A finding about one response; its texts from the target kept whole, only bounded in size."""
-    return Finding.about(
-        response,
-        check=check,
-        category=category,
-        title=title,
-        message=bounded(printable(message)),
-        location=bounded(printable(location)),
-        expected=bounded(expected),
-        actual=bounded(printable(actual)),
-        detail=bounded(printable(detail)),
-    )
-
-
 def invalid_input_accepted(parameter: str, response: httpx.Response) -> Finding:
     """A query invalid in exactly ``parameter`` was not answered 400."""
-    return _finding(
-        INVALID_INPUT_REJECTED,
+    return Finding.about(
         response,
+        check=INVALID_INPUT_REJECTED,
         category="status",
         title="Invalid parameter not rejected",
         message=f"{parameter}={response.request.url.params.get(parameter)!r} was answered {response.status_code}",
@@ -264,9 +238,9 @@ def body_too_large(exc: ResponseTooLarge) -> Finding:
 
 def _unreadable(check: str, response: httpx.Response, reason: str) -> Finding:
     """A body the check could not read: named as the body, since no field of it can be."""
-    return _finding(
-        check,
+    return Finding.about(
         response,
+        check=check,
         category=_category(response),
         title=_UNREADABLE_TITLE,
         message=f"{check} could not read the body of this {response.status_code}: {reason}",
@@ -437,9 +411,9 @@ def _schema_findings(spec: Spec, check: str, response: httpx.Response, violation
         schema = _schema_at(spec, response.status_code, pattern)
         for deviation in _deviations(keyword, schema, where, values, instance):
             findings.append(
-                _finding(
-                    check,
+                Finding.about(
                     response,
+                    check=check,
                     category=_category(response, keyword),
                     title=_SCHEMA_TITLE,
                     message=f"{deviation.message}\n\n"
@@ -512,9 +486,9 @@ def _undecoded(spec: Spec, check: str, failure: Failure, response: httpx.Respons
     if isinstance(failure, MalformedJson):
         # The body declared JSON but does not parse: cut short or corrupted on the way.
         return [
-            _finding(
-                check,
+            Finding.about(
                 response,
+                check=check,
                 category="transport",
                 title=failure.title,
                 message=_message(failure),
@@ -549,9 +523,9 @@ def _simple(describe: Callable[[Failure, Case[Any], httpx.Response], _Fault]) ->
     def handle(spec: Spec, check: str, failure: Failure, case: Case[Any], response: httpx.Response) -> list[Finding]:
         fault = describe(failure, case, response)
         return [
-            _finding(
-                check,
+            Finding.about(
                 response,
+                check=check,
                 category=fault.category,
                 title=failure.title,
                 message=_message(failure),

@@ -28,6 +28,7 @@ import httpx
 
 from dcs_contract.formats import printable
 from dcs_contract.redaction import SENSITIVE_HEADERS, Scrubber
+from dcs_contract.signing import TOKEN_VARIABLE
 
 __all__ = [
     "CATEGORIES",
@@ -69,7 +70,7 @@ NO_KNOWN_CONSUMER = "no known consumer relies on this"
 # Between a consumer's name and how it breaks, in each of a finding's consumers.
 CONSUMER_SEPARATOR = ": "
 # Placeholders shown instead of credentials in every reproduction command.
-_TOKEN_PLACEHOLDER = "X-Auth-Token: $DCS_AUTH_TOKEN"
+_TOKEN_PLACEHOLDER = f"X-Auth-Token: ${TOKEN_VARIABLE}"
 
 
 def fingerprint_of(check: str, category: str, location: str, detail: str = "") -> str:
@@ -191,16 +192,20 @@ class Finding:
         actual: str,
         detail: str = "",
     ) -> Finding:
-        """A finding that one response shows: its request, its status and its body come from it."""
+        """A finding that one response shows: its request, its status and its body come from it.
+
+        The texts that may hold what the target sent are kept whole but bounded in size, and
+        writable as UTF-8 (lone surrogates as escapes).
+        """
         return cls(
             check=check,
             category=category,
             title=title,
-            message=message,
-            location=location,
-            expected=expected,
-            actual=actual,
-            detail=detail,
+            message=printable(bounded(message)),
+            location=printable(bounded(location)),
+            expected=bounded(expected),
+            actual=printable(bounded(actual)),
+            detail=printable(bounded(detail)),
             requests=(RequestInfo.from_request(response.request),),
             status=response.status_code,
             response_excerpt=excerpt(response),
