@@ -39,12 +39,12 @@ from dcs_contract.findings import Finding, FindingLog
 from dcs_contract.formats import json_text, read_json
 from dcs_contract.invariants import Invariant, Invariants, Page
 from dcs_contract.operation import Operation
-from dcs_contract.report import RequestCounts, RunReport, utc_now
+from dcs_contract.report import RequestCounts, RunReport, SpecInfo, harness_version, utc_now
 from dcs_contract.spec import Spec
 from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import EXPECT_REFUSAL, TrafficStats
 
-__all__ = ["CHECKED_BY", "ContractRun", "ProgressCallback", "PropertyRun", "RunLog"]
+__all__ = ["CHECKED_BY", "OBSERVED_ERROR_CODES", "ContractRun", "ProgressCallback", "PropertyRun", "RunLog"]
 
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -53,6 +53,8 @@ ProgressCallback = Callable[[str, int, int | None], None]
 _MAX_OBSERVED_VALUES = 50
 _MAX_OBSERVED_TEXT = 200
 _OTHER_VALUES = "(other values)"
+# The key of report.observed under which the error bodies' error_code values are counted.
+OBSERVED_ERROR_CODES = "error_code"
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
 # Property name -> the response checks and invariants it can evaluate; the properties
@@ -70,6 +72,8 @@ class RunLog:
 
     spec: Spec
     progress: ProgressCallback | None = None
+    # How many requests the run has sent so far: a finding records the one it was first seen at.
+    requests_sent: Callable[[], int] = lambda: 0
     findings: FindingLog = field(default_factory=FindingLog)
     cases: Counter[str] = field(default_factory=Counter)
     observed: dict[str, Counter[str]] = field(default_factory=dict)
@@ -89,8 +93,9 @@ class RunLog:
         self.consumers = Consumers.of(self.spec)
 
     def add(self, findings: Sequence[Finding]) -> None:
+        sent = self.requests_sent() or None
         for finding in findings:
-            self.findings.add(finding)
+            self.findings.add(finding, request=sent)
 
     def begin(self, property_name: str) -> None:
         """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
@@ -112,8 +117,10 @@ class RunLog:
         self.observed.setdefault("http_status", Counter())[str(status)] += 1
 
     def observe(self, response: httpx.Response) -> None:
-        """Remember the status codes and enum values seen, for the coverage table of the docs."""
+        """Remember the status codes, enum values and error codes seen, for the docs and for ``diff``."""
         self.observe_status(response.status_code)
+        if response.status_code >= 400:
+            self._observe_error_code(response)
         if response.status_code != 200:
             return
         body = read_json(response)
@@ -125,6 +132,14 @@ class RunLog:
                     value = json_text(record[field_name])[:_MAX_OBSERVED_TEXT]
                     # A target inventing a value per record must not grow the report without bound.
                     seen[value if value in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
+
+    def _observe_error_code(self, response: httpx.Response) -> None:
+        body = read_json(response).value
+        code = body.get("error_code") if isinstance(body, dict) else None
+        if code is not None:
+            seen = self.observed.setdefault(OBSERVED_ERROR_CODES, Counter())
+            value = json_text(code)[:_MAX_OBSERVED_TEXT]
+            seen[value if value in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
 
     def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
         """(evaluations by response check and invariant id, and why each of the others never ran).
@@ -178,6 +193,8 @@ class RunLog:
             evaluated=evaluated,
             not_evaluated=not_evaluated,
             traffic=list(traffic.exchanges),
+            spec=SpecInfo(sha256=self.spec.sha256, document=self.spec.document),
+            harness_version=harness_version(),
         )
 
 

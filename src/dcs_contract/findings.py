@@ -159,6 +159,10 @@ class Finding:
     ``(NO_KNOWN_CONSUMER,)``; empty until a run reports the finding (and in a report written
     before consumers were named). It is not part of the fingerprint: what a finding breaks
     is read from the spec, and a baseline entry must outlive a change of the spec's prose.
+
+    ``first_seen``: the number of the run's request (1 for its first) at which the finding
+    was first seen, counted before any shorter reproduction replaced its requests: how early
+    the run caught this drift. None for a finding no request showed (the SDK comparison).
     """
 
     check: str
@@ -173,6 +177,7 @@ class Finding:
     response_excerpt: str = ""
     detail: str = ""
     consumers: tuple[str, ...] = ()
+    first_seen: int | None = None
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -227,6 +232,7 @@ class Finding:
             response_excerpt=data.get("response_excerpt", ""),
             detail=data.get("detail", ""),
             consumers=tuple(data.get("consumers", ())),
+            first_seen=data.get("first_seen"),
         )
 
     @property
@@ -309,15 +315,17 @@ class FindingLog:
     _by_fingerprint: dict[str, Finding] = field(default_factory=dict)
     occurrences: Counter[str] = field(default_factory=Counter)
 
-    def add(self, finding: Finding) -> None:
+    def add(self, finding: Finding, *, request: int | None = None) -> None:
+        """Keep ``finding``; ``request``, the number of the run's request it was seen at."""
         key = finding.fingerprint
         if key not in self._by_fingerprint and len(self._by_fingerprint) >= self.limit:
             finding = self._overflow(finding.category)
             key = finding.fingerprint
         self.occurrences[key] += 1
         kept = self._by_fingerprint.get(key)
+        first_seen = kept.first_seen if kept is not None else (finding.first_seen or request)
         if kept is None or _size(finding) < _size(kept):
-            self._by_fingerprint[key] = finding
+            self._by_fingerprint[key] = replace(finding, first_seen=first_seen)
 
     def _overflow(self, category: str) -> Finding:
         return Finding(

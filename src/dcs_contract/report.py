@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from xml.etree import ElementTree as ET
@@ -28,7 +29,17 @@ from dcs_contract.redaction import Scrubber
 if TYPE_CHECKING:
     from dcs_contract.transport import Exchange
 
-__all__ = ["VERDICTS", "RequestCounts", "RunReport", "TargetInfo", "utc_now", "verdict_of", "write_reports"]
+__all__ = [
+    "VERDICTS",
+    "RequestCounts",
+    "RunReport",
+    "SpecInfo",
+    "TargetInfo",
+    "harness_version",
+    "utc_now",
+    "verdict_of",
+    "write_reports",
+]
 
 # Every verdict verdict_of gives: report.json's schema and the exit codes read them from here.
 VERDICTS = ("conforms", "violations", "untestable", "error")
@@ -37,6 +48,14 @@ VERDICTS = ("conforms", "violations", "untestable", "error")
 def utc_now() -> str:
     """A report's timestamps: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def harness_version() -> str:
+    """The installed dcs-contract's version, for a report to say which harness judged the target."""
+    try:
+        return metadata.version("dcs-contract")
+    except metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def verdict_of(*, findings: bool, error: str | None, crash: str | None) -> str:
@@ -94,6 +113,25 @@ class RequestCounts:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class SpecInfo:
+    """The spec a run judged the target by: its hash, and the document itself.
+
+    A report carries the whole document, so that two reports can be compared field by field
+    (``dcs-contract diff``) long after the spec they were run with has changed.
+    """
+
+    sha256: str
+    document: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SpecInfo:
+        return cls(sha256=data["sha256"], document=dict(data.get("document") or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "document": self.document}
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunReport:
     """Everything a run learned, ready to be written.
@@ -128,6 +166,8 @@ class RunReport:
     evaluated: dict[str, int] = field(default_factory=dict)
     not_evaluated: dict[str, str] = field(default_factory=dict)
     traffic: Sequence[Exchange] = field(default=(), repr=False, compare=False)
+    spec: SpecInfo | None = None
+    harness_version: str | None = None
 
     def __post_init__(self) -> None:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
@@ -191,6 +231,8 @@ class RunReport:
             "observed": {name: dict(counts) for name, counts in self.observed.items()},
             "findings": listed(self.findings),
             "baseline": baseline if self.baseline or self.accepted_by else None,
+            "harness_version": self.harness_version,
+            "spec": self.spec.as_dict() if self.spec is not None else None,
         }
 
     @classmethod
@@ -224,6 +266,8 @@ class RunReport:
             crash=data.get("crash"),
             evaluated=dict(data.get("evaluated", {})),
             not_evaluated=dict(data.get("not_evaluated", {})),
+            spec=SpecInfo.from_dict(data["spec"]) if data.get("spec") else None,
+            harness_version=data.get("harness_version"),
         )
         if report.verdict != data["verdict"]:
             raise ValueError(

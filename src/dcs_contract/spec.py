@@ -11,6 +11,8 @@ a field, an enum value or a bound.
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -65,6 +67,12 @@ class Spec:
     def __post_init__(self) -> None:
         resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
         object.__setattr__(self, "_registry", Registry().with_resource(_SPEC_URI, resource))
+
+    @cached_property
+    def sha256(self) -> str:
+        """The hash of the document's content, not of its file: the same contract written otherwise hashes the same."""
+        canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     # -- the operation ---------------------------------------------------------------------
     @cached_property

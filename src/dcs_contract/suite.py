@@ -94,7 +94,7 @@ def run_contract(
     client = build_client(
         target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
-    log = RunLog(spec, progress)
+    log = RunLog(spec, progress, requests_sent=lambda: guard.stats.attempts - mark.attempts)
     stage = "the setup of the run"
     error: str | None = None
     crash: str | None = None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import replace
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -12,7 +13,7 @@ import pytest
 
 from dcs_contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
+from dcs_contract.report import RequestCounts, RunReport, SpecInfo, TargetInfo, write_reports
 from tests.harness.leaks import assert_no_leak
 
 AK = "REPORTAKEXAMPLE00001"
@@ -124,7 +125,12 @@ def _kinds() -> dict[str, RunReport]:
     resolved = BaselineEntry.of(_finding(location="/gone"), Scrubber(), "fixed upstream")
     return {
         "conforms": _report(target=target, evaluated={"page-size": 2}, not_evaluated={"window-contains": "no window"}),
-        "violations": _report(findings=[enum, schema], occurrences={enum.fingerprint: 4, schema.fingerprint: 1}),
+        "violations": _report(
+            findings=[replace(enum, first_seen=7), schema],
+            occurrences={enum.fingerprint: 4, schema.fingerprint: 1},
+            spec=SpecInfo(sha256="ab" * 32, document={"openapi": "3.1.0"}),
+            harness_version="0.1.0",
+        ),
         "untestable": _report(error="127.0.0.1 did not answer after 5 attempts", skipped={"empty-instance": "none"}),
         "error": _report(findings=[schema], occurrences={schema.fingerprint: 2}, crash="Traceback ...\nKeyError"),
         "baseline": _report(

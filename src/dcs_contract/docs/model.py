@@ -170,6 +170,7 @@ _FINDING: dict[str, Any] = {
         "status": {"type": ["integer", "null"]},
         "requests": {"type": "array", "items": _REQUEST},
         "consumers": {"type": "array", "items": _TEXT},
+        "first_seen": {"type": ["integer", "null"], "minimum": 1},
     },
 }
 _BASELINE_ENTRY: dict[str, Any] = {
@@ -219,6 +220,12 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "accepted": {"type": "array", "items": _FINDING},
                 "resolved": {"type": "array", "items": _BASELINE_ENTRY},
             },
+        },
+        "harness_version": _OPTIONAL_TEXT,
+        "spec": {
+            "type": ["object", "null"],
+            "required": ["sha256"],
+            "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "document": {"type": "object"}},
         },
     },
 }
