@@ -71,6 +71,10 @@ class Baseline:
             raise ConfigError(f"{where} does not exist (--baseline-update creates it)") from None
         return cls(path, _entries(where, data))
 
+    def accepts(self, finding: Finding, *, scrubber: Scrubber) -> bool:
+        """Whether this baseline accepts ``finding``: ``--fail-fast`` does not stop at an accepted one."""
+        return _key(finding, scrubber) in self.entries
+
     def judge(self, findings: Iterable[Finding], *, scrubber: Scrubber) -> Judgement:
         new: list[Finding] = []
         accepted: list[Finding] = []

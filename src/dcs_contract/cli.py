@@ -6,8 +6,10 @@ Exit codes:
 - 1: contract violations (also when the run was cut short after finding some);
 - 2: a usage or configuration error, found before anything is sent: one line on stderr
   names the variable or flag;
-- 3: the target could not be tested (unreachable, credentials refused, budget spent, or the
-  run stopped by SIGTERM/SIGINT before it found anything);
+- 3: the target could not be tested (unreachable, credentials refused, retries used up, the
+  budget spent before the probe plan was sent whole, or the run stopped by SIGTERM/SIGINT
+  before it found anything). A run whose probe plan was sent exits on its verdict, even when
+  retries ate into its exploration;
 - 4: the harness failed, not the target: a bug, or an output it could not write after it
   sent requests (a full disk). The reports are still written, with verdict ``error`` and the
   traceback, which is also printed on stderr; when they cannot be written, stderr says so.
@@ -37,9 +39,12 @@ from dcs_contract.baseline import Baseline
 from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
+from dcs_contract.findings import Finding
 from dcs_contract.invariants import Invariants
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
+from dcs_contract.plan import BudgetPlan
+from dcs_contract.properties import PROPERTIES
 from dcs_contract.recording import write_har
 from dcs_contract.redaction import Scrubber
 from dcs_contract.report import RequestCounts, RunReport, TargetInfo, utc_now, write_reports
@@ -142,6 +147,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"cap on a response body, decompressed (default 8 MiB; {BOUNDS['max_body'].rule})",
     )
     behaviour.add_argument(
+        "--fail-fast",
+        action="store_true",
+        help="stop at the first finding that no --baseline accepts (a CI queue's red build, sooner)",
+    )
+    behaviour.add_argument(
         "--shrink",
         action=argparse.BooleanOptionalAction,
         help="shrink each semantic finding to its simplest requests (costs requests; mock on, live off)",
@@ -225,6 +235,13 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
     statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.by_status.items()))
     lines.append(f"  requests  {report.requests.total}  ({statuses})")
+    if report.budget:
+        budget = report.budget
+        explored = max(0, budget["max_requests"] - budget["probe_plan"] - budget["reserve"])
+        lines.append(
+            f"  budget    {budget['max_requests']}: the probe plan {budget['probe_plan']}, "
+            f"{budget['reserve']} kept for retries, up to {explored} to explore"
+        )
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
     # What ran is read from the run: a check that never met a response it applies to did not run.
@@ -240,7 +257,9 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
     for finding in report.findings:
         lines.append(
-            f"    [{finding.category}] {finding.title}: {finding.location}\n"
+            f"    [{finding.category}] {finding.title}: {finding.location}"
+            + (f" (first seen at request {finding.first_seen})" if finding.first_seen else "")
+            + "\n"
             f"        expected {finding.expected}; got {finding.actual}"
             + (f"\n        consumers {', '.join(finding.consumer_names)}" if finding.consumers else "")
         )
@@ -250,6 +269,8 @@ def _summary(report: RunReport) -> str:
             lines.append(f"    accepted [{finding.category}] {finding.title}: {finding.location}")
         for entry in report.resolved:
             lines.append(f"    resolved [{entry.category}] {entry.location} ({entry.check}): no longer seen")
+    if report.stopped:
+        lines.append(f"  stopped   {report.stopped}")
     if report.error:
         lines.append(f"  error     {report.error}")
     if report.crash:
@@ -446,7 +467,11 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         max_body=args.max_body,
         record_traffic=args.record is not None,
         shrink=args.shrink,
+        fail_fast=args.fail_fast,
     )
+    # The budget against the probe plan, before anything is sent: a budget that cannot send it
+    # whole cannot test the contract, and the message names the smallest that can.
+    BudgetPlan.of(spec, target, max_requests=settings.max_requests, properties=list(PROPERTIES.values())).check()
     mock_options = _mock_options(args)
     # Any --mock-* flag given, beyond the defaults _mock_options always fills in.
     if not target.is_mock and (len(mock_options) > 1 or mock_options["drifts"]):
@@ -493,6 +518,14 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
     target, secrets = plan.target, plan.target.credentials.secrets()
     progress = _Progress(err)
     report: RunReport | None = None
+
+    def accepted(secrets: list[str]) -> Callable[[Finding], bool]:
+        # --fail-fast does not stop at a finding the baseline accepts, matched as _finish will match it.
+        if plan.baseline is None:
+            return lambda finding: False
+        baseline, scrubber = plan.baseline, Scrubber(secrets)
+        return lambda finding: baseline.accepts(finding, scrubber=scrubber)
+
     stage = "starting the run"
     try:
         if target.is_mock:
@@ -503,7 +536,12 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
                 stage = "the run, outside its properties"
                 with stop.sending():
                     report = run_contract(
-                        plan.spec, mock_target, plan.settings, progress=progress, stopped=stop.stop_signal
+                        plan.spec,
+                        mock_target,
+                        plan.settings,
+                        progress=progress,
+                        stopped=stop.stop_signal,
+                        accepted=accepted(secrets),
                     )
                 stage = "stopping the embedded mock"
         else:
@@ -511,7 +549,14 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
             err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
             stage = "the run, outside its properties"
             with stop.sending():
-                report = run_contract(plan.spec, target, plan.settings, progress=progress, stopped=stop.stop_signal)
+                report = run_contract(
+                    plan.spec,
+                    target,
+                    plan.settings,
+                    progress=progress,
+                    stopped=stop.stop_signal,
+                    accepted=accepted(secrets),
+                )
     except RunStopped as exc:
         # Raised only inside a request, where run_contract catches it: this is for one that escapes.
         if report is None:

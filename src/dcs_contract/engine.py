@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Sequence
-from contextlib import suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,7 +44,16 @@ from dcs_contract.spec import Spec
 from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import EXPECT_REFUSAL, TrafficStats
 
-__all__ = ["CHECKED_BY", "OBSERVED_ERROR_CODES", "ContractRun", "ProgressCallback", "PropertyRun", "RunLog"]
+__all__ = [
+    "CHECKED_BY",
+    "OBSERVED_ERROR_CODES",
+    "ContractRun",
+    "FirstFinding",
+    "ProgressCallback",
+    "PropertyRun",
+    "RunLog",
+    "ShareSpent",
+]
 
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
@@ -53,8 +62,9 @@ ProgressCallback = Callable[[str, int, int | None], None]
 _MAX_OBSERVED_VALUES = 50
 _MAX_OBSERVED_TEXT = 200
 _OTHER_VALUES = "(other values)"
-# The key of report.observed under which the error bodies' error_code values are counted.
-OBSERVED_ERROR_CODES = "error_code"
+# The key of report.observed under which the error bodies' error_code values are counted
+# (the records' own error_code is an enum field, counted under its name).
+OBSERVED_ERROR_CODES = "error_body.error_code"
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
 # Property name -> the response checks and invariants it can evaluate; the properties
@@ -64,6 +74,18 @@ CHECKED_BY: dict[str, tuple[str, ...]] = {}
 
 class _Reproduced(Exception):
     """The finding being shrunk showed again: hypothesis should look for a simpler draw."""
+
+
+class ShareSpent(BaseException):
+    """A property's part has sent all the requests it was given: the part ends here.
+
+    A BaseException, so that hypothesis, which catches every Exception as a failing example
+    to replay and shrink, lets it through at once and sends nothing more.
+    """
+
+
+class FirstFinding(BaseException):
+    """``--fail-fast``: a finding that no baseline accepts was made, and the run stops at it."""
 
 
 @dataclass
@@ -85,6 +107,9 @@ class RunLog:
     unjudged: dict[str, str] = field(default_factory=dict)
     # The properties begun, in order.
     begun: list[str] = field(default_factory=list)
+    # --fail-fast: stop at the first finding that ``accepted`` (a baseline's) does not accept.
+    fail_fast: bool = False
+    accepted: Callable[[Finding], bool] = lambda finding: False
     # The spec's x-consumers, read when the run starts (a spec they do not fit fails there, not
     # at the end): every finding of the report names the consumers it breaks.
     consumers: Consumers = field(init=False, repr=False)
@@ -96,14 +121,17 @@ class RunLog:
         sent = self.requests_sent() or None
         for finding in findings:
             self.findings.add(finding, request=sent)
+        if self.fail_fast and any(not self.accepted(finding) for finding in findings):
+            raise FirstFinding()
 
     def begin(self, property_name: str) -> None:
         """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
-        self.begun.append(property_name)
+        if property_name not in self.begun:
+            self.begun.append(property_name)
 
     def expect(self, property_name: str, cases: int) -> None:
-        """How many cases the property will send, for the progress line."""
-        self.expected[property_name] = cases
+        """How many more cases the property will send, for the progress line."""
+        self.expected[property_name] = self.cases[property_name] + cases
 
     def count(self, property_name: str) -> None:
         self.cases[property_name] += 1
@@ -174,6 +202,8 @@ class RunLog:
         traffic: TrafficStats,
         error: str | None = None,
         crash: str | None = None,
+        stopped: str | None = None,
+        budget: dict[str, int] | None = None,
     ) -> RunReport:
         """The report of the run: what it learned, and ``traffic``, what it sent."""
         evaluated, not_evaluated = self.coverage()
@@ -188,6 +218,8 @@ class RunLog:
             occurrences=dict(self.findings.occurrences),
             error=error,
             crash=crash,
+            stopped=stopped,
+            budget=budget or {},
             observed={key: dict(counter) for key, counter in self.observed.items()},
             skipped=dict(self.skipped),
             evaluated=evaluated,
@@ -212,6 +244,10 @@ class ContractRun:
     # The unfiltered listing, read once (None when it was not a readable page).
     survey_page: Page | None = field(init=False, default=None)
     surveyed: bool = field(init=False, default=False)
+    # Requests the run has handed to the transport, and the count at which the part being
+    # run has spent what it was given (None: no limit but the transport's budget).
+    sends: int = field(init=False, default=0)
+    stop_at: int | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
@@ -220,6 +256,41 @@ class ContractRun:
     def for_property(self, name: str) -> PropertyRun:
         """The handle a property gets: this run, bound to the property's name."""
         return PropertyRun(self, name)
+
+    # -- the budget of the part being run -------------------------------------------------
+    @contextmanager
+    def probing(self, property_name: str, requests: int) -> Iterator[None]:
+        """A property's probe, given the ``requests`` its declared cost allows.
+
+        A probe that would send more is a bug in its declared cost, which the probe plan's
+        size and the minimum budget are computed from: it fails the run as a bug.
+        """
+        try:
+            with self._limited(requests):
+                yield
+        except ShareSpent:
+            raise AssertionError(
+                f"the probe of {property_name} tried to send more than the {requests} requests it declares"
+            ) from None
+
+    @contextmanager
+    def exploring(self, property_name: str, share: int) -> Iterator[None]:
+        """A property's exploration, ended quietly once it has sent its ``share`` of the budget."""
+        with suppress(ShareSpent), self._limited(share):
+            yield
+
+    @contextmanager
+    def _limited(self, requests: int) -> Iterator[None]:
+        self.stop_at = self.sends + requests
+        try:
+            yield
+        finally:
+            self.stop_at = None
+
+    @property
+    def share_left(self) -> int | None:
+        """Requests the part being run may still send; None when only the transport's budget limits it."""
+        return None if self.stop_at is None else max(0, self.stop_at - self.sends)
 
     # -- what the run knows ----------------------------------------------------------------
     @property
@@ -301,6 +372,9 @@ class ContractRun:
         a finding; it comes back instead of a response, with the status and the request.
         """
         options: dict[str, Any] = {"auth": None, "extensions": {EXPECT_REFUSAL: True}} if anonymous else {}
+        if self.stop_at is not None and self.sends >= self.stop_at:
+            raise ShareSpent(property_name)
+        self.sends += 1
         try:
             response = self.client.get(case.formatted_path, params=_wire_params(case.query or {}), **options)
         except ResponseTooLarge as exc:
@@ -381,6 +455,12 @@ class PropertyRun:
     @property
     def target(self) -> Target:
         return self.run.target
+
+    @property
+    def share(self) -> int:
+        """Requests this part may still send: its share of the budget, or the cost of its probe."""
+        left = self.run.share_left
+        return self.run.settings.max_requests if left is None else left
 
     # -- drawing cases ---------------------------------------------------------------------
     def cases(self, mode: GenerationMode) -> SearchStrategy[Case[Any]]:

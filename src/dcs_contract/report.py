@@ -168,6 +168,11 @@ class RunReport:
     traffic: Sequence[Exchange] = field(default=(), repr=False, compare=False)
     spec: SpecInfo | None = None
     harness_version: str | None = None
+    # How the budget was planned: max_requests, probe_plan (its requests at most) and reserve;
+    # probe_plan_sent, the requests it took, once it was sent whole.
+    budget: dict[str, int] = field(default_factory=dict)
+    # Why a run that was not cut short by its target stopped before its plan ended (--fail-fast).
+    stopped: str | None = None
 
     def __post_init__(self) -> None:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
@@ -197,6 +202,7 @@ class RunReport:
             accepted=accepted,
             occurrences=occurrences,
             error=scrubber.text(self.error) if self.error is not None else None,
+            stopped=scrubber.text(self.stopped) if self.stopped is not None else None,
             crash=scrubber.text(self.crash) if self.crash is not None else None,
             observed=scrubber.data(self.observed),
             skipped=scrubber.data(self.skipped),
@@ -231,6 +237,8 @@ class RunReport:
             "observed": {name: dict(counts) for name, counts in self.observed.items()},
             "findings": listed(self.findings),
             "baseline": baseline if self.baseline or self.accepted_by else None,
+            "budget": dict(self.budget),
+            "stopped": self.stopped,
             "harness_version": self.harness_version,
             "spec": self.spec.as_dict() if self.spec is not None else None,
         }
@@ -268,6 +276,8 @@ class RunReport:
             not_evaluated=dict(data.get("not_evaluated", {})),
             spec=SpecInfo.from_dict(data["spec"]) if data.get("spec") else None,
             harness_version=data.get("harness_version"),
+            budget=dict(data.get("budget", {})),
+            stopped=data.get("stopped"),
         )
         if report.verdict != data["verdict"]:
             raise ValueError(

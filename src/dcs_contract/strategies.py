@@ -12,7 +12,7 @@ second of a month, 29 February, one-second windows, offset 0, limit 1 and the ma
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
@@ -24,13 +24,14 @@ from dcs_contract.spec import Spec
 
 __all__ = [
     "SplitWindow",
-    "edge_invalid_queries",
     "invalid_queries",
     "invalid_values",
     "limits",
     "offsets",
     "order_window",
     "paging_queries",
+    "probe_invalid_queries",
+    "probe_window",
     "query_times",
     "split_windows",
     "valid_queries",
@@ -137,8 +138,11 @@ def _optional_paging(
 # "\u0661" is an Arabic-Indic digit one and "\uff12..." full-width digits: digits to
 # str.isdigit(), not to a service that parses ASCII.
 _NOT_INTEGERS = ["ten", "1.5", "", "1e3", "0x10", " 1", "+-1", "\u0661"]
+# 31 February, and a time in the form the records' own times take (RFC 3339).
+_IMPOSSIBLE_DATE, _OTHER_TIME_FORM = "20230231000000", "2023-02-01T00:00:00Z"
 _NOT_TIMES = [
-    "20230231000000",
+    _IMPOSSIBLE_DATE,
+    _OTHER_TIME_FORM,
     "2023023100000",
     "2023-02-01000000",
     "20230229000000",
@@ -146,7 +150,6 @@ _NOT_TIMES = [
     "",
     "\uff12\uff10\uff12\uff13\uff10\uff11\uff10\uff11\uff10\uff10\uff10\uff10\uff10\uff10",
 ]
-_EDGES_PER_PARAMETER = 3
 
 
 def _invalid_edges(spec: Spec, name: str) -> list[str]:
@@ -167,18 +170,28 @@ def invalid_values(spec: Spec, name: str) -> st.SearchStrategy[str]:
     return edges | st.text(max_size=16).filter(lambda value: not valid(value))
 
 
-def edge_invalid_queries(spec: Spec) -> list[tuple[str, dict[str, str]]]:
-    """The first invalid edges of every parameter alone, and one reversed window.
+def probe_invalid_queries(spec: Spec) -> list[tuple[str, dict[str, str]]]:
+    """(the parameter at fault, a query invalid in it alone): the probe plan's negative edges.
 
-    Tried on every run before anything is generated: the boundaries just outside the
-    spec's bounds and an impossible date must never be left to chance.
+    Deterministic and derived from the spec: each integer parameter just outside each of
+    its bounds, the first one as a non-integer too; 31 February in the first time parameter
+    and the records' own RFC 3339 form in the second; one reversed window. Each is one
+    request that a lenient service gets wrong, so none is left to chance.
     """
-    faults = [
-        (name, {name: value})
-        for name in sorted(spec.query_parameters)
-        for value in _invalid_edges(spec, name)[:_EDGES_PER_PARAMETER]
-    ]
-    faults.append(("begin_time", {"begin_time": "20240101000001", "end_time": "20240101000000"}))
+    faults: list[tuple[str, dict[str, str]]] = []
+    integers = sorted(name for name, schema in spec.query_parameters.items() if schema["type"] == "integer")
+    times = sorted(name for name, schema in spec.query_parameters.items() if schema["type"] != "integer")
+    for name in integers:
+        schema = spec.query_parameters[name]
+        faults.append((name, {name: str(schema["minimum"] - 1)}))
+        if "maximum" in schema:
+            faults.append((name, {name: str(schema["maximum"] + 1)}))
+    if integers:
+        faults.append((integers[0], {integers[0]: _NOT_INTEGERS[1]}))
+    for name, value in zip(times, (_IMPOSSIBLE_DATE, _OTHER_TIME_FORM), strict=False):
+        faults.append((name, {name: value}))
+    if {"begin_time", "end_time"} <= set(spec.query_parameters):
+        faults.append(("begin_time", {"begin_time": "20240101000001", "end_time": "20240101000000"}))
     return faults
 
 
@@ -224,14 +237,11 @@ class SplitWindow(NamedTuple):
 
 
 _SECOND = timedelta(seconds=1)
+# The probe plan's window when no record has a readable second: any fixed day will do.
+_NO_RECORD_DAY = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchStrategy[SplitWindow]:
-    """Windows with a split point, leaning on the seconds in ``around`` (the records' creation times).
-
-    Edges on a record's own second, or one second either side, are where an exclusive end,
-    an off-by-one or a filter on the wrong field shows; with no records, any valid times.
-    """
+def _queryable(spec: Spec) -> Callable[[datetime], bool]:
     valid = spec.validator(spec.component("QueryTime")).is_valid
 
     def queryable(moment: datetime) -> bool:
@@ -242,8 +252,37 @@ def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchSt
         except OverflowError:
             return False
 
-    seconds = sorted({second for moment in around if queryable(second := moment.replace(microsecond=0))})
-    anywhere = query_times(spec).map(parse_dcs_timestamp).filter(queryable)
+    return queryable
+
+
+def _record_seconds(spec: Spec, around: Sequence[datetime]) -> list[datetime]:
+    queryable = _queryable(spec)
+    return sorted({second for moment in around if queryable(second := moment.replace(microsecond=0))})
+
+
+def probe_window(spec: Spec, *, around: Sequence[datetime]) -> SplitWindow:
+    """The probe plan's window: it begins, splits and ends on records' creation seconds.
+
+    [a quarter in, the middle] and [the middle + 1 s, three quarters in] of the records'
+    distinct seconds: a window end that is exclusive, off by a second, in another time zone
+    or on another field lists other records than the unfiltered listing has in it.
+    """
+    seconds = _record_seconds(spec, around)
+    if not seconds:
+        return SplitWindow(_NO_RECORD_DAY, _NO_RECORD_DAY, _NO_RECORD_DAY + 86_400 * _SECOND)
+    count = len(seconds)
+    begin, split = seconds[count // 4], seconds[count // 2]
+    return SplitWindow(begin, split, max(seconds[(3 * count) // 4], split + _SECOND))
+
+
+def split_windows(spec: Spec, *, around: Sequence[datetime] = ()) -> st.SearchStrategy[SplitWindow]:
+    """Windows with a split point, leaning on the seconds in ``around`` (the records' creation times).
+
+    Edges on a record's own second, or one second either side, are where an exclusive end,
+    an off-by-one or a filter on the wrong field shows; with no records, any valid times.
+    """
+    seconds = _record_seconds(spec, around)
+    anywhere = query_times(spec).map(parse_dcs_timestamp).filter(_queryable(spec))
     if seconds:
         jitter = st.sampled_from([0, 0, 0, -1, 1]).map(lambda n: n * _SECOND)
         near = st.builds(lambda moment, delta: moment + delta, st.sampled_from(seconds), jitter)

@@ -17,9 +17,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dcs_contract.engine import ContractRun, ProgressCallback, RunLog
-from dcs_contract.errors import AuthRejected, RunStopped, TargetUnavailable
+from dcs_contract.engine import ContractRun, FirstFinding, ProgressCallback, RunLog
+from dcs_contract.errors import AuthRejected, BudgetExhausted, ConfigError, RunStopped, TargetUnavailable
+from dcs_contract.findings import Finding
 from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.plan import BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import RunReport, utc_now
 from dcs_contract.spec import Spec
@@ -79,45 +81,91 @@ def run_contract(
     progress: ProgressCallback | None = None,
     guard: GuardedTransport | None = None,
     stopped: Callable[[], str | None] = lambda: None,
+    accepted: Callable[[Finding], bool] = lambda finding: False,
 ) -> RunReport:
     """Run the suite's properties against a live (already resolved) target; never raises for the target's faults.
+
+    Two passes (see :mod:`dcs_contract.plan`): every property's probe, then every
+    property's exploration within its share of what the budget has left.
 
     ``guard``: a transport shared with other runs, whose budget and rate limit they all
     share; by default the run has its own, from ``settings``. ``stopped``: the name of a
     signal that asked the run to stop, if one did; nothing more is sent after it.
+    ``accepted``: findings a baseline accepts, at which ``settings.fail_fast`` does not stop.
     """
     assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
     assert target.project_id is not None
     started = utc_now()
     guard = guard or guarded(settings, stopped=stopped)
     mark = guard.stats.mark()
+    selected = [PROPERTIES[name] for name in properties or list(PROPERTIES)]
+    plan = BudgetPlan.of(spec, target, max_requests=guard.requests_left, properties=selected)
     client = build_client(
         target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
-    log = RunLog(spec, progress, requests_sent=lambda: guard.stats.attempts - mark.attempts)
+    log = RunLog(
+        spec,
+        progress,
+        requests_sent=lambda: guard.stats.attempts - mark.attempts,
+        fail_fast=settings.fail_fast,
+        accepted=accepted,
+    )
     stage = "the setup of the run"
+    planned = False
+    probes_sent: int | None = None
     error: str | None = None
     crash: str | None = None
+    halted: str | None = None
     with client:
         # Each way the run can end is caught here, where the findings so far are at hand:
         # they are reported whatever stopped the run.
         try:
+            plan.check()
             run = ContractRun(spec, target, settings, client, log)
-            for stage in properties or list(PROPERTIES):
-                PROPERTIES[stage](run)
+            for prop in selected:
+                stage = f"the probe plan ({prop.name})"
+                prop.run_probe(run)
+            planned = True
+            probes_sent = guard.stats.attempts - mark.attempts
+            for index, prop in enumerate(selected):
+                stage = f"the exploration of {prop.name}"
+                after = [other.name for other in selected[index:]]
+                prop.run_exploration(run, plan.share(prop.name, left=guard.requests_left, after=after))
+        except ConfigError as exc:
+            error = f"nothing was sent: {exc}"
+        except BudgetExhausted as exc:
+            sent = guard.stats.since(mark)
+            if planned:
+                # The probe plan was sent whole: what was cut is exploration, which retries ate.
+                halted = f"{exc} during {stage}, after {sent.attempts} requests ({sent.retries} of them retries)"
+            else:
+                error = f"{exc} during {stage}: the probe plan was not sent whole, {sent.retries} requests were retries"
         except AuthRejected as exc:
             error = _what_to_check(exc, target)
         except TargetUnavailable as exc:
             error = str(exc)
+        except FirstFinding:
+            sent = guard.stats.since(mark)
+            halted = f"at the first finding (--fail-fast), during {stage}, after {sent.attempts} requests"
         except RunStopped as exc:
             # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
-            sent = guard.stats.since(mark).attempts
+            sent = guard.stats.since(mark)
             error = (
-                f"stopped by {exc.signal_name} during {stage}, after {sent} requests: the run was cut short, "
+                f"stopped by {exc.signal_name} during {stage}, after {sent.attempts} requests: the run was cut short, "
                 "and reports what it found until then"
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"
+    budget = {"max_requests": plan.max_requests, "probe_plan": plan.probe_requests, "reserve": plan.reserve}
+    if probes_sent is not None:
+        budget["probe_plan_sent"] = probes_sent
     return log.report(
-        target=target, settings=settings, started=started, traffic=guard.stats.since(mark), error=error, crash=crash
+        target=target,
+        settings=settings,
+        started=started,
+        traffic=guard.stats.since(mark),
+        error=error,
+        crash=crash,
+        stopped=halted,
+        budget=budget,
     )

@@ -289,6 +289,8 @@ class RunSettings:
     record_traffic: bool = False
     # Shrinking a semantic finding costs requests: on by default against the mock only.
     shrink: bool = True
+    # Stop at the first finding that no baseline accepts: a CI queue's red build comes sooner.
+    fail_fast: bool = False
 
     # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
     LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {

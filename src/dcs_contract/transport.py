@@ -179,6 +179,11 @@ class GuardedTransport(httpx.BaseTransport):
         self._stopped: TargetUnavailable | None = None
         self.stats = TrafficStats()
 
+    @property
+    def requests_left(self) -> int:
+        """What the budget still allows: the runs that share this guard plan with it."""
+        return max(0, self.max_requests - self.stats.attempts)
+
     def _take_slot(self, request: httpx.Request) -> None:
         """Count the attempt against the budget and wait for its turn under the rate limit."""
         signal_name = self._stop_signal()

@@ -15,7 +15,7 @@ import pytest
 
 from dcs_contract.baseline import Baseline
 from dcs_contract.cli import main
-from dcs_contract.engine import ContractRun
+from dcs_contract.engine import PropertyRun
 from dcs_contract.errors import ConfigError
 from dcs_contract.findings import Finding, RequestInfo
 from dcs_contract.mock.data import generate_records
@@ -265,7 +265,8 @@ def test_a_run_cut_short_does_not_rewrite_the_baseline(tmp_path: Path, capsys: p
     flags = ["run", "--report-dir", reports, *QUICK, "--mock-drift", "extra-field", "--baseline", str(baseline)]
     assert main([*flags, "--baseline-update"], env={}) == 0
     before = baseline.read_text()
-    assert main([*flags, "--baseline-update", "--max-requests", "1"], env={}) == 3
+    # A busy gateway's retries spend the smallest budget before the probe plan is sent whole.
+    assert main([*flags, "--baseline-update", "--mock-faults", "--max-requests", "26"], env={}) == 3
     assert "not updated: the run was cut short" in capsys.readouterr().err
     assert baseline.read_text() == before
 
@@ -275,7 +276,7 @@ def test_a_run_a_bug_ended_does_not_rewrite_the_baseline(
 ) -> None:
     """Its findings stop at the bug: rewriting would drop the accepted entries it never reached."""
 
-    def broken(run: ContractRun) -> None:
+    def broken(run: PropertyRun) -> None:
         raise RuntimeError("an injected bug in the harness")
 
     reports = tmp_path / "reports"
@@ -287,7 +288,7 @@ def test_a_run_a_bug_ended_does_not_rewrite_the_baseline(
         before, sent = baseline.read_bytes(), len(state.requests())
         assert json.loads(before)["accepted"], "the known drift was accepted"
         capsys.readouterr()
-        monkeypatch.setitem(PROPERTIES, "paging-total", broken)
+        monkeypatch.setattr(PROPERTIES["paging-total"], "probe_part", broken)
         assert main([*argv, "--baseline-update"], env=live_env(server, state)) == 4
         seen = state.requests()[sent:]
     assert baseline.read_bytes() == before

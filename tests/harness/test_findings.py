@@ -419,9 +419,10 @@ def test_a_body_over_the_cap_is_a_finding_and_the_property_goes_on(
 ) -> None:
     run = fake_run(_too_large(200))
     PROPERTIES["schema-positive"](run)
-    assert run.log.cases == {"schema-positive": 3}
+    # The survey (its probe), then the 3 drawn cases: each a finding, none a crash.
+    assert run.log.cases == {"schema-positive": 4}
     [finding] = list(run.log.findings)
-    assert run.log.findings.occurrences[finding.fingerprint] == 3
+    assert run.log.findings.occurrences[finding.fingerprint] == 4
     assert (finding.category, finding.location, finding.expected, finding.actual, finding.status) == (
         "transport",
         "body",

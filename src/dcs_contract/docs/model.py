@@ -222,6 +222,8 @@ REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "harness_version": _OPTIONAL_TEXT,
+        "budget": {"type": "object", "additionalProperties": _COUNT},
+        "stopped": _OPTIONAL_TEXT,
         "spec": {
             "type": ["object", "null"],
             "required": ["sha256"],

@@ -287,6 +287,19 @@ _register(
     ),
 )
 
+_register(
+    "unknown-instance-empty",
+    "status",
+    "an unknown instance is answered 204, as if it had no backups, instead of refused",
+    wrap=_answer(
+        lambda a: (
+            ServiceAnswer(204)
+            if a.status == 400 and a.body is not None and a.body.get("error_msg") == "Invalid instance_id parameter."
+            else a
+        )
+    ),
+)
+
 # -- error bodies and content types ---------------------------------------------------
 
 _register(
@@ -459,6 +472,33 @@ def _end_exclusive(handler: Handler, spec: Spec) -> Handler:
 
 
 _register("window-end-exclusive", "window", "the window leaves out its last second: [begin, end)", wrap=_end_exclusive)
+# Beijing time, UTC+8: the zone of a console in cn-north, which a service may read a time in.
+_LOCAL_OFFSET = 8 * 3600
+
+
+def _window_in_local_time(handler: Handler, spec: Spec) -> Handler:
+    """begin_time and end_time read as UTC+8: the window the service applies is 8 hours earlier."""
+
+    def local(name: str, value: str) -> str:
+        if name not in ("begin_time", "end_time") or not is_dcs_timestamp(value):
+            return value
+        try:
+            return _shift(value, -_LOCAL_OFFSET)
+        except OverflowError:  # the first hours of year 1 have no earlier time: left as sent
+            return value
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        return handler(replace(request, pairs=[(k, local(k, v)) for k, v in request.pairs]))
+
+    return call
+
+
+_register(
+    "window-in-local-time",
+    "window",
+    "the window's times are read in UTC+8 (Beijing time), not UTC: it lists the records of 8 hours earlier",
+    wrap=_window_in_local_time,
+)
 _register(
     "window-on-updated-at",
     "window",
