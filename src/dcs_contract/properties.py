@@ -247,6 +247,150 @@ def empty_instance_lists_nothing(run: PropertyRun) -> None:
         run.judge(rules.empty_instance_empty, page)
 
 
+# -- semantics: the time window ----------------------------------------------------------
+
+time_windows = contract_property(
+    "time-windows",
+    evaluates=(*_PAGE, rules.window_complete.id, rules.narrower_window_not_more.id, rules.adjacent_windows_add_up.id),
+    weight=2,
+)
+
+
+def _split_window_holds(run: PropertyRun, survey: Page, window: SplitWindow) -> tuple[Page, Page, Page] | None:
+    """A window and its two halves: each lists what the survey has in it, and the halves add up."""
+    largest = str(run.spec.query_parameters["limit"]["maximum"])
+    whole = run.page({**window.whole, "limit": largest})
+    left = run.page({**window.left, "limit": largest})
+    right = run.page({**window.right, "limit": largest})
+    if whole is None or left is None or right is None:
+        return None
+    # The survey holds every record only when they fit in one page of the largest size.
+    if survey.total <= survey.entries:
+        run.judge(rules.window_complete, survey, whole)
+    run.judge(rules.narrower_window_not_more, whole, left)
+    run.judge(rules.narrower_window_not_more, whole, right)
+    run.judge(rules.adjacent_windows_add_up, whole, left, right)
+    return whole, left, right
+
+
+@time_windows.probe(cost=5, surveys=True)
+def windows_on_records_seconds(run: PropertyRun) -> None:
+    """A record's second alone and the second after it; then a window that begins, splits and ends on records' seconds.
+
+    The one-second window [split, split] lists exactly the records of that second; the one
+    after it, [split + 1 s, split + 1 s], lists none of them: an end read as exclusive, a
+    bound off by a second, a window read in another time zone or on another field each
+    show in these two requests, sent first.
+    """
+    survey = _survey_or_skip(run)
+    if survey is None:
+        return
+    window = probe_window(run.spec, around=_record_moments(survey))
+    largest = str(run.spec.query_parameters["limit"]["maximum"])
+    seconds: list[Page] = []
+    for second in (window.split, window.split + timedelta(seconds=1)):
+        moment = format_dcs_timestamp(second)
+        page = run.page({"begin_time": moment, "end_time": moment, "limit": largest})
+        if page is not None:
+            seconds.append(page)
+            if survey.total <= survey.entries:
+                run.judge(rules.window_complete, survey, page)
+    halves = _split_window_holds(run, survey, window)
+    if halves is not None:
+        for page in seconds:
+            run.judge(rules.narrower_window_not_more, halves[0], page)
+
+
+@time_windows.explore
+def windows_drawn_around_records(run: PropertyRun) -> None:
+    """A window lists exactly its records; narrower windows list no more; adjacent ones add up."""
+    survey = _survey_or_skip(run)
+    if survey is None:
+        return
+
+    def holds(window: SplitWindow) -> None:
+        _split_window_holds(run, survey, window)
+
+    run.semantic(holds, window=split_windows(run.spec, around=_record_moments(survey)))
+
+
+# -- semantics: walking the pages ------------------------------------------------------
+
+walk = contract_property(
+    "page-walk",
+    evaluates=(
+        *_PAGE,
+        rules.total_independent_of_paging.id,
+        rules.total_stable_through_walk.id,
+        rules.no_empty_page_before_total.id,
+        rules.pages_partition.id,
+        rules.past_end_empty.id,
+    ),
+    weight=2,
+)
+
+
+def _walk(run: PropertyRun, filters: dict[str, str], sized: Page, pages: int) -> None:
+    """Walk the pages of ``filters`` in ``pages`` pages (at most 4), as a client does, and judge the walk.
+
+    ``sized``: a page of the same filters at the largest limit, whose total decides the
+    page size. Judged as a client walks: total_num holds still from page to page, and no
+    page before the end is empty. The Terraform data source stops only when the records
+    it has seen equal total_num, so either drift has it stop early or loop forever.
+    """
+    if sized.total == 0:
+        return
+    largest = int(run.spec.query_parameters["limit"]["maximum"])
+    total = sized.total
+    # Integer ceiling: a total_num of hundreds of digits is no float.
+    limit = min(largest, max(1, -(-total // pages)))
+    walked: list[Page] = []
+    offset = 0
+    while offset < total and len(walked) < _MAX_WALK_PAGES:
+        page = run.page({**filters, "limit": str(limit), "offset": str(offset)})
+        if page is None:
+            return
+        walked.append(page)
+        offset += limit
+    complete = offset >= total
+    run.judge(rules.total_independent_of_paging, [sized, *walked])
+    run.judge(rules.total_stable_through_walk, walked)
+    run.judge(rules.no_empty_page_before_total, walked)
+    run.judge(rules.pages_partition, walked, complete=complete)
+    if complete:
+        past = run.page({**filters, "limit": str(limit), "offset": str(total)})
+        if past is not None:
+            run.judge(rules.past_end_empty, past, total=total)
+
+
+@walk.probe(cost=_MAX_WALK_PAGES + 1, surveys=True)
+def walk_the_listing_in_three_pages(run: PropertyRun) -> None:
+    """The unfiltered listing walked in three pages (four when they do not divide evenly), then past its end."""
+    survey = _survey_or_skip(run)
+    if survey is not None:
+        _walk(run, {}, survey, _PROBE_WALK_PAGES)
+
+
+@walk.explore
+def page_walk(run: PropertyRun) -> None:
+    """Walking the pages of drawn windows in 1 to 4 pages: disjoint pages that add up; past the end, nothing."""
+    survey = _survey_or_skip(run)
+    if survey is None:
+        return
+    largest = str(run.spec.query_parameters["limit"]["maximum"])
+
+    def holds(window: SplitWindow | None, pages: int) -> None:
+        # The total under the window decides a limit that ends the walk in `pages` pages.
+        sized = run.page({**window.whole, "limit": largest}) if window else survey
+        if sized is not None:
+            _walk(run, window.whole if window else {}, sized, pages)
+
+    windows = split_windows(run.spec, around=_record_moments(survey))
+    run.semantic(holds, window=st.none() | windows, pages=st.integers(1, _MAX_WALK_PAGES))
+
+
+# -- refusals --------------------------------------------------------------------------
+
 negative = contract_property("schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS), weight=1)
 
 
@@ -327,143 +471,3 @@ def paging_total(run: PropertyRun) -> None:
 
     windows = split_windows(run.spec, around=_record_moments(survey))
     run.semantic(holds, window=st.none() | windows, queries=queries)
-
-
-walk = contract_property(
-    "page-walk",
-    evaluates=(
-        *_PAGE,
-        rules.total_independent_of_paging.id,
-        rules.total_stable_through_walk.id,
-        rules.no_empty_page_before_total.id,
-        rules.pages_partition.id,
-        rules.past_end_empty.id,
-    ),
-    weight=2,
-)
-
-
-def _walk(run: PropertyRun, filters: dict[str, str], sized: Page, pages: int) -> None:
-    """Walk the pages of ``filters`` in ``pages`` pages (at most 4), as a client does, and judge the walk.
-
-    ``sized``: a page of the same filters at the largest limit, whose total decides the
-    page size. Judged as a client walks: total_num holds still from page to page, and no
-    page before the end is empty. The Terraform data source stops only when the records
-    it has seen equal total_num, so either drift has it stop early or loop forever.
-    """
-    if sized.total == 0:
-        return
-    largest = int(run.spec.query_parameters["limit"]["maximum"])
-    total = sized.total
-    # Integer ceiling: a total_num of hundreds of digits is no float.
-    limit = min(largest, max(1, -(-total // pages)))
-    walked: list[Page] = []
-    offset = 0
-    while offset < total and len(walked) < _MAX_WALK_PAGES:
-        page = run.page({**filters, "limit": str(limit), "offset": str(offset)})
-        if page is None:
-            return
-        walked.append(page)
-        offset += limit
-    complete = offset >= total
-    run.judge(rules.total_independent_of_paging, [sized, *walked])
-    run.judge(rules.total_stable_through_walk, walked)
-    run.judge(rules.no_empty_page_before_total, walked)
-    run.judge(rules.pages_partition, walked, complete=complete)
-    if complete:
-        past = run.page({**filters, "limit": str(limit), "offset": str(total)})
-        if past is not None:
-            run.judge(rules.past_end_empty, past, total=total)
-
-
-@walk.probe(cost=_MAX_WALK_PAGES + 1, surveys=True)
-def walk_the_listing_in_three_pages(run: PropertyRun) -> None:
-    """The unfiltered listing walked in three pages (four when they do not divide evenly), then past its end."""
-    survey = _survey_or_skip(run)
-    if survey is not None:
-        _walk(run, {}, survey, _PROBE_WALK_PAGES)
-
-
-@walk.explore
-def page_walk(run: PropertyRun) -> None:
-    """Walking the pages of drawn windows in 1 to 4 pages: disjoint pages that add up; past the end, nothing."""
-    survey = _survey_or_skip(run)
-    if survey is None:
-        return
-    largest = str(run.spec.query_parameters["limit"]["maximum"])
-
-    def holds(window: SplitWindow | None, pages: int) -> None:
-        # The total under the window decides a limit that ends the walk in `pages` pages.
-        sized = run.page({**window.whole, "limit": largest}) if window else survey
-        if sized is not None:
-            _walk(run, window.whole if window else {}, sized, pages)
-
-    windows = split_windows(run.spec, around=_record_moments(survey))
-    run.semantic(holds, window=st.none() | windows, pages=st.integers(1, _MAX_WALK_PAGES))
-
-
-# -- semantics: the time window ----------------------------------------------------------
-
-time_windows = contract_property(
-    "time-windows",
-    evaluates=(*_PAGE, rules.window_complete.id, rules.narrower_window_not_more.id, rules.adjacent_windows_add_up.id),
-    weight=2,
-)
-
-
-def _split_window_holds(run: PropertyRun, survey: Page, window: SplitWindow) -> tuple[Page, Page, Page] | None:
-    """A window and its two halves: each lists what the survey has in it, and the halves add up."""
-    largest = str(run.spec.query_parameters["limit"]["maximum"])
-    whole = run.page({**window.whole, "limit": largest})
-    left = run.page({**window.left, "limit": largest})
-    right = run.page({**window.right, "limit": largest})
-    if whole is None or left is None or right is None:
-        return None
-    # The survey holds every record only when they fit in one page of the largest size.
-    if survey.total <= survey.entries:
-        run.judge(rules.window_complete, survey, whole)
-    run.judge(rules.narrower_window_not_more, whole, left)
-    run.judge(rules.narrower_window_not_more, whole, right)
-    run.judge(rules.adjacent_windows_add_up, whole, left, right)
-    return whole, left, right
-
-
-@time_windows.probe(cost=5, surveys=True)
-def windows_on_records_seconds(run: PropertyRun) -> None:
-    """A window that begins, splits and ends on records' seconds; its split second alone; the second after it.
-
-    The one-second window [split, split] lists exactly the records of that second; the one
-    after it, [split + 1 s, split + 1 s], lists none of them: an end read as exclusive, a
-    bound off by a second and a window read in another time zone each show here.
-    """
-    survey = _survey_or_skip(run)
-    if survey is None:
-        return
-    window = probe_window(run.spec, around=_record_moments(survey))
-    halves = _split_window_holds(run, survey, window)
-    if halves is None:
-        return
-    whole = halves[0]
-    largest = str(run.spec.query_parameters["limit"]["maximum"])
-    for second in (window.split, window.split + timedelta(seconds=1)):
-        moment = format_dcs_timestamp(second)
-        page = run.page({"begin_time": moment, "end_time": moment, "limit": largest})
-        if page is None:
-            continue
-        if survey.total <= survey.entries:
-            run.judge(rules.window_complete, survey, page)
-        if second <= window.end:
-            run.judge(rules.narrower_window_not_more, whole, page)
-
-
-@time_windows.explore
-def windows_drawn_around_records(run: PropertyRun) -> None:
-    """A window lists exactly its records; narrower windows list no more; adjacent ones add up."""
-    survey = _survey_or_skip(run)
-    if survey is None:
-        return
-
-    def holds(window: SplitWindow) -> None:
-        _split_window_holds(run, survey, window)
-
-    run.semantic(holds, window=split_windows(run.spec, around=_record_moments(survey)))

@@ -138,6 +138,7 @@ def _optional_paging(
 # "\u0661" is an Arabic-Indic digit one and "\uff12..." full-width digits: digits to
 # str.isdigit(), not to a service that parses ASCII.
 _NOT_INTEGERS = ["ten", "1.5", "", "1e3", "0x10", " 1", "+-1", "\u0661"]
+_INT32_MAX = 2**31 - 1
 # 31 February, and a time in the form the records' own times take (RFC 3339).
 _IMPOSSIBLE_DATE, _OTHER_TIME_FORM = "20230231000000", "2023-02-01T00:00:00Z"
 _NOT_TIMES = [
@@ -173,25 +174,29 @@ def invalid_values(spec: Spec, name: str) -> st.SearchStrategy[str]:
 def probe_invalid_queries(spec: Spec) -> list[tuple[str, dict[str, str]]]:
     """(the parameter at fault, a query invalid in it alone): the probe plan's negative edges.
 
-    Deterministic and derived from the spec: each integer parameter just outside each of
-    its bounds, the first one as a non-integer too; 31 February in the first time parameter
-    and the records' own RFC 3339 form in the second; one reversed window. Each is one
-    request that a lenient service gets wrong, so none is left to chance.
+    Deterministic and derived from the spec: each integer parameter just below its minimum
+    and just above its maximum where it has one; a reversed window; 31 February in the first
+    time parameter and the records' own RFC 3339 form in the second; the first integer
+    parameter as a non-integer. Each is one request that a lenient service gets wrong, so
+    none is left to chance. The edges of ``limit`` and ``offset`` come first: they catch the
+    most. ``offset`` above the int32 maximum is left to exploration: no client sends it.
     """
+    parameters = spec.query_parameters
+    integers = sorted(name for name, schema in parameters.items() if schema["type"] == "integer")
+    times = sorted(name for name, schema in parameters.items() if schema["type"] != "integer")
     faults: list[tuple[str, dict[str, str]]] = []
-    integers = sorted(name for name, schema in spec.query_parameters.items() if schema["type"] == "integer")
-    times = sorted(name for name, schema in spec.query_parameters.items() if schema["type"] != "integer")
     for name in integers:
-        schema = spec.query_parameters[name]
-        faults.append((name, {name: str(schema["minimum"] - 1)}))
-        if "maximum" in schema:
-            faults.append((name, {name: str(schema["maximum"] + 1)}))
-    if integers:
-        faults.append((integers[0], {integers[0]: _NOT_INTEGERS[1]}))
+        faults.append((name, {name: str(parameters[name]["minimum"] - 1)}))
+    for name in integers:
+        # A maximum that clients page against (limit), not the end of the int32 range (offset).
+        if parameters[name].get("maximum", _INT32_MAX) < _INT32_MAX:
+            faults.append((name, {name: str(parameters[name]["maximum"] + 1)}))
+    if {"begin_time", "end_time"} <= set(parameters):
+        faults.append(("begin_time", {"begin_time": "20240101000001", "end_time": "20240101000000"}))
     for name, value in zip(times, (_IMPOSSIBLE_DATE, _OTHER_TIME_FORM), strict=False):
         faults.append((name, {name: value}))
-    if {"begin_time", "end_time"} <= set(spec.query_parameters):
-        faults.append(("begin_time", {"begin_time": "20240101000001", "end_time": "20240101000000"}))
+    if integers:
+        faults.append((integers[0], {integers[0]: _NOT_INTEGERS[1]}))
     return faults
 
 

@@ -18,10 +18,10 @@ from contextlib import contextmanager
 from typing import Any
 
 from dcs_contract.engine import ContractRun, FirstFinding, ProgressCallback, RunLog
-from dcs_contract.errors import AuthRejected, BudgetExhausted, ConfigError, RunStopped, TargetUnavailable
+from dcs_contract.errors import AuthRejected, BudgetExhausted, RunStopped, TargetUnavailable
 from dcs_contract.findings import Finding
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.plan import BudgetPlan
+from dcs_contract.plan import MIN_RESERVE, BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import RunReport, utc_now
 from dcs_contract.spec import Spec
@@ -120,7 +120,13 @@ def run_contract(
         # Each way the run can end is caught here, where the findings so far are at hand:
         # they are reported whatever stopped the run.
         try:
-            plan.check()
+            if plan.max_requests < plan.minimum:
+                # A guard shared with other runs has spent what they needed (--max-requests is
+                # checked whole before a CLI run): what is left cannot send this probe plan.
+                raise BudgetExhausted(
+                    f"the request budget of {guard.max_requests} is spent: {plan.max_requests} requests are left, "
+                    f"and the probe plan needs {plan.minimum} ({plan.probe_requests}, and {MIN_RESERVE} for retries)"
+                )
             run = ContractRun(spec, target, settings, client, log)
             for prop in selected:
                 stage = f"the probe plan ({prop.name})"
@@ -131,8 +137,6 @@ def run_contract(
                 stage = f"the exploration of {prop.name}"
                 after = [other.name for other in selected[index:]]
                 prop.run_exploration(run, plan.share(prop.name, left=guard.requests_left, after=after))
-        except ConfigError as exc:
-            error = f"nothing was sent: {exc}"
         except BudgetExhausted as exc:
             sent = guard.stats.since(mark)
             if planned:

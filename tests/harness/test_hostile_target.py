@@ -101,7 +101,7 @@ def test_a_gzip_bomb_costs_little_memory() -> None:
 
 
 def test_a_body_over_the_cap_is_a_finding_not_a_crash(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    flags = ["--max-examples", "1", "--max-requests", "6", "--rate-limit", "100", "--report-dir", str(tmp_path)]
+    flags = ["--max-examples", "1", "--max-requests", "30", "--rate-limit", "100", "--report-dir", str(tmp_path)]
     with HostileServer(gzip_bomb()) as server:
         code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
         received = server.requests()
@@ -111,7 +111,7 @@ def test_a_body_over_the_cap_is_a_finding_not_a_crash(tmp_path: Path, capsys: py
     assert {(f["category"], f["location"]) for f in report["findings"]} >= {("transport", "body")}
     assert "over 8388608 bytes" in captured.out, "the summary names the cap"
     assert {r.method for r in received} == {"GET"}
-    assert 1 <= len(received) <= 6
+    assert 1 <= len(received) <= 30
     assert all(r.path.endswith("/backups") for r in received)
     assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
 
@@ -214,7 +214,7 @@ def test_bodies_in_odd_charsets_are_reported_not_a_crash(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content_type: str, body: bytes, status: str
 ) -> None:
     behaviour = answer(status, body, Content_Type=content_type)
-    flags = ["--max-examples", "2", "--max-requests", "12", "--rate-limit", "100", "--record", "--report-dir"]
+    flags = ["--max-examples", "2", "--max-requests", "30", "--rate-limit", "100", "--record", "--report-dir"]
     with HostileServer(behaviour) as server:
         code = main(["run", *flags, str(tmp_path)], env={**ENV, "DCS_BASE_URL": server.base_url})
         received = server.requests()
@@ -223,7 +223,7 @@ def test_bodies_in_odd_charsets_are_reported_not_a_crash(
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["crash"] is None
     assert {"report.json", "report.md", "junit.xml", "traffic.har"} <= {p.name for p in tmp_path.iterdir()}
-    assert {r.method for r in received} == {"GET"} and 1 <= len(received) <= 12
+    assert {r.method for r in received} == {"GET"} and 1 <= len(received) <= 30
     assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
 
 
@@ -233,7 +233,7 @@ def test_a_record_of_thousands_of_unknown_keys_is_reported_by_its_first(
     """Each finding costs memory: one response yields at most 50 of them, and says there were more."""
     record = {f"k{n}": n for n in range(20_000)}
     body = json.dumps({"total_num": 1, "backup_record_response": [record]}).encode()
-    flags = ["--max-examples", "2", "--max-requests", "8", "--rate-limit", "100", "--report-dir", str(tmp_path)]
+    flags = ["--max-examples", "2", "--max-requests", "30", "--rate-limit", "100", "--report-dir", str(tmp_path)]
     with HostileServer(answer("200 OK", body)) as server:
         code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
     assert code == 1, capsys.readouterr().err

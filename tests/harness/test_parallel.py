@@ -25,13 +25,13 @@ def test_two_workers_share_the_budget_and_the_rate_limit(serve: Serve) -> None:
         done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False)
     arrivals = sorted(entry.at for entry in state.requests())
     # The suite fails, and only because the budget binds: each worker's share (15) runs out
-    # before its properties are done, and a property that meets a spent budget could not test
-    # the target. Against the faithful mock, no property fails for any other reason.
+    # before its properties are done, and a property whose probe the rest cannot send could not
+    # test the target. Against the faithful mock, no property fails for any other reason.
     assert done.returncode == pytest.ExitCode.TESTS_FAILED, done.stdout + done.stderr
     failed = re.search(r"(\d+) failed", done.stdout)
     untested = r"^E +AssertionError: the target could not be tested: the request budget of 15 is spent"
     assert failed is not None and len(re.findall(untested, done.stdout, re.M)) == int(failed[1]) > 0, done.stdout
-    assert len(arrivals) == budget, "each worker spent its share, and no more"
+    assert budget // 2 < len(arrivals) <= budget, "the workers spent their shares, and no more"
     assert "request budget of 15 is spent" in done.stdout
     # Each worker spaces its own requests at workers/rate; together, any run of k requests
     # spans at least (k - workers)/rate seconds, less 50 ms of scheduling jitter.
