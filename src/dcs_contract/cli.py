@@ -35,11 +35,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO, TypeVar
 
+from dcs_contract import triage
 from dcs_contract.baseline import Baseline
 from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.findings import Finding
+from dcs_contract.history import History
 from dcs_contract.invariants import Invariants
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
@@ -47,7 +49,7 @@ from dcs_contract.plan import BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.recording import write_har
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, utc_now, write_reports
+from dcs_contract.report import RequestCounts, RunReport, TargetInfo, markdown_of, utc_now, write_reports
 from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
 from dcs_contract.spec import Spec, load_spec
@@ -106,6 +108,26 @@ _FAULTS_HELP = f"behave like a busy gateway: {FaultPlan().describe()}"
 _RECORDS_HELP = f"backups of the instance (default {DEFAULT_RECORD_COUNT})"
 
 
+def _target_flags(command: argparse.ArgumentParser) -> None:
+    target = command.add_argument_group("target (each flag wins over its environment variable)")
+    target.add_argument("--base-url", help="the target's base URL [DCS_BASE_URL]")
+    target.add_argument("--region", help="builds https://dcs.{region}.myhuaweicloud.com [DCS_REGION]")
+    target.add_argument("--project-id", help="required for a live target [DCS_PROJECT_ID]")
+    target.add_argument("--instance-id", help="an instance whose backups are read [DCS_INSTANCE_ID]")
+    target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
+
+
+def _mock_flags(command: argparse.ArgumentParser) -> None:
+    embedded = command.add_argument_group("the embedded mock (only when no target is configured)")
+    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
+    embedded.add_argument(
+        "--mock-drift-every", type=_integer, metavar="N", help="the drift switches drift on every N-th answer only"
+    )
+    embedded.add_argument("--mock-faults", action="store_true", help=_FAULTS_HELP)
+    embedded.add_argument("--mock-records", type=_integer, help=_RECORDS_HELP)
+    embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dcs-contract", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -116,12 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 conforms, 1 contract violations, 2 usage or configuration error, "
         "3 the target could not be tested, 4 a bug in the harness (reports written, verdict error)",
     )
-    target = run.add_argument_group("target (each flag wins over its environment variable)")
-    target.add_argument("--base-url", help="the target's base URL [DCS_BASE_URL]")
-    target.add_argument("--region", help="builds https://dcs.{region}.myhuaweicloud.com [DCS_REGION]")
-    target.add_argument("--project-id", help="required for a live target [DCS_PROJECT_ID]")
-    target.add_argument("--instance-id", help="an instance whose backups are read [DCS_INSTANCE_ID]")
-    target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
+    _target_flags(run)
     behaviour = run.add_argument_group("the run")
     behaviour.add_argument(
         "--max-examples", type=_integer, help=f"cases per property (mock 200, live 100; {BOUNDS['max_examples'].rule})"
@@ -152,6 +169,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="stop at the first finding that no --baseline accepts (a CI queue's red build, sooner)",
     )
     behaviour.add_argument(
+        "--confirm",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="send each new finding's requests once more before exiting 1, and label it reproduced or not "
+        "(within the budget; default on)",
+    )
+    behaviour.add_argument(
+        "--history", type=Path, metavar="FILE", help="append this run to a run history (SQLite; created if missing)"
+    )
+    behaviour.add_argument(
         "--shrink",
         action=argparse.BooleanOptionalAction,
         help="shrink each semantic finding to its simplest requests (costs requests; mock on, live off)",
@@ -170,11 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     accepted.add_argument(
         "--baseline-update", action="store_true", help="write this run's findings into the --baseline file"
     )
-    embedded = run.add_argument_group("the embedded mock (only when no target is configured)")
-    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
-    embedded.add_argument("--mock-faults", action="store_true", help=_FAULTS_HELP)
-    embedded.add_argument("--mock-records", type=_integer, help=_RECORDS_HELP)
-    embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
+    _mock_flags(run)
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
     docs.add_argument("--out", type=Path, required=True, help="the directory for index.html and index.md")
@@ -188,6 +211,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="report.json of a run, for the conformance panel (several: one panel each)",
     )
     docs.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two runs: findings, observed values, the spec",
+        epilog="exit codes: 0 nothing new, 1 something new appeared, 2 usage error",
+    )
+    diff.add_argument("old", metavar="OLD", help="a report.json, or with --history a run id, last or previous")
+    diff.add_argument("new", metavar="NEW", help="a report.json, or with --history a run id, last or previous")
+    diff.add_argument("--history", type=Path, metavar="FILE", help="the run history OLD and NEW are runs of")
+    diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
+    diff.add_argument("--out", type=Path, help="write the diff to this file instead of stdout")
+
+    history = commands.add_parser("history", help="the runs of a run history, and each finding's first and last run")
+    history.add_argument("--history", type=Path, metavar="FILE", required=True, help="the run history")
+    history.add_argument("--last", type=_integer, metavar="N", help="only the last N runs (findings: over the last N)")
+
+    replay = commands.add_parser(
+        "replay",
+        help="send a report's findings again to the target the settings name, and say which are fixed",
+        epilog="exit codes: 0 every finding fixed, 1 one still fails, 2 usage error, 3 the target could not be tested",
+    )
+    replay.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
+    replay.add_argument("--finding", metavar="FINGERPRINT", help="only this finding (a prefix is enough)")
+    _target_flags(replay)
+    replay.add_argument("--max-requests", type=_integer, help=f"hard cap on requests ({BOUNDS['max_requests'].rule})")
+    replay.add_argument("--rate-limit", type=_number, help=f"requests per second ({BOUNDS['rate_limit'].rule})")
+    replay.add_argument("--timeout", type=_number, help=f"seconds per exchange ({BOUNDS['timeout'].rule})")
+    replay.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    _mock_flags(replay)
 
     sdk = commands.add_parser("sdk-check", help="compare the spec with the official SDK's models")
     sdk.add_argument("--report-dir", type=Path, default=Path("dcs-contract-sdk-report"), help="where reports go")
@@ -259,6 +311,7 @@ def _summary(report: RunReport) -> str:
         lines.append(
             f"    [{finding.category}] {finding.title}: {finding.location}"
             + (f" (first seen at request {finding.first_seen})" if finding.first_seen else "")
+            + (f" [{finding.confirmation}]" if finding.confirmation else "")
             + "\n"
             f"        expected {finding.expected}; got {finding.actual}"
             + (f"\n        consumers {', '.join(finding.consumer_names)}" if finding.consumers else "")
@@ -297,6 +350,10 @@ def _mock_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.mock_data_seed is not None:
         BOUNDS["seed"].check("--mock-data-seed", args.mock_data_seed)
         options["seed"] = args.mock_data_seed
+    if args.mock_drift_every is not None:
+        if not 1 <= args.mock_drift_every <= 1000:
+            raise ConfigError(f"--mock-drift-every={args.mock_drift_every}, but it must be 1..1000 answers")
+        options["drift_every"] = args.mock_drift_every
     return options
 
 
@@ -392,6 +449,11 @@ class _Outputs:
     recording: Path | None = None
     baseline: Baseline | None = None
     update_baseline: bool = False
+    history: Path | None = None
+    # The run was against the embedded mock: the history names it so, whatever its port.
+    mock: bool = False
+    # GITHUB_STEP_SUMMARY: the CI's job summary, which the run appends its Markdown to.
+    step_summary: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -434,6 +496,9 @@ def _run_until_stopped(
         recording=plan.recording,
         baseline=plan.baseline,
         update_baseline=args.baseline_update,
+        history=args.history,
+        mock=plan.target.is_mock,
+        step_summary=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
     )
     return _finish(report, outputs, out, err)
 
@@ -468,10 +533,13 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         record_traffic=args.record is not None,
         shrink=args.shrink,
         fail_fast=args.fail_fast,
+        confirm=args.confirm,
     )
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
     # whole cannot test the contract, and the message names the smallest that can.
-    BudgetPlan.of(spec, target, max_requests=settings.max_requests, properties=list(PROPERTIES.values())).check()
+    BudgetPlan.of(
+        spec, target, max_requests=settings.max_requests, properties=list(PROPERTIES.values()), confirm=settings.confirm
+    ).check()
     mock_options = _mock_options(args)
     # Any --mock-* flag given, beyond the defaults _mock_options always fills in.
     if not target.is_mock and (len(mock_options) > 1 or mock_options["drifts"]):
@@ -487,6 +555,9 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         outputs.append((args.baseline, f"--baseline={str(args.baseline)!r}"))
     _check_outputs(args.report_dir, outputs)
     baseline = Baseline.load(args.baseline, missing_ok=args.baseline_update) if args.baseline else None
+    if args.history is not None:
+        # Opened (and created, or upgraded) now: a file that is not a history is refused before the run.
+        History.open(args.history).close()
     return _Plan(spec, target, settings, mock_options, recording, baseline)
 
 
@@ -609,6 +680,23 @@ def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> i
         paths += [har] if har is not None else []
     # Built once before the reports only for its failure, which they must carry; printed after.
     attempt("the summary", lambda: _summary(report.scrubbed(scrubber)))
+    run_id: int | None = None
+    if outputs.history is not None:
+        history = outputs.history
+        run_id = attempt(
+            f"appending to the history {history}",
+            lambda: triage.record(history, report.scrubbed(scrubber), mock=outputs.mock),
+        )
+    if outputs.step_summary is not None:
+        step_summary, history_file = outputs.step_summary, outputs.history
+        attempt(
+            f"the CI's job summary {step_summary}",
+            lambda: triage.step_summary(
+                step_summary,
+                markdown_of(report, scrubber=scrubber),
+                triage.previous_diff(history_file, run_id) if history_file and run_id else None,
+            ),
+        )
     for failure in failures:
         report = _with_crash(report, failure)
     unwritten: str | None = None
@@ -715,6 +803,25 @@ def _docs(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_CONFORMS
 
 
+def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    spec = load_spec(args.spec)
+    target = Target.from_env(
+        env,
+        base_url=args.base_url,
+        region=args.region,
+        project_id=args.project_id,
+        instance_id=args.instance_id,
+        empty_instance_id=args.empty_instance_id,
+    )
+    settings = RunSettings.for_target(
+        target, max_requests=args.max_requests, rate_limit=args.rate_limit, timeout=args.timeout, shrink=False
+    )
+    mock_options = _mock_options(args) if target.is_mock else {}
+    code, lines, secrets = triage.replay_command(args, spec, target, settings, mock_options)
+    triage.say_all(out, lines, [*secrets, *Credentials.secrets_in(env)])
+    return code
+
+
 def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args.report_dir, [])
     started = utc_now()
@@ -747,6 +854,12 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return _docs(args, sys.stdout)
         if args.command == "sdk-check":
             return _sdk_check(args, sys.stdout)
+        if args.command == "diff":
+            return triage.diff_command(args, sys.stdout)
+        if args.command == "history":
+            return triage.history_command(args, sys.stdout)
+        if args.command == "replay":
+            return _replay(args, environment, sys.stdout)
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(say(f"dcs-contract: {_one_line(str(exc))}") + "\n")

@@ -363,13 +363,14 @@ class ContractRun:
         return self.operation.case(path_parameters=path, query=query)
 
     def send(
-        self, property_name: str, case: Case[Any], *, anonymous: bool = False
+        self, property_name: str, case: Case[Any], *, anonymous: bool = False, counted: bool = True
     ) -> httpx.Response | ResponseTooLarge:
         """Send a case through the guarded client, and count it once answered.
 
         Only its path and query are taken from the case. ``anonymous`` sends no credential
         at all, and expects a refusal: its 401 does not stop the run. A body over the cap is
         a finding; it comes back instead of a response, with the status and the request.
+        ``counted=False``: a request sent again to confirm a finding, no case of the run.
         """
         options: dict[str, Any] = {"auth": None, "extensions": {EXPECT_REFUSAL: True}} if anonymous else {}
         if self.stop_at is not None and self.sends >= self.stop_at:
@@ -378,13 +379,16 @@ class ContractRun:
         try:
             response = self.client.get(case.formatted_path, params=_wire_params(case.query or {}), **options)
         except ResponseTooLarge as exc:
+            if not counted:
+                return exc
             self.log.count(property_name)
             self.log.observe_status(exc.status_code)
             self.log.add([checks.body_too_large(exc)])
             return exc
         # Counted once answered: a case the transport refused to send was not tested.
-        self.log.count(property_name)
-        self.log.observe(response)
+        if counted:
+            self.log.count(property_name)
+            self.log.observe(response)
         return response
 
     def check(

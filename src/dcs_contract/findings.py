@@ -118,8 +118,14 @@ _EXCERPT_KEY = "dcs_contract.excerpt"
 
 
 def curl_command(method: str, url: str, *, authenticated: bool = True) -> str:
-    """A curl that reproduces a request, authenticated by a token placeholder, never a secret."""
-    auth = f"-H {shlex.quote(_TOKEN_PLACEHOLDER)} " if authenticated else ""
+    """A curl that reproduces a request, authenticated by a token placeholder, never a secret.
+
+    The header is in double quotes, so that the shell expands ``$DCS_AUTH_TOKEN`` when the
+    line is pasted; it holds nothing else a shell would read. The URL, which came from the
+    run, is single-quoted. curl cannot sign with an AK/SK: a report of such a run offers
+    ``dcs-contract replay`` beside it.
+    """
+    auth = f'-H "{_TOKEN_PLACEHOLDER}" ' if authenticated else ""
     return f"curl -sS -X {method} {auth}{shlex.quote(url)}"
 
 
@@ -163,6 +169,10 @@ class Finding:
     ``first_seen``: the number of the run's request (1 for its first) at which the finding
     was first seen, counted before any shorter reproduction replaced its requests: how early
     the run caught this drift. None for a finding no request showed (the SDK comparison).
+
+    ``confirmation``: whether its requests, sent once more before the run ended, showed it
+    again (``reproduce.CONFIRMATIONS``); empty when it was not confirmed (``--no-confirm``,
+    a baseline accepts it, or the run was cut short). Not part of the fingerprint either.
     """
 
     check: str
@@ -178,6 +188,7 @@ class Finding:
     detail: str = ""
     consumers: tuple[str, ...] = ()
     first_seen: int | None = None
+    confirmation: str = ""
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -233,6 +244,7 @@ class Finding:
             detail=data.get("detail", ""),
             consumers=tuple(data.get("consumers", ())),
             first_seen=data.get("first_seen"),
+            confirmation=data.get("confirmation", ""),
         )
 
     @property
@@ -326,6 +338,12 @@ class FindingLog:
         first_seen = kept.first_seen if kept is not None else (finding.first_seen or request)
         if kept is None or _size(finding) < _size(kept):
             self._by_fingerprint[key] = replace(finding, first_seen=first_seen)
+
+    def label(self, fingerprint: str, confirmation: str) -> None:
+        """Say how the finding with ``fingerprint`` fared when its requests were sent again."""
+        kept = self._by_fingerprint.get(fingerprint)
+        if kept is not None:
+            self._by_fingerprint[fingerprint] = replace(kept, confirmation=confirmation)
 
     def _overflow(self, category: str) -> Finding:
         return Finding(

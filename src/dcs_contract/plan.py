@@ -7,9 +7,10 @@ default, and a shared account may allow far less). A run spends them in this ord
    requests known before the run starts (``probe_requests``). It tries every check and
    every invariant of the spec once, where drift shows first. A budget below it cannot
    test the contract, and is refused before anything is sent (``minimum``).
-2. **A reserve for retries**: retries of 429/502/503/504 and of dropped connections count
-   against the budget, so ``reserve`` requests (5% of the budget, at least 2) are never
-   planned for anything else.
+2. **Reserves**: retries of 429/502/503/504 and of dropped connections count against the
+   budget, so ``reserve`` requests (5% of the budget, at least 2) are never planned for
+   anything else; and ``confirmation`` requests (5% more, unless ``--no-confirm``) are kept
+   to send each new finding's requests once more before the run ends.
 3. **Exploration**: what is left, shared among the properties by their weights
    (``ContractProperty.weight``). When a property begins, it gets its weight's part of what
    the budget still has beyond the reserve, so that requests a property did not need (its
@@ -32,11 +33,13 @@ from dcs_contract.target import Target
 if TYPE_CHECKING:
     from dcs_contract.properties import ContractProperty
 
-__all__ = ["MIN_RESERVE", "RESERVE_PERCENT", "BudgetPlan"]
+__all__ = ["CONFIRM_PERCENT", "MIN_RESERVE", "RESERVE_PERCENT", "BudgetPlan"]
 
 # The part of the budget kept for retries, and its floor: one throttled answer retried twice.
 RESERVE_PERCENT = 5
 MIN_RESERVE = 2
+# The part of the budget kept to send new findings' requests once more (none at all is fine).
+CONFIRM_PERCENT = 5
 
 
 @dataclass(frozen=True)
@@ -46,9 +49,18 @@ class BudgetPlan:
     max_requests: int
     probes: dict[str, int]
     weights: dict[str, int]
+    confirm: bool = True
 
     @classmethod
-    def of(cls, spec: Spec, target: Target, *, max_requests: int, properties: Sequence[ContractProperty]) -> BudgetPlan:
+    def of(
+        cls,
+        spec: Spec,
+        target: Target,
+        *,
+        max_requests: int,
+        properties: Sequence[ContractProperty],
+        confirm: bool = True,
+    ) -> BudgetPlan:
         """The plan for these properties, in this order: the survey counts once, in the first probe that reads it."""
         probes: dict[str, int] = {}
         surveyed = False
@@ -56,7 +68,7 @@ class BudgetPlan:
             survey = 1 if prop.probe_part is not None and prop.surveys and not surveyed else 0
             surveyed = surveyed or bool(survey)
             probes[prop.name] = prop.cost(spec, target) + survey
-        return cls(max_requests, probes, {prop.name: prop.weight for prop in properties})
+        return cls(max_requests, probes, {prop.name: prop.weight for prop in properties}, confirm)
 
     @property
     def probe_requests(self) -> int:
@@ -65,6 +77,11 @@ class BudgetPlan:
     @property
     def reserve(self) -> int:
         return max(MIN_RESERVE, self.max_requests * RESERVE_PERCENT // 100)
+
+    @property
+    def confirmation(self) -> int:
+        """Requests kept to confirm findings: a run that finds none leaves them unsent."""
+        return self.max_requests * CONFIRM_PERCENT // 100 if self.confirm else 0
 
     @property
     def minimum(self) -> int:
@@ -89,13 +106,14 @@ class BudgetPlan:
         total = sum(self.weights.get(other, 0) for other in after)
         if not weight or not total:
             return 0
-        return max(0, left - self.reserve) * weight // total
+        return max(0, left - self.reserve - self.confirmation) * weight // total
 
     def describe(self) -> str:
         """One line for the summary: the budget, the probe plan, the reserve and the weights."""
-        explored = max(0, self.max_requests - self.probe_requests - self.reserve)
+        explored = max(0, self.max_requests - self.probe_requests - self.reserve - self.confirmation)
         weights = ", ".join(f"{name} {weight}" for name, weight in self.weights.items() if weight)
         return (
             f"budget {self.max_requests}: probe plan {self.probe_requests}, reserve {self.reserve}, "
+            f"confirmation {self.confirmation}, "
             f"exploration up to {explored} by weight ({weights})"
         )

@@ -36,6 +36,7 @@ __all__ = [
     "SpecInfo",
     "TargetInfo",
     "harness_version",
+    "markdown_of",
     "utc_now",
     "verdict_of",
     "write_reports",
@@ -286,6 +287,11 @@ class RunReport:
         return report
 
 
+def markdown_of(report: RunReport, *, scrubber: Scrubber) -> str:
+    """report.md's text: the report scrubbed, then laid out (the CI's job summary takes it too)."""
+    return _markdown(report.scrubbed(scrubber))
+
+
 def _markdown(report: RunReport) -> str:
     lines = [f"# dcs-contract: {report.verdict}", ""]
     target = report.target
@@ -305,19 +311,24 @@ def _markdown(report: RunReport) -> str:
     if report.verdict == "conforms":
         accepted = f", {len(report.accepted)} accepted by the baseline" if report.accepted else ""
         lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
-    lines += _markdown_findings(report.findings, level="##")
+    signed = (report.target.credentials or "").startswith("AK/SK")
+    lines += _markdown_findings(report.findings, level="##", signed=signed)
     if report.accepted:
         source = f"the baseline {report.baseline}" if report.baseline else report.accepted_by
         lines += ["", f"## Accepted by {source} ({len(report.accepted)})"]
-        lines += _markdown_findings(report.accepted, level="###")
+        lines += _markdown_findings(report.accepted, level="###", signed=signed)
     if report.resolved:
         lines += ["", f"## Resolved: in the baseline, no longer seen ({len(report.resolved)})", ""]
         lines += [f"- `{e.fingerprint}` {e.category} `{e.location}` ({e.check})" for e in report.resolved]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_findings(findings: Sequence[Finding], *, level: str) -> list[str]:
-    """Findings grouped by category, each with what to run to see it again."""
+def _markdown_findings(findings: Sequence[Finding], *, level: str, signed: bool = False) -> list[str]:
+    """Findings grouped by category, each with what to run to see it again.
+
+    ``signed``: the run signed with an AK/SK, which curl cannot do: ``dcs-contract replay``
+    sends the finding's requests again, signed, and says whether it still fails.
+    """
     lines: list[str] = []
     by_category: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -333,7 +344,13 @@ def _markdown_findings(findings: Sequence[Finding], *, level: str) -> list[str]:
                 f"- expected: {f.expected}",
                 f"- actual: {f.actual}",
             ]
+            if f.first_seen is not None:
+                lines += [f"- first seen at request {f.first_seen} of the run"]
+            if f.confirmation:
+                lines += [f"- sent again before the run ended: {f.confirmation}"]
             lines += [f"- reproduce: `{r.curl}`" for r in f.requests]
+            if signed and f.requests:
+                lines += [f"- replay, signed: `dcs-contract replay report.json --finding {f.fingerprint}`"]
             if f.consumers:
                 lines += ["- consumers it breaks:", *(f"  - {entry}" for entry in f.consumers)]
             if f.message:

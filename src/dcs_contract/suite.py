@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from dcs_contract.engine import ContractRun, FirstFinding, ProgressCallback, RunLog
@@ -24,6 +24,7 @@ from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.plan import MIN_RESERVE, BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import RunReport, utc_now
+from dcs_contract.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED, Rebase, reproduce
 from dcs_contract.spec import Spec
 from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import GuardedTransport, build_client
@@ -99,7 +100,7 @@ def run_contract(
     guard = guard or guarded(settings, stopped=stopped)
     mark = guard.stats.mark()
     selected = [PROPERTIES[name] for name in properties or list(PROPERTIES)]
-    plan = BudgetPlan.of(spec, target, max_requests=guard.requests_left, properties=selected)
+    plan = BudgetPlan.of(spec, target, max_requests=guard.requests_left, properties=selected, confirm=settings.confirm)
     client = build_client(
         target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
     )
@@ -137,6 +138,9 @@ def run_contract(
                 stage = f"the exploration of {prop.name}"
                 after = [other.name for other in selected[index:]]
                 prop.run_exploration(run, plan.share(prop.name, left=guard.requests_left, after=after))
+            stage = "the confirmation of the findings"
+            if settings.confirm:
+                _confirm(run, guard, accepted)
         except BudgetExhausted as exc:
             sent = guard.stats.since(mark)
             if planned:
@@ -151,6 +155,10 @@ def run_contract(
         except FirstFinding:
             sent = guard.stats.since(mark)
             halted = f"at the first finding (--fail-fast), during {stage}, after {sent.attempts} requests"
+            if settings.confirm:
+                # The one finding that stopped the run is the one a red build is read for.
+                with suppress(TargetUnavailable):
+                    _confirm(run, guard, accepted)
         except RunStopped as exc:
             # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
             sent = guard.stats.since(mark)
@@ -160,7 +168,12 @@ def run_contract(
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"
-    budget = {"max_requests": plan.max_requests, "probe_plan": plan.probe_requests, "reserve": plan.reserve}
+    budget = {
+        "max_requests": plan.max_requests,
+        "probe_plan": plan.probe_requests,
+        "reserve": plan.reserve,
+        "confirmation": plan.confirmation,
+    }
     if probes_sent is not None:
         budget["probe_plan_sent"] = probes_sent
     return log.report(
@@ -173,3 +186,27 @@ def run_contract(
         stopped=halted,
         budget=budget,
     )
+
+
+def _confirm(run: ContractRun, guard: GuardedTransport, accepted: Callable[[Finding], bool]) -> None:
+    """Send each new finding's requests once more, the shortest first, and label it with what they showed.
+
+    A finding whose requests the budget can no longer send whole is labelled so, and nothing
+    of it is sent. A RunStopped or a refused credential ends the run as anywhere else.
+    """
+    findings = run.log.findings
+    same_target = Rebase({})
+    for finding in sorted(findings, key=lambda found: len(found.requests)):
+        if accepted(finding) or not finding.requests:
+            continue
+        if guard.requests_left < len(finding.requests):
+            findings.label(finding.fingerprint, NOT_CONFIRMED)
+            continue
+        try:
+            shown = reproduce(run, finding, same_target, as_property="confirmation")
+        except BudgetExhausted:
+            # Retries took what was left: this one, and every one after it, goes unconfirmed.
+            findings.label(finding.fingerprint, NOT_CONFIRMED)
+            continue
+        if shown is not None:
+            findings.label(finding.fingerprint, REPRODUCED if shown else NOT_REPRODUCED)

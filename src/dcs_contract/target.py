@@ -291,6 +291,8 @@ class RunSettings:
     shrink: bool = True
     # Stop at the first finding that no baseline accepts: a CI queue's red build comes sooner.
     fail_fast: bool = False
+    # Send each new finding's requests once more before the run ends, and label it.
+    confirm: bool = True
 
     # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
     LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {

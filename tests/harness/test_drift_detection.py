@@ -152,7 +152,7 @@ def test_a_semantic_finding_carries_only_the_requests_that_show_it(tmp_path: Pat
     _, report = _run(tmp_path, "--mock-drift", "total-is-page-size", "--max-examples", "30", "--seed", "1")
     finding = next(f for f in report["findings"] if f["check"] == "total-independent-of-paging")
     assert len(finding["requests"]) == 2, "the two pages whose totals differ, nothing else"
-    assert all(r["curl"].startswith("curl -sS -X GET -H 'X-Auth-Token: $DCS_AUTH_TOKEN'") for r in finding["requests"])
+    assert all(r["curl"].startswith('curl -sS -X GET -H "X-Auth-Token: $DCS_AUTH_TOKEN" ') for r in finding["requests"])
     assert "total_num" in finding["message"]
 
 

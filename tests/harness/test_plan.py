@@ -54,9 +54,12 @@ def test_exploration_shares_go_by_weight_beyond_the_reserve(spec: Spec) -> None:
     order = [name for name in PROPERTIES if plan.weights[name]]
     left = 600 - plan.probe_requests
     first = plan.share(order[0], left=left, after=order)
-    assert first == (left - plan.reserve) * plan.weights[order[0]] // sum(plan.weights[name] for name in order)
-    assert plan.share(order[-1], left=100, after=order[-1:]) == 100 - plan.reserve, "the last takes what is left"
-    assert plan.share(order[-1], left=plan.reserve, after=order[-1:]) == 0, "the reserve is never planned"
+    kept = plan.reserve + plan.confirmation
+    assert (plan.reserve, plan.confirmation) == (30, 30)
+    assert first == (left - kept) * plan.weights[order[0]] // sum(plan.weights[name] for name in order)
+    assert plan.share(order[-1], left=100, after=order[-1:]) == 100 - kept, "the last takes what is left"
+    assert plan.share(order[-1], left=kept, after=order[-1:]) == 0, "the reserves are never planned"
+    assert replace(plan, confirm=False).confirmation == 0, "--no-confirm keeps nothing to confirm with"
     assert plan.share("auth-probe", left=500, after=["auth-probe", *order]) == 0, "no weight, no exploration"
 
 
@@ -133,7 +136,9 @@ def test_fail_fast_stops_at_the_first_finding_and_says_when(tmp_path: Path) -> N
     report = json.loads((tmp_path / "report.json").read_text())
     [finding] = report["findings"]
     assert (finding["check"], finding["location"]) == ("invalid_input_rejected", "offset")
-    assert report["requests"]["total"] == finding["first_seen"], "nothing was sent after it"
+    # Nothing was sent after it but its own requests, once more, to confirm it.
+    assert report["requests"]["total"] == finding["first_seen"] + len(finding["requests"])
+    assert finding["confirmation"] == "reproduced"
     assert report["stopped"].startswith("at the first finding (--fail-fast)")
     assert main(argv, env={}) == 1
     assert json.loads((tmp_path / "report.json").read_text())["requests"]["total"] > finding["first_seen"]

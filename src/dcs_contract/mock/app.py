@@ -9,6 +9,7 @@ path, is logged: the safety tests read that log to prove what a run sent.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import threading
@@ -81,10 +82,13 @@ class MockState:
         seed: int = 20240409,
         drifts: tuple[str, ...] = (),
         faults: FaultPlan | None = None,
+        drift_every: int = 1,
     ) -> MockState:
         """A project with one instance holding ``records`` backups and one instance with none.
 
         The gateway accepts ``credentials``, with what they lack (an AK/SK pair, a token) generated.
+        ``drift_every``: the switches that wrap the service drift on every n-th call only, as a
+        flaky deployment behind a load balancer does; the other calls are faithful.
         """
         rng = random.Random(seed)
         project_id = project_id or uuid.UUID(int=rng.getrandbits(128), version=4).hex
@@ -103,6 +107,8 @@ class MockState:
         handler: Handler = service
         for drift in switches:
             handler = drift.wrap(handler, spec) if drift.wrap else handler
+        if drift_every > 1 and handler is not service:
+            handler = _every(drift_every, drifting=handler, faithful=service)
         return cls(
             service=service,
             handler=handler,
@@ -202,6 +208,19 @@ def create_app(state: MockState) -> Starlette:
     app = Starlette(routes=[Route("/{path:path}", handle, methods=methods)])
     app.state.mock = state
     return app
+
+
+def _every(n: int, *, drifting: Handler, faithful: Handler) -> Handler:
+    """A handler that drifts on the n-th, 2n-th, ... call, and is faithful on the others."""
+    calls = itertools.count(1)
+    lock = threading.Lock()
+
+    def call(request: ServiceCall) -> ServiceAnswer:
+        with lock:
+            number = next(calls)
+        return drifting(request) if number % n == 0 else faithful(request)
+
+    return call
 
 
 def _answer(state: MockState, request: Request, body: bytes) -> ServiceAnswer:

@@ -1,0 +1,161 @@
+"""A finding's requests sent again and judged as the run judged them: confirmation and replay.
+
+A finding carries the requests that show it (``Finding.requests``). :func:`reproduce` sends
+them again through the run's guarded client, in order, and judges the answers with the same
+response checks and the same invariant that made the finding; it says whether the finding
+shows again (the same fingerprint). Two commands use it:
+
+- a run, before it exits 1, confirms each new finding once (``Confirmation``): the label,
+  ``reproduced`` or ``not reproduced (intermittent)``, is for triage; both fail the run,
+  since a non-conforming answer is drift even once;
+- ``dcs-contract replay REPORT`` re-sends a report's findings against the target the
+  settings name now: FIXED or STILL FAILING.
+
+The requests are moved onto the target being tested: its base URL, and its project and
+instances in place of the report's (:class:`Rebase`), so that a report from staging can be
+replayed against a fix deployed elsewhere. An instance the report's target did not name (the
+unknown instance of the probe plan) is kept as it is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from dcs_contract import checks
+from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.findings import Finding
+from dcs_contract.invariants import INVARIANTS, Invariants, Page
+from dcs_contract.report import TargetInfo
+from dcs_contract.spec import OPERATION_PATH
+
+if TYPE_CHECKING:
+    from dcs_contract.engine import ContractRun
+
+__all__ = ["CONFIRMATIONS", "NOT_CONFIRMED", "NOT_REPRODUCED", "REPRODUCED", "Rebase", "reproduce"]
+
+REPRODUCED = "reproduced"
+NOT_REPRODUCED = "not reproduced (intermittent)"
+NOT_CONFIRMED = "not confirmed: no request was left in the budget"
+# Every label a finding's confirmation may carry (report.json's schema reads them from here).
+CONFIRMATIONS = (REPRODUCED, NOT_REPRODUCED, NOT_CONFIRMED)
+
+# The path's segments, from the operation: /v2/{project_id}/instances/{instance_id}/backups.
+_SEGMENTS = OPERATION_PATH.strip("/").split("/")
+
+
+@dataclass(frozen=True)
+class Rebase:
+    """How a recorded request maps onto the target being tested: ids of the report's target -> ours."""
+
+    ids: dict[str, str]
+
+    @classmethod
+    def between(cls, recorded: TargetInfo, project_id: str, instance_id: str, empty_instance_id: str | None) -> Rebase:
+        pairs = [
+            (recorded.project_id, project_id),
+            (recorded.instance_id, instance_id),
+            (recorded.empty_instance_id, empty_instance_id),
+        ]
+        return cls({old: new for old, new in pairs if old and new})
+
+    def path_parameters(self, url: str) -> dict[str, str] | None:
+        """The path's project and instance for our target, or None when the URL is not of this endpoint."""
+        parts = urlsplit(url).path.strip("/").split("/")
+        if len(parts) != len(_SEGMENTS):
+            return None
+        found: dict[str, str] = {}
+        for part, segment in zip(parts, _SEGMENTS, strict=True):
+            if segment.startswith("{"):
+                found[segment.strip("{}")] = self.ids.get(part, part)
+            elif part != segment:
+                return None
+        return found
+
+
+def _query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def reproduce(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> bool | None:
+    """Whether ``finding`` shows again when its requests are sent again; None when it cannot be told.
+
+    None: a request is not of this endpoint, or the finding's check is not one a request can
+    show again (a count of more findings). Raises what the transport raises (a spent budget,
+    a refused credential): the caller says what that means for its label.
+    """
+    answers: list[tuple[Any, httpx.Response | ResponseTooLarge]] = []
+    for request in finding.requests:
+        path = rebase.path_parameters(request.url)
+        if path is None or request.method != "GET":
+            return None
+        case = run.operation.case(path_parameters=path, query=_query(request.url))
+        answers.append((case, run.send(as_property, case, anonymous=not request.authenticated, counted=False)))
+    judged = _judge(run, finding, answers)
+    return None if judged is None else finding.fingerprint in {found.fingerprint for found in judged}
+
+
+def _judge(
+    run: ContractRun, finding: Finding, answers: Sequence[tuple[Any, httpx.Response | ResponseTooLarge]]
+) -> list[Finding] | None:
+    """The findings these answers show, judged by what made ``finding``: its own counters, not the run's."""
+    invariants = Invariants(run.spec, evaluated=Counter(), unjudged={})
+    found: list[Finding] = []
+    pages: list[Page] = []
+    responses: list[httpx.Response] = []
+    for case, answer in answers:
+        if isinstance(answer, ResponseTooLarge):
+            found.append(checks.body_too_large(answer))
+            continue
+        responses.append(answer)
+        if finding.check == checks.INVALID_INPUT_REJECTED:
+            if answer.status_code != 400:
+                found.append(checks.invalid_input_accepted(finding.location, answer))
+        elif finding.check == checks.UNAUTHENTICATED_REFUSED:
+            if answer.status_code != 401:
+                found.append(checks.unauthenticated_not_refused(answer.request, answer.status_code, answer))
+        else:
+            found.extend(checks.validate(run.spec, case, answer, checks.RESPONSE_CHECKS))
+        page = Page.read(answer, run.spec.defaults, str(case.path_parameters["instance_id"]))
+        if page is not None:
+            pages.append(page)
+            found.extend(invariants.of_page(page))
+    rule = INVARIANTS.get(finding.check)
+    if rule is None or rule.per_page:
+        return found if finding.check in _ONE_ANSWER_CHECKS or rule is not None else None
+    judge = _ACROSS_REQUESTS.get(rule.id)
+    if judge is None:
+        return None
+    return found + judge(lambda *args, **kwargs: invariants.judge(rule, *args, **kwargs), pages, responses)
+
+
+# The checks a single answer shows, which re-sending its request judges again.
+_ONE_ANSWER_CHECKS = frozenset(checks.CHECK_NAMES)
+
+_Judged = Callable[..., list[Finding]]
+
+
+def _walk_complete(pages: Sequence[Page]) -> bool:
+    return bool(pages) and pages[0].offset == 0 and pages[-1].offset + pages[-1].limit >= pages[0].total
+
+
+# Each invariant across requests, given the pages of its finding in the order the run read them.
+_ACROSS_REQUESTS: dict[str, Callable[[_Judged, list[Page], list[httpx.Response]], list[Finding]]] = {
+    "total-independent-of-paging": lambda judged, pages, _: judged(pages),
+    "total-stable-through-walk": lambda judged, pages, _: judged(pages),
+    "no-empty-page-before-total": lambda judged, pages, _: judged(pages),
+    "pages-partition": lambda judged, pages, _: judged(pages, complete=_walk_complete(pages)),
+    "past-end-empty": lambda judged, pages, _: (
+        judged(pages[-1], total=pages[-1].total) if pages and pages[-1].status == 200 else []
+    ),
+    "window-complete": lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
+    "narrower-window-not-more": lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
+    "adjacent-windows-add-up": lambda judged, pages, _: judged(*pages) if len(pages) == 3 else [],
+    "unknown-instance-refused": lambda judged, _, responses: judged(responses[0]) if responses else [],
+    "empty-instance-empty": lambda judged, pages, _: judged(pages[0]) if pages else [],
+}

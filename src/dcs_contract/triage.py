@@ -1,0 +1,223 @@
+"""The morning after a nightly run: what changed (``diff``), the run history (``history``), and ``replay``.
+
+A nightly contract job is read once a day by someone who asks what is new since yesterday,
+whether it is real, and whether yesterday's finding is fixed. The commands here answer,
+each from what the run left: report.json files, and the ``--history`` file
+(:mod:`dcs_contract.history`). ``cli.py`` parses their flags; each function here takes the
+parsed arguments and gives the exit code.
+
+- ``dcs-contract diff OLD NEW``: OLD and NEW are report.json files, run ids of ``--history``,
+  or ``last`` and ``previous``. Exit 1 when something new appeared (a finding, an observed
+  value, a breaking change of the spec), else 0.
+- ``dcs-contract history --history FILE [--last N]``: one line per run, then each finding's
+  first and last run, how often it was seen, and whether it comes and goes.
+- ``dcs-contract replay REPORT [--finding FINGERPRINT]``: each finding's requests sent again
+  through the same guarded transport (GET only, budget, rate limit, signing) to the target
+  the settings name now, and judged again: FIXED or STILL FAILING. Exit 0 only when every
+  finding replayed is fixed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TextIO
+
+from dcs_contract.diff import ReportDiff, as_dict, render_markdown, render_text
+from dcs_contract.docs.model import read_report
+from dcs_contract.engine import ContractRun, RunLog
+from dcs_contract.errors import AuthRejected, ConfigError, RunStopped, TargetUnavailable
+from dcs_contract.findings import Finding
+from dcs_contract.formats import printable
+from dcs_contract.history import History
+from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.redaction import Scrubber
+from dcs_contract.report import RunReport
+from dcs_contract.reproduce import Rebase, reproduce
+from dcs_contract.spec import Spec
+from dcs_contract.suite import guarded
+from dcs_contract.target import RunSettings, Target
+from dcs_contract.transport import build_client
+
+__all__ = ["MOCK_TARGET", "diff_command", "history_command", "replay_command", "step_summary"]
+
+# How the history names the embedded mock: its port changes from run to run, it does not.
+MOCK_TARGET = "embedded mock"
+FIXED, STILL_FAILING, CANNOT_TELL = "FIXED", "STILL FAILING", "CANNOT TELL"
+_TITLE = 100
+
+
+# -- diff ----------------------------------------------------------------------------------
+
+
+def _report_of(ref: str, history: History | None, flag: str) -> RunReport:
+    """A report.json path, or (with a history) a run id, ``last`` or ``previous``."""
+    path = Path(ref)
+    if history is not None and (ref.strip().lower() in ("last", "previous") or ref.strip().isdigit()):
+        return history.report(history.resolve(ref))
+    if ref in ("last", "previous"):
+        raise ConfigError(f"{flag}={ref!r} names a run of a history: give --history FILE")
+    if not path.exists():
+        hint = " (a run id needs --history FILE)" if ref.isdigit() else ""
+        raise ConfigError(f"{flag}={ref!r}: no such report.json{hint}")
+    return read_report(path)
+
+
+def diff_command(args: argparse.Namespace, out: TextIO) -> int:
+    history = History.open(args.history, create=False) if args.history else None
+    try:
+        old = _report_of(args.old, history, "OLD")
+        new = _report_of(args.new, history, "NEW")
+    finally:
+        if history is not None:
+            history.close()
+    diff = ReportDiff.between(old, new)
+    if args.format == "json":
+        text = json.dumps(as_dict(diff), indent=2, ensure_ascii=False) + "\n"
+    else:
+        text = render_markdown(diff) if args.format == "markdown" else render_text(diff)
+    if args.out is not None:
+        args.out.write_text(text, encoding="utf-8")
+        out.write(f"dcs-contract: wrote {args.out}\n")
+    else:
+        out.write(text if text.endswith("\n") else text + "\n")
+    return 1 if diff.something_new else 0
+
+
+# -- history -------------------------------------------------------------------------------
+
+
+def history_command(args: argparse.Namespace, out: TextIO) -> int:
+    with History.open(args.history, create=False) as history:
+        runs = history.runs(last=args.last)
+        fingerprints = history.fingerprints(last=args.last or 10)
+    if not runs:
+        out.write(f"dcs-contract: {args.history} holds no run yet\n")
+        return 0
+    out.write(f"{'run':>5}  {'started':25}  {'verdict':10}  {'new':>4}  {'gone':>4}  target\n")
+    for run in runs:
+        target = f"{run.base_url or MOCK_TARGET} (instance {run.instance_id})"
+        verdict = run.verdict if run.complete else f"{run.verdict}*"
+        out.write(f"{run.id:>5}  {run.started:25}  {verdict:10}  {run.new:>4}  {run.resolved:>4}  {target}\n")
+    if any(not run.complete for run in runs):
+        out.write("  * cut short or failed: compared with no run, and resolving nothing\n")
+    if fingerprints:
+        out.write("\nfindings: first and last run seen, and in how many of the target's last runs\n")
+        for entry in fingerprints:
+            mark = "  intermittent" if entry.intermittent else ""
+            title = printable(entry.title)[:_TITLE]
+            out.write(
+                f"  {entry.fingerprint[:12]}  [{entry.category}] {title}: {printable(entry.location)[:_TITLE]}\n"
+                f"      first run {entry.first_run} ({entry.first_started}), last run {entry.last_run} "
+                f"({entry.last_started}), seen in {entry.seen} of the last {entry.window}{mark}\n"
+            )
+    return 0
+
+
+# -- the history of a run, and the CI's summary ----------------------------------------------
+
+
+def record(history_path: Path, report: RunReport, *, mock: bool) -> int:
+    """Append ``report`` (already scrubbed) to the history; the embedded mock under one name."""
+    if mock:
+        report = replace(report, target=replace(report.target, base_url=MOCK_TARGET))
+    with History.open(history_path) as history:
+        return history.append(report)
+
+
+def previous_diff(history_path: Path, run_id: int) -> ReportDiff | None:
+    """The diff of run ``run_id`` against the run before it of the same target, if there is one."""
+    with History.open(history_path, create=False) as history:
+        previous = next((run.previous for run in history.runs() if run.id == run_id), None)
+        if previous is None:
+            return None
+        return ReportDiff.between(history.report(previous), history.report(run_id))
+
+
+def step_summary(path: Path, markdown: str, diff: ReportDiff | None) -> None:
+    """Append the run's Markdown summary, and its diff against the previous run, to the CI's job summary."""
+    parts = [markdown.rstrip() + "\n"]
+    if diff is not None:
+        parts.append("\n## Since the previous run\n\n" + render_markdown(diff).rstrip() + "\n")
+    with path.open("a", encoding="utf-8") as summary:
+        summary.write("\n".join(parts))
+
+
+# -- replay --------------------------------------------------------------------------------
+
+
+def _selected(report: RunReport, fingerprint: str | None) -> list[Finding]:
+    findings = [*report.findings, *report.accepted]
+    if fingerprint is None:
+        return list(report.findings)
+    chosen = [finding for finding in findings if finding.fingerprint.startswith(fingerprint)]
+    if len(chosen) != 1:
+        known = ", ".join(finding.fingerprint for finding in findings) or "none"
+        what = "no finding" if not chosen else f"{len(chosen)} findings"
+        raise ConfigError(f"--finding={fingerprint!r}: {what} of the report has that fingerprint; known: {known}")
+    return chosen
+
+
+def replay_command(
+    args: argparse.Namespace, spec: Spec, target: Target, settings: RunSettings, mock_options: Mapping[str, Any]
+) -> tuple[int, list[str], list[str]]:
+    """(exit code, the lines to print, the secrets they must not show)."""
+    report = read_report(args.report)
+    findings = _selected(report, args.finding)
+    if not findings:
+        return 0, [f"dcs-contract replay: {args.report} has no finding to replay"], target.credentials.secrets()
+    if target.is_mock:
+        state = MockState.default(spec, **mock_options)
+        with MockServer(create_app(state)) as server:
+            mock = target.with_mock(
+                server.base_url, state.project_id, state.instance_id, state.empty_instance_id, state.credentials
+            )
+            return _replay(report, findings, spec, mock, settings)
+    return _replay(report, findings, spec, target, settings)
+
+
+def _replay(
+    report: RunReport, findings: list[Finding], spec: Spec, target: Target, settings: RunSettings
+) -> tuple[int, list[str], list[str]]:
+    assert target.base_url is not None and target.project_id is not None and target.instance_id is not None
+    secrets = target.credentials.secrets()
+    rebase = Rebase.between(report.target, target.project_id, target.instance_id, target.empty_instance_id)
+    lines = [f"dcs-contract replay: {len(findings)} findings against {target.base_url}"]
+    client = build_client(
+        target.base_url,
+        auth=target.credentials.auth(target.project_id),
+        guard=guarded(replace(settings, record_traffic=False)),
+        timeout=settings.timeout,
+    )
+    outcomes: list[str] = []
+    with client:
+        run = ContractRun(spec, target, settings, client, RunLog(spec))
+        for finding in findings:
+            try:
+                shown = reproduce(run, finding, rebase, as_property="replay")
+            except (AuthRejected, RunStopped) as exc:
+                lines.append(f"  stopped: {exc}")
+                return 3, lines, secrets
+            except TargetUnavailable as exc:
+                outcome, why = CANNOT_TELL, str(exc)
+            else:
+                outcome = CANNOT_TELL if shown is None else STILL_FAILING if shown else FIXED
+                why = "its requests are not of this endpoint" if shown is None else ""
+            outcomes.append(outcome)
+            title = printable(finding.title)[:_TITLE]
+            lines.append(f"  {outcome:13}  [{finding.category}] {title}: {printable(finding.location)[:_TITLE]}")
+            lines.append(f"                 fingerprint {finding.fingerprint}" + (f"; {why}" if why else ""))
+    fixed = sum(outcome == FIXED for outcome in outcomes)
+    lines.append(f"  {fixed} of {len(outcomes)} fixed")
+    if all(outcome == FIXED for outcome in outcomes):
+        return 0, lines, secrets
+    return (1 if STILL_FAILING in outcomes else 3), lines, secrets
+
+
+def say_all(out: TextIO, lines: list[str], secrets: list[str]) -> None:
+    scrubber = Scrubber(secrets)
+    for line in lines:
+        out.write(scrubber.text(line) + "\n")

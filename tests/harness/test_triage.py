@@ -1,0 +1,170 @@
+"""The morning after: confirmation before a red build, replay, the history and diff commands, the CI summary."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sqlite3
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dcs_contract.cli import main
+from dcs_contract.reproduce import NOT_REPRODUCED, REPRODUCED
+from dcs_contract.spec import Spec
+from dcs_contract.suite import embedded_mock, run_contract
+from dcs_contract.target import RunSettings, Target
+from tests.harness.conftest import Serve, live_env
+from tests.harness.leaks import assert_no_leak
+
+QUICK = ["--seed", "1", "--max-requests", "80"]
+
+
+def _run(directory: Path, *flags: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+    code = main(["run", "--report-dir", str(directory), *QUICK, *flags], env=env or {})
+    return code, json.loads((directory / "report.json").read_text())
+
+
+# -- confirmation ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("every", "label"), [(1, REPRODUCED), (5, NOT_REPRODUCED)])
+def test_each_new_finding_is_sent_again_and_labelled_within_the_budget(spec: Spec, every: int, label: str) -> None:
+    """A steady switch shows again; one that drifts on every 5th answer does not, here: both fail the run."""
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=1), max_requests=80)
+    with embedded_mock(spec, target, drifts=("size-as-string",), drift_every=every) as (mock_target, state):
+        report = run_contract(spec, mock_target, settings)
+    [finding] = report.findings
+    assert (report.verdict, finding.location, finding.confirmation) == (
+        "violations",
+        "/backup_record_response/*/size",
+        label,
+    )
+    assert len(state.requests()) == report.requests.total <= 80
+    assert report.cases == {name: count for name, count in report.cases.items() if count}, "no confirmation case"
+
+
+def test_no_confirm_sends_nothing_more_and_labels_nothing(tmp_path: Path, spec: Spec) -> None:
+    confirmed, report = _run(tmp_path / "a", "--mock-drift", "size-as-string")
+    unconfirmed, bare = _run(tmp_path / "b", "--mock-drift", "size-as-string", "--no-confirm")
+    assert confirmed == unconfirmed == 1
+    assert [f["confirmation"] for f in report["findings"]] == [REPRODUCED]
+    assert [f["confirmation"] for f in bare["findings"]] == [""]
+    assert "reproduced" in (tmp_path / "a" / "report.md").read_text()
+
+
+def test_a_finding_the_budget_cannot_confirm_is_labelled_so(tmp_path: Path) -> None:
+    # The smallest budget: the reserve for retries only, and 5% of 25 is no request to confirm with.
+    code, report = _run(tmp_path, "--mock-drift", "size-as-string", "--max-requests", "25")
+    assert code == 1
+    assert [f["confirmation"] for f in report["findings"]] in (
+        [REPRODUCED],
+        ["not confirmed: no request was left in the budget"],
+    )
+    assert report["requests"]["total"] <= 25
+
+
+# -- replay ----------------------------------------------------------------------------------
+
+
+def test_replay_says_still_failing_while_the_switch_is_on_and_fixed_once_it_is_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    switches = ["--mock-drift", "total-counts-from-offset", "--mock-drift", "size-as-string"]
+    code, report = _run(tmp_path, *switches)
+    assert code == 1 and len(report["findings"]) >= 2
+    capsys.readouterr()
+    assert main(["replay", str(tmp_path / "report.json"), *switches], env={}) == 1
+    out = capsys.readouterr().out
+    assert out.count("STILL FAILING") == len(report["findings"]) and "0 of" in out
+    assert main(["replay", str(tmp_path / "report.json")], env={}) == 0
+    out = capsys.readouterr().out
+    assert out.count("FIXED") == len(report["findings"]) and "STILL FAILING" not in out
+    one = report["findings"][0]["fingerprint"]
+    assert main(["replay", str(tmp_path / "report.json"), "--finding", one[:8], *switches], env={}) == 1
+    assert capsys.readouterr().out.count("STILL FAILING") == 1
+    assert main(["replay", str(tmp_path / "report.json"), "--finding", "no-such"], env={}) == 2
+    assert "no finding of the report has that fingerprint" in capsys.readouterr().err
+
+
+def test_replay_against_a_live_target_sends_only_get_signed_and_leaks_nothing(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with serve(drifts=("size-as-string",)) as (server, state):
+        env = live_env(server, state)
+        assert main(["run", "--report-dir", str(tmp_path), *QUICK, "--rate-limit", "1000"], env=env) == 1
+        sent = len(state.requests())
+        assert main(["replay", str(tmp_path / "report.json"), "--rate-limit", "1000"], env=env) == 1
+        replayed = state.requests()[sent:]
+    assert {entry.method for entry in replayed} == {"GET"} and 1 <= len(replayed) <= 2
+    captured = capsys.readouterr()
+    md = (tmp_path / "report.md").read_text()
+    assert "dcs-contract replay report.json --finding" in md, "an AK/SK run offers replay beside curl"
+    assert_no_leak({"stdout": captured.out, "stderr": captured.err, "report.md": md}, state.credentials.secrets())
+
+
+def test_the_curl_line_expands_the_token_variable_in_a_shell(tmp_path: Path) -> None:
+    _, report = _run(tmp_path, "--mock-drift", "size-as-string")
+    curl = report["findings"][0]["requests"][0]["curl"]
+    words = subprocess.run(
+        ["bash", "-c", f"printf '%s\\n' {curl.removeprefix('curl ')}"],
+        env={"DCS_AUTH_TOKEN": "tok-123", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.splitlines()
+    assert "X-Auth-Token: tok-123" in words
+    assert shlex.split(curl)[-1].startswith("http://127.0.0.1:")
+
+
+# -- history, diff and the CI's summary ---------------------------------------------------------
+
+
+def test_a_nightly_history_diff_and_job_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    history, summary = tmp_path / "history.sqlite", tmp_path / "summary.md"
+    env = {"GITHUB_STEP_SUMMARY": str(summary)}
+    nights = [[], ["--mock-drift", "size-as-string"], ["--mock-drift", "status-past-tense"]]
+    nights.append(nights[-1])
+    codes = [_run(tmp_path / f"n{n}", "--history", str(history), *flags, env=env)[0] for n, flags in enumerate(nights)]
+    assert codes == [0, 1, 1, 1]
+    capsys.readouterr()
+    assert main(["history", "--history", str(history)], env={}) == 0
+    lines = capsys.readouterr().out.splitlines()
+    runs = [line.split() for line in lines[1:5]]
+    assert [(row[0], row[2], row[3], row[4]) for row in runs] == [
+        ("1", "conforms", "0", "0"),
+        ("2", "violations", "1", "0"),
+        ("3", "violations", "1", "1"),
+        ("4", "violations", "0", "0"),
+    ]
+    assert all("embedded mock" in line for line in lines[1:5]), "the mock is one target, whatever its port"
+    # New since the night before: exit 1; the same drift again, nothing new: exit 0.
+    assert main(["diff", "2", "3", "--history", str(history), "--format", "json"], env={}) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (len(data["findings"]["new"]), len(data["findings"]["resolved"])) == (1, 1)
+    assert main(["diff", "previous", "last", "--history", str(history), "--format", "json"], env={}) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["something_new"] is False and len(data["findings"]["persisting"]) == 1
+    assert main(["diff", str(tmp_path / "n0/report.json"), str(tmp_path / "n1/report.json")], env={}) == 1
+    text = summary.read_text()
+    assert text.count("# dcs-contract: ") == 4, "each run appended its summary"
+    assert text.count("## Since the previous run") == 3, "and, from the second, its diff"
+
+
+def test_a_history_that_is_not_one_is_refused_before_anything_is_sent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE accounts (id INTEGER)")
+    before = other.read_bytes()
+    assert main(["run", "--report-dir", str(tmp_path / "r"), "--history", str(other)], env={}) == 2
+    err = capsys.readouterr().err
+    assert str(other) in err and "starting the embedded mock" not in err
+    assert other.read_bytes() == before
+    assert main(["diff", "last", "previous"], env={}) == 2
+    assert "give --history FILE" in capsys.readouterr().err
