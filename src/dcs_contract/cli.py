@@ -35,7 +35,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO, TypeVar
 
-from dcs_contract import triage
+from dcs_contract import config, triage
 from dcs_contract.baseline import Baseline
 from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
@@ -117,6 +117,14 @@ def _target_flags(command: argparse.ArgumentParser) -> None:
     target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
 
 
+def _config_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("configuration file (flag > env > profile > file defaults > built-in)")
+    group.add_argument(
+        "--config", type=Path, metavar="FILE", help="a dcs-contract.toml, or a pyproject.toml with [tool.dcs-contract]"
+    )
+    group.add_argument("--profile", metavar="NAME", help="a [profiles.NAME] table of the file [DCS_PROFILE]")
+
+
 def _mock_flags(command: argparse.ArgumentParser) -> None:
     embedded = command.add_argument_group("the embedded mock (only when no target is configured)")
     embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
@@ -139,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 the target could not be tested, 4 a bug in the harness (reports written, verdict error)",
     )
     _target_flags(run)
+    _config_flags(run)
     behaviour = run.add_argument_group("the run")
     behaviour.add_argument(
         "--max-examples", type=_integer, help=f"cases per property (mock 200, live 100; {BOUNDS['max_examples'].rule})"
@@ -171,7 +180,6 @@ def build_parser() -> argparse.ArgumentParser:
     behaviour.add_argument(
         "--confirm",
         action=argparse.BooleanOptionalAction,
-        default=True,
         help="send each new finding's requests once more before exiting 1, and label it reproduced or not "
         "(within the budget; default on)",
     )
@@ -183,7 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
         action=argparse.BooleanOptionalAction,
         help="shrink each semantic finding to its simplest requests (costs requests; mock on, live off)",
     )
-    behaviour.add_argument("--report-dir", type=Path, default=Path("dcs-contract-report"), help="where reports go")
+    behaviour.add_argument("--report-dir", type=Path, help="where reports go (default dcs-contract-report)")
     behaviour.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
     behaviour.add_argument(
         "--record",
@@ -211,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="report.json of a run, for the conformance panel (several: one panel each)",
     )
     docs.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    docs.add_argument(
+        "--history", type=Path, metavar="FILE", help="a run history: the page gets a timeline of each target's runs"
+    )
 
     diff = commands.add_parser(
         "diff",
@@ -235,11 +246,16 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
     replay.add_argument("--finding", metavar="FINGERPRINT", help="only this finding (a prefix is enough)")
     _target_flags(replay)
+    _config_flags(replay)
     replay.add_argument("--max-requests", type=_integer, help=f"hard cap on requests ({BOUNDS['max_requests'].rule})")
     replay.add_argument("--rate-limit", type=_number, help=f"requests per second ({BOUNDS['rate_limit'].rule})")
     replay.add_argument("--timeout", type=_number, help=f"seconds per exchange ({BOUNDS['timeout'].rule})")
     replay.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
     _mock_flags(replay)
+
+    config = commands.add_parser("config", help="the settings a run would use, and where each comes from (redacted)")
+    config.add_argument("action", choices=("show",), help="show: print the resolved settings")
+    _config_flags(config)
 
     sdk = commands.add_parser("sdk-check", help="compare the spec with the official SDK's models")
     sdk.add_argument("--report-dir", type=Path, default=Path("dcs-contract-sdk-report"), help="where reports go")
@@ -466,6 +482,8 @@ class _Plan:
     mock_options: dict[str, Any]
     recording: Path | None
     baseline: Baseline | None
+    # The flags, with the configuration file's settings in place of those not given.
+    args: argparse.Namespace
 
 
 def _run(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
@@ -488,8 +506,10 @@ def _run_until_stopped(
         report = _unsent(
             TargetInfo(), args.seed, started, crash=f"while checking the settings:\n{traceback.format_exc()}"
         )
-        return _finish(report, _Outputs(args.report_dir, Scrubber(Credentials.secrets_in(env))), out, err)
+        report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
+        return _finish(report, _Outputs(report_dir, Scrubber(Credentials.secrets_in(env))), out, err)
     report, secrets = _send(plan, stop, err)
+    args = plan.args
     outputs = _Outputs(
         report_dir=args.report_dir,
         scrubber=Scrubber(secrets),
@@ -503,8 +523,31 @@ def _run_until_stopped(
     return _finish(report, outputs, out, err)
 
 
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave as flags (None: not given), keyed as the configuration file keys them."""
+    given = {key: getattr(args, key, None) for key in config.KEYS}
+    # A flag that stores False when absent, or a bare --record, says nothing or "yes".
+    given["fail_fast"] = True if getattr(args, "fail_fast", False) else None
+    record = getattr(args, "record", None)
+    given["record"] = True if record is _BARE_RECORD else record
+    return given
+
+
+def _resolved(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[argparse.Namespace, config.Resolved]:
+    """``args`` with every setting resolved: flag > env > profile > file defaults > built-in."""
+    resolved = config.resolve(_given(args), env, cwd=Path.cwd(), config=args.config, profile=args.profile)
+    values = {key: resolved.value(key) for key in config.KEYS if hasattr(args, key)}
+    if "record" in values:
+        record = values["record"]
+        values["record"] = _BARE_RECORD if record is True else (record or None)
+    if "fail_fast" in values:
+        values["fail_fast"] = bool(values["fail_fast"])
+    return argparse.Namespace(**{**vars(args), **values}), resolved
+
+
 def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
     """Every setting of ``run``, checked: a ConfigError or SpecError (exit 2) names the first that is wrong."""
+    args, resolved = _resolved(args, env)
     spec = load_spec(args.spec)
     # The spec's x-invariants against the implemented ones: a --spec that names others is refused
     # here, not by a run that then crashes on it.
@@ -514,27 +557,8 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         raise SpecError(f"{spec.path}: {exc}") from None
     # And its x-consumers, which every finding is matched against when the run reports.
     Consumers.of(spec)
-    target = Target.from_env(
-        env,
-        base_url=args.base_url,
-        region=args.region,
-        project_id=args.project_id,
-        instance_id=args.instance_id,
-        empty_instance_id=args.empty_instance_id,
-    )
-    settings = RunSettings.for_target(
-        target,
-        max_examples=args.max_examples,
-        seed=args.seed,
-        max_requests=args.max_requests,
-        rate_limit=args.rate_limit,
-        timeout=args.timeout,
-        max_body=args.max_body,
-        record_traffic=args.record is not None,
-        shrink=args.shrink,
-        fail_fast=args.fail_fast,
-        confirm=args.confirm,
-    )
+    target = resolved.target(env)
+    settings = RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=args.record is not None)
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
     # whole cannot test the contract, and the message names the smallest that can.
     BudgetPlan.of(
@@ -558,7 +582,7 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
     if args.history is not None:
         # Opened (and created, or upgraded) now: a file that is not a history is refused before the run.
         History.open(args.history).close()
-    return _Plan(spec, target, settings, mock_options, recording, baseline)
+    return _Plan(spec, target, settings, mock_options, recording, baseline, args)
 
 
 def _unsent(
@@ -798,21 +822,15 @@ def _docs(args: argparse.Namespace, out: TextIO) -> int:
     check_output_dir(args.out, where)
     for name in ("index.html", "index.md"):
         check_output_file(args.out / name, where)
-    paths = build_docs(load_spec(args.spec), args.out, reports=args.report)
+    paths = build_docs(load_spec(args.spec), args.out, reports=args.report, history=args.history)
     out.write("".join(f"dcs-contract: wrote {path}\n" for path in paths))
     return EXIT_CONFORMS
 
 
 def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    args, resolved = _resolved(args, env)
     spec = load_spec(args.spec)
-    target = Target.from_env(
-        env,
-        base_url=args.base_url,
-        region=args.region,
-        project_id=args.project_id,
-        instance_id=args.instance_id,
-        empty_instance_id=args.empty_instance_id,
-    )
+    target = resolved.target(env)
     settings = RunSettings.for_target(
         target, max_requests=args.max_requests, rate_limit=args.rate_limit, timeout=args.timeout, shrink=False
     )
@@ -860,6 +878,10 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return triage.history_command(args, sys.stdout)
         if args.command == "replay":
             return _replay(args, environment, sys.stdout)
+        if args.command == "config":
+            _, resolved = _resolved(args, environment)
+            sys.stdout.write(config.render(resolved, Scrubber(Credentials.secrets_in(environment))))
+            return EXIT_CONFORMS
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(say(f"dcs-contract: {_one_line(str(exc))}") + "\n")

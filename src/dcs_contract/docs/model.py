@@ -18,6 +18,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 from dcs_contract.consumers import Consumer, Consumers
+from dcs_contract.docs.timeline import Timeline
 from dcs_contract.errors import ConfigError
 from dcs_contract.findings import CATEGORIES, BaselineEntry, Finding
 from dcs_contract.formats import printable, read_json_file
@@ -171,6 +172,7 @@ _FINDING: dict[str, Any] = {
         "requests": {"type": "array", "items": _REQUEST},
         "consumers": {"type": "array", "items": _TEXT},
         "first_seen": {"type": ["integer", "null"], "minimum": 1},
+        "confirmation": _TEXT,
     },
 }
 _BASELINE_ENTRY: dict[str, Any] = {
@@ -295,6 +297,8 @@ def _writable(value: Any) -> Any:
 class DocsModel:
     spec: Spec
     reports: list[tuple[str, RunReport]] = field(default_factory=list)
+    # Each target's last runs and its drift, from a run history; no Timeline section without one.
+    timeline: Timeline | None = None
 
     # -- the endpoint ----------------------------------------------------------------------
     @property

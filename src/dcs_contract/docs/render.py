@@ -16,12 +16,16 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup, escape
 
 from dcs_contract.docs.model import DocsModel, read_report
+from dcs_contract.docs.timeline import TIMELINE_RUNS, read_timeline
 from dcs_contract.formats import printable
 from dcs_contract.spec import Spec
 
 __all__ = ["build_docs", "render_html", "render_markdown"]
 
 _CODE_RE = re.compile(r"`([^`]+)`")
+# What Markdown would read as markup in a text from a target: each is shown as itself, escaped.
+_MARKDOWN_RE = re.compile(r"([\\`*_\[\]<>|~&])")
+_BACKTICKS_RE = re.compile(r"`+")
 
 
 def _inline(text: Any) -> Markup:
@@ -38,6 +42,21 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "null"
 
 
+def _markdown_text(text: Any) -> str:
+    """A text from a target as Markdown shows it literally, on one line of a table: no link, tag or emphasis."""
+    return _MARKDOWN_RE.sub(r"\\\1", " ".join(str(text).split()))
+
+
+def _markdown_code(text: Any) -> str:
+    """A text from a target as a code span in a table cell, whatever backticks or pipes it holds."""
+    flat = " ".join(str(text).split()).replace("|", "\\|")
+    if not flat:
+        return ""
+    fence = "`" * (max((len(run) for run in _BACKTICKS_RE.findall(flat)), default=0) + 1)
+    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
+    return f"{fence}{padded}{fence}"
+
+
 def _environment(*, html: bool) -> Environment:
     environment = Environment(
         loader=PackageLoader("dcs_contract.docs", "templates"),
@@ -47,12 +66,21 @@ def _environment(*, html: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    environment.filters.update(inline=_inline if html else str, value=_value, slug=_slug)
+    environment.filters.update(
+        inline=_inline if html else str, value=_value, slug=_slug, md=_markdown_text, mdcode=_markdown_code
+    )
     return environment
 
 
+def _stylesheet(name: str) -> str:
+    return files("dcs_contract.docs").joinpath(f"templates/{name}").read_text(encoding="utf-8")
+
+
 def render_html(model: DocsModel) -> str:
-    stylesheet = files("dcs_contract.docs").joinpath("templates/style.css").read_text(encoding="utf-8")
+    stylesheet = _stylesheet("style.css")
+    if model.timeline is not None:
+        # The timeline's rules only on a page that has one: a page without it is as it was.
+        stylesheet += _stylesheet("timeline.css")
     return _environment(html=True).get_template("page.html.j2").render(m=model, stylesheet=Markup(stylesheet))
 
 
@@ -60,9 +88,22 @@ def render_markdown(model: DocsModel) -> str:
     return _environment(html=False).get_template("page.md.j2").render(m=model)
 
 
-def build_docs(spec: Spec, out: Path, *, reports: list[Path] | None = None) -> list[Path]:
-    """Write ``index.html`` and ``index.md`` into ``out``; returns their paths."""
-    model = DocsModel(spec, [(str(path), read_report(path)) for path in reports or []])
+def build_docs(
+    spec: Spec,
+    out: Path,
+    *,
+    reports: list[Path] | None = None,
+    history: Path | None = None,
+    timeline_runs: int = TIMELINE_RUNS,
+) -> list[Path]:
+    """Write ``index.html`` and ``index.md`` into ``out``; returns their paths.
+
+    With ``history`` (a run history file), the page has a Timeline: each target's last
+    ``timeline_runs`` runs and its drift. Everything is read before anything is written: a
+    report or a history that cannot be read (a ConfigError) leaves ``out`` as it was.
+    """
+    timeline = read_timeline(history, last=timeline_runs) if history is not None else None
+    model = DocsModel(spec, [(str(path), read_report(path)) for path in reports or []], timeline)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name, text in (("index.html", render_html(model)), ("index.md", render_markdown(model))):

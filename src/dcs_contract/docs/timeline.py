@@ -1,0 +1,233 @@
+"""The timeline: each target's last runs, and the life of each of its findings, read from a run history.
+
+    timeline = read_timeline(Path("history.sqlite"), last=30)
+    for target in timeline.targets:
+        print(target.label, " ".join(cell.mark for cell in target.cells))  # ✓ ✗ ✓, oldest first
+
+Every text here came from a target or from a file (its URL, its findings' titles and
+locations, the run's start time): each is cut to a bound here, and escaped where the
+templates lay it out, so that no target can make the page unreadable, or run anything in it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from dcs_contract.errors import ConfigError
+from dcs_contract.history import FingerprintHistory, History, HistoryError, RunSummary
+from dcs_contract.report import VERDICTS
+
+__all__ = ["TIMELINE_RUNS", "DriftRow", "Timeline", "TimelineCell", "TimelineTarget", "read_timeline"]
+
+# How many runs of each target the timeline shows, by default: a month of nightly runs.
+TIMELINE_RUNS = 30
+# What of a history one page shows: the targets run most recently, and per target the
+# fingerprints seen most recently. The rest is counted, and ``dcs-contract history`` lists it.
+MAX_TARGETS = 50
+MAX_DRIFT = 200
+# The longest text shown of each kind, in characters; a longer one is cut and ends with "…".
+LIMITS = {
+    "base_url": 200,
+    "instance_id": 120,
+    "started": 40,
+    "verdict": 20,
+    "fingerprint": 64,
+    "check": 80,
+    "category": 40,
+    "location": 200,
+    "title": 200,
+    "source": 300,
+}
+# What a cell shows besides its colour, so that a reader who cannot tell the colours apart can read it.
+MARKS = {"conforms": "✓", "violations": "✗", "untestable": "?", "error": "!"}
+UNKNOWN = "unknown"
+# How a history names the embedded mock when a run left the base URL out.
+_NO_URL = "embedded mock"
+
+
+def clip(text: object, kind: str) -> str:
+    """``text`` on one line and at most ``LIMITS[kind]`` characters: ``clip("a" * 500, "title")`` ends with "…"."""
+    limit = LIMITS[kind]
+    flat = " ".join(str(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineCell:
+    """One run of a target: its verdict, and how many fingerprints it brought and took away."""
+
+    run: int
+    started: str
+    verdict: str  # one of report.VERDICTS, else "unknown" (what a hand-edited history may hold)
+    shown_verdict: str  # the verdict as the history holds it, clipped
+    complete: bool
+    findings: int
+    accepted: int
+    new: int
+    resolved: int
+
+    @property
+    def mark(self) -> str:
+        return MARKS.get(self.verdict, "·")
+
+    @property
+    def text(self) -> str:
+        """The cell in words: its tooltip, and what a screen reader reads."""
+        cut = "" if self.complete else ", cut short"
+        return (
+            f"run {self.run}, started {self.started}: {self.shown_verdict}{cut}; "
+            f"{self.new} new, {self.resolved} resolved"
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DriftRow:
+    """One fingerprint's life at a target (:class:`dcs_contract.history.FingerprintHistory`), clipped to show."""
+
+    fingerprint: str
+    check: str
+    category: str
+    location: str
+    title: str
+    first_run: int
+    first_started: str
+    last_run: int
+    last_started: str
+    seen: int
+    window: int
+    intermittent: bool
+
+    @property
+    def seen_text(self) -> str:
+        return f"seen {self.seen} of {self.window}"
+
+    @classmethod
+    def of(cls, life: FingerprintHistory) -> DriftRow:
+        return cls(
+            fingerprint=clip(life.fingerprint, "fingerprint"),
+            check=clip(life.check, "check"),
+            category=clip(life.category, "category"),
+            location=clip(life.location, "location"),
+            title=clip(life.title, "title"),
+            first_run=life.first_run,
+            first_started=clip(life.first_started, "started"),
+            last_run=life.last_run,
+            last_started=clip(life.last_started, "started"),
+            seen=life.seen,
+            window=life.window,
+            intermittent=life.intermittent,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class TimelineTarget:
+    """A target (base URL and instance id): its last runs, oldest first, and its fingerprints."""
+
+    base_url: str
+    instance_id: str
+    runs: int  # of the target, in the whole history
+    cells: list[TimelineCell]
+    drift: list[DriftRow]
+    more_drift: int  # fingerprints of the target not shown (over MAX_DRIFT)
+
+    @property
+    def label(self) -> str:
+        return f"{self.base_url}, instance {self.instance_id}" if self.instance_id else self.base_url
+
+    @property
+    def intermittent(self) -> int:
+        return sum(row.intermittent for row in self.drift)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Timeline:
+    """What the page's Timeline section shows: per target, its last ``last`` runs and its drift.
+
+    ``seen k of n`` counts the target's last ``last`` *complete* runs (those neither cut short
+    nor crashed), as ``dcs-contract history`` does: a run that did not finish says nothing of
+    what it did not reach. The cells show every run, complete or not.
+    """
+
+    source: str
+    last: int
+    targets: list[TimelineTarget]
+    more_targets: int  # targets not shown (over MAX_TARGETS): those run least recently
+
+    @property
+    def legend(self) -> list[tuple[str, str]]:
+        """(verdict, the mark its cells show), in the order of report.VERDICTS."""
+        return [(verdict, MARKS.get(verdict, "·")) for verdict in VERDICTS]
+
+    @classmethod
+    def of(cls, history: History, *, last: int = TIMELINE_RUNS, source: str | None = None) -> Timeline:
+        """The timeline of an open history. Reads every run's summary once, and each fingerprint's life."""
+        _check_last(last)
+        # The history has no query of a target's last runs: its runs are listed once, oldest first.
+        by_target: dict[tuple[str | None, str | None], list[RunSummary]] = {}
+        for run in history.runs():
+            by_target.setdefault((run.base_url, run.instance_id), []).append(run)
+        lives: dict[tuple[str | None, str | None], list[FingerprintHistory]] = {}
+        for life in history.fingerprints(last=last):
+            lives.setdefault((life.base_url, life.instance_id), []).append(life)
+        # The targets run most recently, in the order they first appeared.
+        recent = set(sorted(by_target, key=lambda key: by_target[key][-1].id, reverse=True)[:MAX_TARGETS])
+        shown = [key for key in by_target if key in recent]
+        targets = []
+        for key in shown:
+            runs = by_target[key]
+            drift = lives.get(key, [])
+            # The fingerprints seen most recently, still in the order they were first seen.
+            newest = sorted(range(len(drift)), key=lambda index: drift[index].last_run, reverse=True)[:MAX_DRIFT]
+            kept = [drift[index] for index in sorted(newest)]
+            targets.append(
+                TimelineTarget(
+                    base_url=clip(key[0] if key[0] is not None else _NO_URL, "base_url"),
+                    instance_id=clip(key[1] or "", "instance_id"),
+                    runs=len(runs),
+                    cells=[_cell(run) for run in runs[-last:]],
+                    drift=[DriftRow.of(life) for life in kept],
+                    more_drift=len(drift) - len(kept),
+                )
+            )
+        return cls(
+            source=clip(source if source is not None else history.path, "source"),
+            last=last,
+            targets=targets,
+            more_targets=len(by_target) - len(shown),
+        )
+
+
+def read_timeline(path: Path, *, last: int = TIMELINE_RUNS) -> Timeline:
+    """The timeline of the history in ``path``, which must exist (a :class:`HistoryError` says what to do).
+
+    The docs only read a history: an empty file is refused rather than made a history.
+    """
+    _check_last(last)
+    path = Path(path)
+    if path.is_file() and path.stat().st_size == 0:
+        raise HistoryError(
+            f"--history={str(path)!r} is an empty file, not a dcs-contract history: "
+            f"a run given --history {str(path)!r} writes one"
+        )
+    with History.open(path, create=False) as history:
+        return Timeline.of(history, last=last, source=str(path))
+
+
+def _cell(run: RunSummary) -> TimelineCell:
+    return TimelineCell(
+        run=run.id,
+        started=clip(run.started, "started"),
+        verdict=run.verdict if run.verdict in VERDICTS else UNKNOWN,
+        shown_verdict=clip(run.verdict, "verdict"),
+        complete=run.complete,
+        findings=run.findings,
+        accepted=run.accepted,
+        new=run.new,
+        resolved=run.resolved,
+    )
+
+
+def _check_last(last: int) -> None:
+    if isinstance(last, bool) or not isinstance(last, int) or last < 1:
+        raise ConfigError(f"last={last!r}, but the timeline shows 1 or more runs of each target")
