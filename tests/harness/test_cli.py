@@ -367,3 +367,26 @@ def test_a_bug_while_checking_the_settings_still_leaves_the_reports(
     assert (report["verdict"], report["requests"]["total"]) == ("error", 0)
     assert report["crash"].startswith("while checking the settings:\nTraceback")
     assert_no_leak(_outputs(captured, tmp_path), [token])
+
+
+def test_a_profile_of_the_configuration_file_sets_the_run_and_config_show_says_where_from(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dcs-contract.toml").write_text(
+        'report_dir = "nightly"\nmax_examples = 50\n\n[profiles.quick]\nmax_examples = 3\nseed = 11\n'
+    )
+    secrets = {"CLOUD_SDK_AK": "AKIDPROFILETEST0001", "CLOUD_SDK_SK": "sk-profile-secret-0001"}
+    assert main(["config", "show", "--profile", "quick"], env=secrets) == 0
+    shown = capsys.readouterr().out
+    assert "max_examples       3  (profile quick in ./dcs-contract.toml)" in shown
+    assert "seed               11  (profile quick" in shown
+    assert all(secret not in shown for secret in secrets.values())
+    # The flag wins over the profile; the profile over the file's defaults.
+    assert main(["run", "--max-requests", "40"], env={"DCS_PROFILE": "quick"}) == 0
+    report = json.loads((tmp_path / "nightly" / "report.json").read_text())
+    assert report["seed"] == 11 and report["budget"]["max_requests"] == 40
+    (tmp_path / "dcs-contract.toml").write_text('[profiles.quick]\nsk = "literal-secret-in-a-file"\n')
+    assert main(["run", "--profile", "quick"], env={}) == 2
+    err = capsys.readouterr().err
+    assert "would be committed" in err and "literal-secret-in-a-file" not in err
