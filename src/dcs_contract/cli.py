@@ -41,6 +41,7 @@ from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.findings import Finding
+from dcs_contract.har import check_har
 from dcs_contract.history import History
 from dcs_contract.invariants import Invariants
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
@@ -253,6 +254,27 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
     _mock_flags(replay)
 
+    har = commands.add_parser(
+        "check-har",
+        help="check recorded traffic (HAR files) against the spec, sending nothing",
+        epilog="exit codes: 0 conforms, 1 contract violations, 2 a broken HAR or usage error, "
+        "3 no exchange of the endpoint in the recordings",
+    )
+    har.add_argument(
+        "files", type=Path, nargs="+", metavar="FILE", help="HAR files: --record's, a browser's, a gateway's"
+    )
+    har.add_argument("--report-dir", type=Path, default=Path("dcs-contract-har-report"), help="where reports go")
+    har.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    har.add_argument(
+        "--max-body",
+        type=_integer,
+        metavar="BYTES",
+        help=f"cap on a recorded body (default 8 MiB; {BOUNDS['max_body'].rule})",
+    )
+    har.add_argument(
+        "--empty-instance-id", help="an instance with no backups, judged where recorded [DCS_EMPTY_INSTANCE_ID]"
+    )
+
     config = commands.add_parser("config", help="the settings a run would use, and where each comes from (redacted)")
     config.add_argument("action", choices=("show",), help="show: print the resolved settings")
     _config_flags(config)
@@ -344,7 +366,8 @@ def _summary(report: RunReport) -> str:
         lines.append(f"  error     {report.error}")
     if report.crash:
         lines.append(f"  failed    {report.crash.splitlines()[0]} (the traceback is on stderr and in the reports)")
-    lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
+    if report.seed is not None:
+        lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
     return "\n".join(lines)
 
 
@@ -840,6 +863,21 @@ def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
     return code
 
 
+def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    """Recorded traffic against the spec: the same reports, summary and exit codes as a run, nothing sent."""
+    _check_outputs(args.report_dir, [])
+    spec = load_spec(args.spec)
+    empty = args.empty_instance_id or env.get("DCS_EMPTY_INSTANCE_ID") or None
+    options = {} if args.max_body is None else {"max_body": args.max_body}
+    report = check_har(spec, args.files, empty_instance_id=empty, **options)
+    report = replace(report, findings=Consumers.of(spec).annotate(report.findings))
+    scrubber = Scrubber(Credentials.secrets_in(env))
+    paths = write_reports(report, args.report_dir, scrubber=scrubber)
+    _say(out, scrubber, _summary(report.scrubbed(scrubber)))
+    _say(out, scrubber, f"  reports   {', '.join(str(path) for path in paths)}")
+    return _EXIT_BY_VERDICT[report.verdict]
+
+
 def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
     _check_outputs(args.report_dir, [])
     started = utc_now()
@@ -878,6 +916,8 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return triage.history_command(args, sys.stdout)
         if args.command == "replay":
             return _replay(args, environment, sys.stdout)
+        if args.command == "check-har":
+            return _check_har(args, environment, sys.stdout)
         if args.command == "config":
             _, resolved = _resolved(args, environment)
             sys.stdout.write(config.render(resolved, Scrubber(Credentials.secrets_in(environment))))

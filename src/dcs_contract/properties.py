@@ -54,7 +54,7 @@ from dcs_contract.strategies import (
 )
 from dcs_contract.target import Target
 
-__all__ = ["PROPERTIES", "ContractProperty", "Part", "contract_property"]
+__all__ = ["PROPERTIES", "UNKNOWN_INSTANCE", "ContractProperty", "Part", "contract_property"]
 
 # A part of a property: its probe or its exploration, given the property's handle on the run.
 Part = Callable[[PropertyRun], None]
@@ -70,7 +70,7 @@ _PROBE_WALK_PAGES = 3
 # What reading one page evaluates: the response checks, then the page's own invariants.
 _PAGE = (*checks.check_names(checks.RESPONSE_CHECKS), *PAGE_INVARIANTS)
 # The probe plan's unknown instance: the same on every run, and no one's.
-_UNKNOWN_INSTANCE = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/dcs-contract/unknown-instance"))
+UNKNOWN_INSTANCE = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/dcs-contract/unknown-instance"))
 
 
 def _no_requests(spec: Spec, target: Target) -> int:
@@ -225,7 +225,7 @@ unknown = contract_property(
 @unknown.probe(cost=1)
 def unknown_instance_refused(run: PropertyRun) -> None:
     """An instance id nobody has is refused with a documented 4xx and a DCS error body."""
-    case = run.case({}, instance_id=_UNKNOWN_INSTANCE)
+    case = run.case({}, instance_id=UNKNOWN_INSTANCE)
     # The status is judged by the invariant, which names instance_id; the body by the schema.
     response = run.exchange(case, checks.ERROR_BODY_CHECKS)
     if response is not None:
