@@ -1,4 +1,10 @@
-"""The contract suite as pytest: each registered property must hold against the target."""
+"""The contract suite as pytest: each registered property must hold against the target.
+
+It runs on the dcs-contract pytest plugin: ``dcs_target`` is the target the environment
+configures (else the embedded mock) and every property sends through ``dcs_guard``, the
+session's one guarded transport, so that ``--max-requests`` and ``--rate-limit`` hold for
+the whole suite.
+"""
 
 from __future__ import annotations
 
@@ -22,9 +28,9 @@ def _describe(findings: list[Finding]) -> str:
 
 @pytest.mark.parametrize("name", sorted(PROPERTIES))
 def test_property_holds(
-    name: str, spec: Spec, contract_target: Target, run_settings: RunSettings, contract_guard: GuardedTransport
+    name: str, dcs_spec: Spec, dcs_target: Target, dcs_settings: RunSettings, dcs_guard: GuardedTransport
 ) -> None:
-    report = run_contract(spec, contract_target, run_settings, properties=[name], guard=contract_guard)
+    report = run_contract(dcs_spec, dcs_target, dcs_settings, properties=[name], guard=dcs_guard)
     assert report.error is None, f"the target could not be tested: {report.error}"
     if name in report.skipped:
         pytest.skip(report.skipped[name])

@@ -53,8 +53,9 @@ def test_the_budget_and_the_rate_limit_hold_at_the_server(serve: Serve, tmp_path
     arrivals = [entry.at for entry in state.requests()]
     report = _report(tmp_path)
     assert code == 0, "a budget that sends the probe plan is a plan: the run ends on its verdict"
-    # The budget binds: all but the reserve for retries is spent, and not one request more.
-    assert budget - report["budget"]["reserve"] <= len(arrivals) == report["requests"]["total"] <= budget
+    # The budget binds: all but the reserves (retries, confirmation) is spent, and not one request more.
+    kept = report["budget"]["reserve"] + report["budget"]["confirmation"]
+    assert budget - kept <= len(arrivals) == report["requests"]["total"] <= budget
     # Any k consecutive requests span at least k/rate seconds, less 50 ms of scheduling jitter.
     for i, first in enumerate(arrivals):
         for j in range(i + 1, len(arrivals)):
