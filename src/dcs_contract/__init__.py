@@ -14,6 +14,7 @@ The command line is ``dcs-contract`` (``cli.py``). From Python::
 """
 
 from dcs_contract.baseline import Baseline
+from dcs_contract.diff import ReportDiff, SpecDiff
 from dcs_contract.docs import build_docs
 from dcs_contract.errors import (
     AuthRejected,
@@ -26,6 +27,9 @@ from dcs_contract.errors import (
     Unreachable,
 )
 from dcs_contract.findings import Finding
+from dcs_contract.har import check_har
+from dcs_contract.history import History, HistoryError
+from dcs_contract.plan import BudgetPlan
 from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
 from dcs_contract.signing import AkSkAuth, TokenAuth
 from dcs_contract.spec import Spec, load_spec
@@ -38,14 +42,19 @@ __all__ = [
     "AuthRejected",
     "Baseline",
     "BudgetExhausted",
+    "BudgetPlan",
     "ConfigError",
     "Credentials",
     "DcsContractError",
     "Finding",
+    "History",
+    "HistoryError",
+    "ReportDiff",
     "RequestCounts",
     "RunReport",
     "RunSettings",
     "Spec",
+    "SpecDiff",
     "SpecError",
     "StillThrottled",
     "Target",
@@ -54,6 +63,7 @@ __all__ = [
     "TokenAuth",
     "Unreachable",
     "build_docs",
+    "check_har",
     "embedded_mock",
     "load_spec",
     "run_contract",

@@ -220,6 +220,7 @@ class RunLog:
             crash=crash,
             stopped=stopped,
             budget=budget or {},
+            settings=settings.described(),
             observed={key: dict(counter) for key, counter in self.observed.items()},
             skipped=dict(self.skipped),
             evaluated=evaluated,

@@ -174,6 +174,8 @@ class RunReport:
     budget: dict[str, int] = field(default_factory=dict)
     # Why a run that was not cut short by its target stopped before its plan ended (--fail-fast).
     stopped: str | None = None
+    # The settings the run had (max_examples, max_requests, rate_limit, ...): what a history keeps.
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
@@ -240,6 +242,7 @@ class RunReport:
             "baseline": baseline if self.baseline or self.accepted_by else None,
             "budget": dict(self.budget),
             "stopped": self.stopped,
+            "settings": dict(self.settings),
             "harness_version": self.harness_version,
             "spec": self.spec.as_dict() if self.spec is not None else None,
         }
@@ -279,6 +282,7 @@ class RunReport:
             harness_version=data.get("harness_version"),
             budget=dict(data.get("budget", {})),
             stopped=data.get("stopped"),
+            settings=dict(data.get("settings", {})),
         )
         if report.verdict != data["verdict"]:
             raise ValueError(

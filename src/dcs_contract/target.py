@@ -151,6 +151,17 @@ BOUNDS: dict[str, Bound] = {
     "records": Bound(0, 100_000, "0..100000 records"),
 }
 # The settings of RunSettings a user gives, each by the flag of the same name.
+_DESCRIBED = (
+    "max_examples",
+    "max_requests",
+    "rate_limit",
+    "timeout",
+    "retries",
+    "max_body",
+    "shrink",
+    "fail_fast",
+    "confirm",
+)
 _FLAGGED = ("max_examples", "max_requests", "rate_limit", "timeout", "max_body", "seed")
 
 
@@ -312,6 +323,10 @@ class RunSettings:
         settings = cls(**values)
         settings.validate()
         return settings
+
+    def described(self) -> dict[str, Any]:
+        """The settings as a report and a history keep them: plain values, nothing secret among them."""
+        return {name: getattr(self, name) for name in _DESCRIBED}
 
     def validate(self) -> None:
         """Every numeric setting within :data:`BOUNDS`; the error names the flag that sets it."""

@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from dcs_contract.cli import main
+from dcs_contract.history import History
+from dcs_contract.report import harness_version
 from dcs_contract.reproduce import NOT_REPRODUCED, REPRODUCED
 from dcs_contract.spec import Spec
 from dcs_contract.suite import embedded_mock, run_contract
@@ -142,6 +144,10 @@ def test_a_nightly_history_diff_and_job_summary(tmp_path: Path, capsys: pytest.C
         ("4", "violations", "0", "0"),
     ]
     assert all("embedded mock" in line for line in lines[1:5]), "the mock is one target, whatever its port"
+    with History.open(history, create=False) as runs:
+        first = runs.report(1)
+    assert (first.settings["max_requests"], first.seed, first.harness_version) == (80, 1, harness_version())
+    assert first.spec is not None and len(first.spec.sha256) == 64
     # New since the night before: exit 1; the same drift again, nothing new: exit 0.
     assert main(["diff", "2", "3", "--history", str(history), "--format", "json"], env={}) == 1
     data = json.loads(capsys.readouterr().out)

@@ -226,6 +226,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "harness_version": _OPTIONAL_TEXT,
         "budget": {"type": "object", "additionalProperties": _COUNT},
         "stopped": _OPTIONAL_TEXT,
+        "settings": {"type": "object"},
         "spec": {
             "type": ["object", "null"],
             "required": ["sha256"],
