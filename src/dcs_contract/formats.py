@@ -265,13 +265,22 @@ def read_json_file(path: Path, where: str, *, what: str) -> Any:
         raise
     except OSError as exc:
         raise ConfigError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    return json_document(raw, where, what=what)
+
+
+def json_document(raw: bytes, where: str, *, what: str) -> Any:
+    """The JSON document in ``raw``, a file's bytes, or a ConfigError that starts with ``where``.
+
+    A UTF-8 byte order mark is no part of JSON, but some exporters (of HAR files) write one:
+    it is skipped.
+    """
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{where} is not UTF-8 text: {exc}") from None
     try:
         return json.loads(text)
     except RecursionError:
         raise ConfigError(f"{where} nests too deeply to be {what}") from None
-    except ValueError as exc:  # not JSON, or an integer of more digits than Python converts
-        raise ConfigError(f"{where} is not JSON: {exc}") from None
+    except ValueError as exc:  # not JSON (cut short?), or an integer of more digits than Python converts
+        raise ConfigError(f"{where} is not JSON (cut short or corrupted?): {exc}") from None

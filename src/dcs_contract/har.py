@@ -79,7 +79,6 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
-import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -101,7 +100,7 @@ from dcs_contract import checks
 from dcs_contract import invariants as rules
 from dcs_contract.engine import RunLog
 from dcs_contract.errors import ConfigError, ResponseTooLarge
-from dcs_contract.formats import json_type
+from dcs_contract.formats import json_document, json_type
 from dcs_contract.invariants import Invariant, Invariants, Page
 from dcs_contract.operation import Operation
 from dcs_contract.properties import UNKNOWN_INSTANCE
@@ -243,17 +242,7 @@ def _read_document(path: Path, max_size: int) -> Any:
         raise ConfigError(f"{name}: cannot be read: {exc.strerror or exc}") from None
     if len(raw) > max_size:
         raise ConfigError(f"{name}: over the {max_size} bytes check-har reads of a HAR file")
-    try:
-        # A byte order mark is no part of JSON, but some HAR exporters write one.
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{name}: not UTF-8 text, as a HAR file is: {exc}") from None
-    try:
-        return json.loads(text)
-    except RecursionError:
-        raise ConfigError(f"{name}: nests too deeply to be a HAR file") from None
-    except ValueError as exc:  # not JSON (cut short?), or an integer of more digits than Python converts
-        raise ConfigError(f"{name}: not valid JSON (cut short or corrupted?): {exc}") from None
+    return json_document(raw, f"{name}:", what="a HAR file")
 
 
 @dataclass(frozen=True)

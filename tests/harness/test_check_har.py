@@ -291,7 +291,7 @@ def test_a_truncated_har_names_the_file(tmp_path: Path, spec: Spec, recorded: Re
     text = har.read_text()
     cut = tmp_path / "traffic.har"
     cut.write_text(text[: len(text) // 2])
-    with pytest.raises(ConfigError, match=r"traffic\.har: not valid JSON \(cut short or corrupted\?\)") as caught:
+    with pytest.raises(ConfigError, match=r"traffic\.har: is not JSON \(cut short or corrupted\?\)") as caught:
         check_har(spec, [cut])
     assert str(caught.value).startswith(f"{cut}: ")
 
@@ -341,7 +341,7 @@ def test_a_broken_body_of_the_endpoint_is_named_by_its_entry(tmp_path: Path, spe
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"log": {"entries": [}', "not valid JSON"),
+        (b'{"log": {"entries": [}', "is not JSON"),
         (b"\xff\xfe{}", "not UTF-8 text"),
         (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
         (b'{"entries": []}', "not a HAR file: it has no log object"),

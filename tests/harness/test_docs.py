@@ -253,7 +253,7 @@ def test_a_report_of_the_wrong_shape_names_the_file_and_the_field(
         (b'{"verdict": "conforms", "x": "\xff"}', "is not UTF-8 text"),
         (b"[" * 100_000 + b"]" * 100_000, "nests too deeply"),
         (b'{"verdict": "conforms", "observed": ' + b"[" * 100_000 + b"]" * 100_000 + b"}", "nests too deeply"),
-        (b'{"verdict": ', "is not JSON: Expecting value"),
+        (b'{"verdict": ', "is not JSON (cut short or corrupted?): Expecting value"),
     ],
     ids=["invalid-utf8", "deep", "deep-field", "truncated"],
 )

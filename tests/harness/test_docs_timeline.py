@@ -12,7 +12,6 @@ import contextlib
 import html
 import io
 import json
-import os
 import re
 import sqlite3
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from dcs_contract.cli import main
@@ -34,7 +32,7 @@ from dcs_contract.findings import Finding
 from dcs_contract.history import History, HistoryError
 from dcs_contract.report import RunReport, TargetInfo
 from dcs_contract.spec import Spec
-from tests.harness.test_docs_browser import CHROMEDRIVER, CHROMIUM, FLAGS
+from tests.harness.test_docs_browser import chromium
 
 SITE_A = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-a")
 SITE_B = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-b")
@@ -350,20 +348,8 @@ def test_the_page_with_a_timeline_fetches_nothing(built: Built) -> None:
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """Headless Chromium as tests/harness/test_docs_browser.py starts it, logging every request it sends."""
-    if not (CHROMIUM and CHROMEDRIVER):
-        if os.environ.get("CI"):
-            pytest.fail("CI must install Debian's chromium and chromium-driver (.ci/run does)")
-        pytest.skip("Debian's chromium and chromium-driver are not installed: apt-get install chromium chromium-driver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in [*FLAGS, f"--user-data-dir={tmp_path_factory.mktemp('profile')}"]:
-        options.add_argument(flag)
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=CHROMEDRIVER))
-    try:
+    with chromium(tmp_path_factory.mktemp("profile"), log_requests=True) as driver:
         yield driver
-    finally:
-        driver.quit()
 
 
 def _requests(driver: webdriver.Chrome, url: str) -> list[str]:
