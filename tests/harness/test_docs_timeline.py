@@ -224,7 +224,7 @@ def test_the_timeline_shows_each_target_s_last_n_runs(built: Built, spec: Spec, 
     assert (b.instance_id, b.runs, [cell.run for cell in b.cells]) == ("inst-b", 2, [2, 5])
     # Over A's last three complete runs (3, 4, 6), the size is still seen, gone, seen again.
     (size,) = a.drift
-    assert (size.first_run, size.last_run, size.seen_text, size.intermittent) == (3, 6, "seen 2 of 3", True)
+    assert (size.first_run, size.last_run, size.seen, size.window, size.intermittent) == (3, 6, 2, 3, True)
     build_docs(spec, tmp_path, history=built.history, timeline_runs=3)
     page = (tmp_path / "index.html").read_text()
     assert [run for run, *_ in _cells(_section(page, 1))] == [4, 6, 7]

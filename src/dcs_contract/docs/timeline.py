@@ -11,14 +11,14 @@ templates lay it out, so that no target can make the page unreadable, or run any
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.history import FingerprintHistory, History, HistoryError, RunSummary
 from dcs_contract.report import VERDICTS
 
-__all__ = ["TIMELINE_RUNS", "DriftRow", "Timeline", "TimelineCell", "TimelineTarget", "read_timeline"]
+__all__ = ["TIMELINE_RUNS", "Timeline", "TimelineCell", "TimelineTarget", "drift_row", "read_timeline"]
 
 # How many runs of each target the timeline shows, by default: a month of nightly runs.
 TIMELINE_RUNS = 30
@@ -81,43 +81,18 @@ class TimelineCell:
         )
 
 
-@dataclass(frozen=True, kw_only=True)
-class DriftRow:
-    """One fingerprint's life at a target (:class:`dcs_contract.history.FingerprintHistory`), clipped to show."""
-
-    fingerprint: str
-    check: str
-    category: str
-    location: str
-    title: str
-    first_run: int
-    first_started: str
-    last_run: int
-    last_started: str
-    seen: int
-    window: int
-    intermittent: bool
-
-    @property
-    def seen_text(self) -> str:
-        return f"seen {self.seen} of {self.window}"
-
-    @classmethod
-    def of(cls, life: FingerprintHistory) -> DriftRow:
-        return cls(
-            fingerprint=clip(life.fingerprint, "fingerprint"),
-            check=clip(life.check, "check"),
-            category=clip(life.category, "category"),
-            location=clip(life.location, "location"),
-            title=clip(life.title, "title"),
-            first_run=life.first_run,
-            first_started=clip(life.first_started, "started"),
-            last_run=life.last_run,
-            last_started=clip(life.last_started, "started"),
-            seen=life.seen,
-            window=life.window,
-            intermittent=life.intermittent,
-        )
+def drift_row(life: FingerprintHistory) -> FingerprintHistory:
+    """One fingerprint's life at a target, its texts clipped to show (they may hold what a target sent)."""
+    return replace(
+        life,
+        fingerprint=clip(life.fingerprint, "fingerprint"),
+        check=clip(life.check, "check"),
+        category=clip(life.category, "category"),
+        location=clip(life.location, "location"),
+        title=clip(life.title, "title"),
+        first_started=clip(life.first_started, "started"),
+        last_started=clip(life.last_started, "started"),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,7 +103,7 @@ class TimelineTarget:
     instance_id: str
     runs: int  # of the target, in the whole history
     cells: list[TimelineCell]
-    drift: list[DriftRow]
+    drift: list[FingerprintHistory]
     more_drift: int  # fingerprints of the target not shown (over MAX_DRIFT)
 
     @property
@@ -186,7 +161,7 @@ class Timeline:
                     instance_id=clip(key[1] or "", "instance_id"),
                     runs=len(runs),
                     cells=[_cell(run) for run in runs[-last:]],
-                    drift=[DriftRow.of(life) for life in kept],
+                    drift=[drift_row(life) for life in kept],
                     more_drift=len(drift) - len(kept),
                 )
             )
