@@ -79,6 +79,7 @@ from __future__ import annotations
 import base64
 import binascii
 import itertools
+import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -150,8 +151,10 @@ _INTEGER_RE = re.compile(r"-?[0-9]+")
 _CODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _GZIP_MAGIC = b"\x1f\x8b"
 # dcs-contract's recorder marks an exchange whose body was over its cap: "_error": "body over N bytes".
-_OVERSIZE_RE = re.compile(r"body over (?P<limit>[0-9]+) bytes")
+_OVERSIZE_RE = re.compile(r"body over (?P<limit>[0-9]{1,19}) bytes")
 _ONE_SECOND = timedelta(seconds=1)
+# Python's int() refuses longer digit strings (sys.int_info.default_max_str_digits).
+_MAX_DIGITS = 4300
 
 # Why a check or invariant that never ran did not, offline; the log's own reason comes first.
 _REASONS = {
@@ -242,7 +245,40 @@ def _read_document(path: Path, max_size: int) -> Any:
         raise ConfigError(f"{name}: cannot be read: {exc.strerror or exc}") from None
     if len(raw) > max_size:
         raise ConfigError(f"{name}: over the {max_size} bytes check-har reads of a HAR file")
-    return json_document(raw, f"{name}:", what="a HAR file")
+    try:
+        return json_document(raw, f"{name}:", what="a HAR file")
+    except ConfigError as exc:
+        cut = _entries_before_the_break(raw)
+        if cut is None:
+            raise
+        raise ConfigError(f"{name}: entry {cut + 1} (log.entries[{cut}]) is cut short or not JSON: {exc}") from None
+
+
+def _entries_before_the_break(raw: bytes) -> int | None:
+    """How many of ``log.entries`` read whole before a HAR's text breaks; None when the break is elsewhere.
+
+    A HAR cut short (a download, a full disk) breaks inside an entry: naming it tells how much
+    of the recording is whole. Best effort: the first ``"entries"`` key is taken as the array.
+    """
+    text = raw.decode("utf-8-sig", errors="replace")
+    start = text.find('"entries"')
+    bracket = text.find("[", start) if start >= 0 else -1
+    if bracket < 0:
+        return None
+    decoder = json.JSONDecoder()
+    index, count = bracket + 1, 0
+    while True:
+        while index < len(text) and text[index] in " \t\r\n,":
+            index += 1
+        if index >= len(text):
+            return count
+        if text[index] == "]":
+            return None
+        try:
+            _, index = decoder.raw_decode(text, index)
+        except (ValueError, RecursionError):
+            return count
+        count += 1
 
 
 @dataclass(frozen=True)
@@ -595,7 +631,8 @@ class _HarCheck:
                 continue
             value: Any = raws[0]
             if schema.get("type") == "integer":
-                value = int(value) if _INTEGER_RE.fullmatch(value) else None
+                # A count of thousands of digits is past what int() converts: a fault, as any bad value.
+                value = int(value) if _INTEGER_RE.fullmatch(value) and len(value) <= _MAX_DIGITS else None
             if len(raws) > 1 or value is None or not self._validators[name].is_valid(value):
                 faults.append(name)
             else:
@@ -662,7 +699,7 @@ class _HarCheck:
             if begin is None or end is None:
                 continue
             for (left_begin, split), left in windows.items():
-                right = windows.get((split + _ONE_SECOND, end)) if split is not None else None
+                right = windows.get((_next_second(split), end)) if split is not None else None
                 if left_begin == begin and split is not None and split < end and right is not None:
                     self.judge(rules.adjacent_windows_add_up, [whole, left, right], whole, left, right)
 
@@ -735,6 +772,14 @@ def _elapsed(milliseconds: Any) -> timedelta:
     if isinstance(milliseconds, (int, float)) and not isinstance(milliseconds, bool) and 0 <= milliseconds < 1e12:
         return timedelta(milliseconds=milliseconds)
     return timedelta(0)
+
+
+def _next_second(moment: datetime) -> datetime | None:
+    """The second after ``moment``; None after the last second a datetime holds (31 December 9999)."""
+    try:
+        return moment + _ONE_SECOND
+    except OverflowError:
+        return None
 
 
 def _walks(pages: Sequence[Page]) -> list[list[Page]]:
