@@ -327,10 +327,11 @@ def _summary(report: RunReport) -> str:
     lines.append(f"  requests  {report.requests.total}  ({statuses})")
     if report.budget:
         budget = report.budget
-        explored = max(0, budget["max_requests"] - budget["probe_plan"] - budget["reserve"])
+        confirmation = budget.get("confirmation", 0)
+        explored = max(0, budget["max_requests"] - budget["probe_plan"] - budget["reserve"] - confirmation)
         lines.append(
             f"  budget    {budget['max_requests']}: the probe plan {budget['probe_plan']}, "
-            f"{budget['reserve']} kept for retries, up to {explored} to explore"
+            f"{budget['reserve']} kept for retries, {confirmation} to confirm findings, up to {explored} to explore"
         )
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
@@ -568,6 +569,14 @@ def _resolved(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[argpars
     return argparse.Namespace(**{**vars(args), **values}), resolved
 
 
+def _with_source(message: str, resolved: config.Resolved) -> str:
+    """``message`` of a bound a value breaks, saying the file and key that set it when no flag did."""
+    for key, setting in resolved.items():
+        if f"--{key.replace('_', '-')}=" in message and not setting.source.startswith(("flag", "env", "built-in")):
+            return f"{message} (set by {key} in the {setting.source})"
+    return message
+
+
 def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
     """Every setting of ``run``, checked: a ConfigError or SpecError (exit 2) names the first that is wrong."""
     args, resolved = _resolved(args, env)
@@ -580,8 +589,11 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         raise SpecError(f"{spec.path}: {exc}") from None
     # And its x-consumers, which every finding is matched against when the run reports.
     Consumers.of(spec)
-    target = resolved.target(env)
-    settings = RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=args.record is not None)
+    try:
+        target = resolved.target(env)
+        settings = RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=args.record is not None)
+    except ConfigError as exc:
+        raise ConfigError(_with_source(str(exc), resolved)) from None
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
     # whole cannot test the contract, and the message names the smallest that can.
     BudgetPlan.of(

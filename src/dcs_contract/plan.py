@@ -17,7 +17,7 @@ default, and a shared account may allow far less). A run spends them in this ord
    ``--max-examples`` ran out first) go to the ones after it.
 
     plan = BudgetPlan.of(spec, target, max_requests=120, properties=list(PROPERTIES.values()))
-    plan.probe_requests, plan.reserve  # (27, 6) with the packaged spec and an empty instance
+    plan.probe_requests, plan.reserve  # (23, 6) with the packaged spec and an empty instance
 """
 
 from __future__ import annotations

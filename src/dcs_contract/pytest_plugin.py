@@ -20,7 +20,6 @@ session's findings as ``dcs-contract run`` writes its own (report.json, report.m
 
 from __future__ import annotations
 
-import importlib
 import os
 from collections import Counter
 from collections.abc import Callable, Generator, Iterator, Mapping
@@ -32,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 
+from dcs_contract import config as config_file
 from dcs_contract.errors import ConfigError, DcsContractError, ResponseTooLarge, SpecError
 from dcs_contract.findings import CATEGORIES, Finding, RequestInfo
 from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, printable
@@ -164,30 +164,23 @@ class _Profile:
 
 
 def _profile(name: str | None, flags: Mapping[str, Any]) -> tuple[_Profile | None, str | None]:
-    """The profile ``--dcs-profile`` names, and a line for the header: all the glue to the config-file module.
+    """The configuration file's settings under the flags, and a line for the header; None without a file.
 
-    A dcs-contract without :mod:`dcs_contract.config` (or without its ``resolve``) accepts the
-    flag, and the header says that it is ignored.
+    Read as ``dcs-contract run`` reads them (:func:`dcs_contract.config.resolve`): the file's
+    defaults, and the profile ``--dcs-profile`` or ``DCS_PROFILE`` names. A profile named with
+    no file to read it from is a usage error, never ignored: it may hold the budget.
     """
-    if name is None:
-        return None, None
-    try:
-        config_files: Any = importlib.import_module("dcs_contract.config")
-    except ModuleNotFoundError as exc:
-        if exc.name != "dcs_contract.config":
-            raise
-        config_files = None
-    resolve = getattr(config_files, "resolve", None)
-    if resolve is None:
-        return None, f"--dcs-profile={name!r} is ignored: this dcs-contract cannot read config files"
     given = {key: value for key, value in flags.items() if value is not None}
     try:
-        resolved = resolve(given, os.environ, cwd=Path.cwd(), profile=name)
+        resolved = config_file.resolve(given, os.environ, cwd=Path.cwd(), profile=name)
     except ConfigError as exc:
         raise pytest.UsageError(str(exc)) from None
+    if resolved.file is None:
+        return None, None
     values = {key: resolved.value(key) for key in flags if resolved[key].source != "built-in"}
     profile = _Profile(values, lambda: resolved.target(os.environ), dict(resolved.run_overrides()))
-    return profile, f"profile {name!r} of {resolved.file_shown}"
+    named = f", profile {resolved.profile!r}" if resolved.profile else ""
+    return profile, f"settings of {resolved.file_shown}{named}"
 
 
 # -- the session --------------------------------------------------------------------------

@@ -28,16 +28,17 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from dcs_contract import checks
-from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.findings import Finding
 from dcs_contract.invariants import INVARIANTS, Invariants, Page
 from dcs_contract.report import TargetInfo
 from dcs_contract.spec import OPERATION_PATH
+from dcs_contract.target import check_id
 
 if TYPE_CHECKING:
     from dcs_contract.engine import ContractRun
 
-__all__ = ["CONFIRMATIONS", "NOT_CONFIRMED", "NOT_REPRODUCED", "REPRODUCED", "Rebase", "reproduce"]
+__all__ = ["CONFIRMATIONS", "NOT_CONFIRMED", "NOT_REPRODUCED", "REPRODUCED", "Rebase", "not_replayable", "reproduce"]
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced (intermittent)"
@@ -72,7 +73,13 @@ class Rebase:
         found: dict[str, str] = {}
         for part, segment in zip(parts, _SEGMENTS, strict=True):
             if segment.startswith("{"):
-                found[segment.strip("{}")] = self.ids.get(part, part)
+                value = self.ids.get(part, part)
+                # As a run's ids: one safe segment. A report is a file anyone may have edited, and
+                # ".." or "%2F" would send the GET to a path the contract does not cover.
+                try:
+                    found[segment.strip("{}")] = check_id(value, segment)
+                except ConfigError:
+                    return None
             elif part != segment:
                 return None
         return found
@@ -82,18 +89,34 @@ def _query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
 
 
+def not_replayable(finding: Finding, rebase: Rebase) -> str | None:
+    """Why ``finding`` cannot be judged again from its requests, or None when it can; decided before sending."""
+    if not finding.requests:
+        return "it carries no request"
+    if finding.check not in _ONE_ANSWER_CHECKS and finding.check not in INVARIANTS:
+        return f"{finding.check} is no check or invariant of this harness (a team's rule, a count of findings)"
+    rule = INVARIANTS.get(finding.check)
+    if rule is not None and not rule.per_page and rule.id not in _ACROSS_REQUESTS:
+        return f"{rule.id} is not judged again from recorded requests"
+    for request in finding.requests:
+        if request.method != "GET" or rebase.path_parameters(request.url) is None:
+            return f"{request.method} {request.url} is not a GET of this endpoint with safe ids"
+    return None
+
+
 def reproduce(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> bool | None:
     """Whether ``finding`` shows again when its requests are sent again; None when it cannot be told.
 
-    None: a request is not of this endpoint, or the finding's check is not one a request can
-    show again (a count of more findings). Raises what the transport raises (a spent budget,
-    a refused credential): the caller says what that means for its label.
+    None, with nothing sent, for a finding :func:`not_replayable` refuses. Raises what the
+    transport raises (a spent budget, a refused credential): the caller says what that means
+    for its label.
     """
+    if not_replayable(finding, rebase) is not None:
+        return None
     answers: list[tuple[Any, httpx.Response | ResponseTooLarge]] = []
     for request in finding.requests:
         path = rebase.path_parameters(request.url)
-        if path is None or request.method != "GET":
-            return None
+        assert path is not None, "checked by not_replayable"
         case = run.operation.case(path_parameters=path, query=_query(request.url))
         answers.append((case, run.send(as_property, case, anonymous=not request.authenticated, counted=False)))
     judged = _judge(run, finding, answers)

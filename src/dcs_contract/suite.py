@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import traceback
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from typing import Any
 
 from dcs_contract.engine import ContractRun, FirstFinding, ProgressCallback, RunLog
@@ -30,7 +30,7 @@ from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import GuardedTransport, build_client
 from dcs_contract.wire import DeadlineTransport
 
-__all__ = ["PROPERTIES", "embedded_mock", "guarded", "run_contract"]
+__all__ = ["PROPERTIES", "confirm_findings", "embedded_mock", "guarded", "run_contract"]
 
 
 @contextmanager
@@ -140,7 +140,7 @@ def run_contract(
                 prop.run_exploration(run, plan.share(prop.name, left=guard.requests_left, after=after))
             stage = "the confirmation of the findings"
             if settings.confirm:
-                _confirm(run, guard, accepted)
+                confirm_findings(run, guard, accepted)
         except BudgetExhausted as exc:
             sent = guard.stats.since(mark)
             if planned:
@@ -156,9 +156,14 @@ def run_contract(
             sent = guard.stats.since(mark)
             halted = f"at the first finding (--fail-fast), during {stage}, after {sent.attempts} requests"
             if settings.confirm:
-                # The one finding that stopped the run is the one a red build is read for.
-                with suppress(TargetUnavailable):
-                    _confirm(run, guard, accepted)
+                # The one finding that stopped the run is the one a red build is read for. Whatever
+                # ends its confirmation, the finding stays in the report.
+                try:
+                    confirm_findings(run, guard, accepted)
+                except (TargetUnavailable, RunStopped) as exc:
+                    halted += f"; its confirmation was cut short: {exc}"
+                except Exception:
+                    crash = f"during the confirmation of the first finding:\n{traceback.format_exc()}"
         except RunStopped as exc:
             # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
             sent = guard.stats.since(mark)
@@ -188,7 +193,7 @@ def run_contract(
     )
 
 
-def _confirm(run: ContractRun, guard: GuardedTransport, accepted: Callable[[Finding], bool]) -> None:
+def confirm_findings(run: ContractRun, guard: GuardedTransport, accepted: Callable[[Finding], bool]) -> None:
     """Send each new finding's requests once more, the shortest first, and label it with what they showed.
 
     A finding whose requests the budget can no longer send whole is labelled so, and nothing

@@ -390,3 +390,14 @@ def test_a_profile_of_the_configuration_file_sets_the_run_and_config_show_says_w
     assert main(["run", "--profile", "quick"], env={}) == 2
     err = capsys.readouterr().err
     assert "would be committed" in err and "literal-secret-in-a-file" not in err
+
+
+def test_a_bad_value_from_the_configuration_file_names_the_file_and_the_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dcs-contract.toml").write_text("rate_limit = nan\n")
+    assert main(["run"], env={}) == 2
+    assert "(set by rate_limit in the defaults in ./dcs-contract.toml)" in capsys.readouterr().err
+    assert main(["run", "--rate-limit", "0"], env={}) == 2
+    assert "set by" not in capsys.readouterr().err, "a flag given is named as the flag, and only so"

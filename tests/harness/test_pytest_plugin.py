@@ -8,7 +8,6 @@ stops at the session's budget, which the mock's own log confirms.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree as ET
@@ -213,7 +212,7 @@ def test_a_profile_is_read_from_the_config_file(pytester: pytest.Pytester) -> No
     pytester.makepyfile(test_team_rules=TEAM_RULES)
     pytester.makefile(".toml", **{"dcs-contract": '[profiles.tiny]\nmax_requests = 1\nreport_dir = "tiny-report"\n'})
     result = pytester.runpytest("--dcs-profile", "tiny")
-    result.stdout.fnmatch_lines(["dcs-contract: profile 'tiny' of ./dcs-contract.toml"])
+    result.stdout.fnmatch_lines(["dcs-contract: settings of ./dcs-contract.toml, profile 'tiny'"])
     # The profile's budget of 1 is the session's: the walk's second page is never sent.
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*the request budget of 1 is spent*"])
@@ -227,14 +226,21 @@ def test_a_profile_is_read_from_the_config_file(pytester: pytest.Pytester) -> No
     result.stderr.fnmatch_lines(["*'huge' is not a profile of ./dcs-contract.toml; known: tiny*"])
 
 
-def test_without_the_config_module_a_profile_is_ignored_and_the_header_says_so(
+def test_the_file_s_defaults_and_dcs_profile_hold_without_a_flag(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A budget in dcs-contract.toml binds a team's session as it binds a run; a profile with no file is refused."""
     pytester.makepyfile(test_team_rules=TEAM_RULES)
-    monkeypatch.setitem(sys.modules, "dcs_contract.config", None)
     result = pytester.runpytest("--dcs-profile", "staging")
-    result.stdout.fnmatch_lines(["dcs-contract: --dcs-profile='staging' is ignored: *cannot read config files"])
-    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--profile='staging', but there is no configuration to read it from*"])
+    pytester.makefile(".toml", **{"dcs-contract": "max_requests = 1\n\n[profiles.tiny]\nmax_examples = 2\n"})
+    monkeypatch.setenv("DCS_PROFILE", "tiny")
+    result = pytester.runpytest()
+    result.stdout.fnmatch_lines(["dcs-contract: settings of ./dcs-contract.toml, profile 'tiny'*"])
+    # One request: the walk's first page; its second is refused by the budget, and the rule is untested.
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*budget of 1 is spent*"])
 
 
 def test_the_mock_drift_the_plugin_serves_is_the_mocks(spec: Spec) -> None:

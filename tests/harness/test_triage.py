@@ -13,12 +13,14 @@ from typing import Any
 import pytest
 
 from dcs_contract.cli import main
+from dcs_contract.engine import ContractRun, RunLog
 from dcs_contract.history import History
 from dcs_contract.report import harness_version
-from dcs_contract.reproduce import NOT_REPRODUCED, REPRODUCED
+from dcs_contract.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED
 from dcs_contract.spec import Spec
-from dcs_contract.suite import embedded_mock, run_contract
+from dcs_contract.suite import confirm_findings, embedded_mock, guarded, run_contract
 from dcs_contract.target import RunSettings, Target
+from dcs_contract.transport import build_client
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -57,17 +59,6 @@ def test_no_confirm_sends_nothing_more_and_labels_nothing(tmp_path: Path, spec: 
     assert [f["confirmation"] for f in report["findings"]] == [REPRODUCED]
     assert [f["confirmation"] for f in bare["findings"]] == [""]
     assert "reproduced" in (tmp_path / "a" / "report.md").read_text()
-
-
-def test_a_finding_the_budget_cannot_confirm_is_labelled_so(tmp_path: Path) -> None:
-    # The smallest budget: the reserve for retries only, and 5% of 25 is no request to confirm with.
-    code, report = _run(tmp_path, "--mock-drift", "size-as-string", "--max-requests", "25")
-    assert code == 1
-    assert [f["confirmation"] for f in report["findings"]] in (
-        [REPRODUCED],
-        ["not confirmed: no request was left in the budget"],
-    )
-    assert report["requests"]["total"] <= 25
 
 
 # -- replay ----------------------------------------------------------------------------------
@@ -174,3 +165,68 @@ def test_a_history_that_is_not_one_is_refused_before_anything_is_sent(
     assert other.read_bytes() == before
     assert main(["diff", "last", "previous"], env={}) == 2
     assert "give --history FILE" in capsys.readouterr().err
+
+
+def test_a_signal_during_the_fail_fast_confirmation_keeps_the_finding(spec: Spec) -> None:
+    """The first finding stops the run; SIGTERM then cuts its confirmation short: the finding is reported."""
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=1), fail_fast=True)
+    with embedded_mock(spec, target, drifts=("negative-offset-accepted",)) as (mock_target, _state):
+        # Stopped once the finding is in: its confirmation's request is the one refused.
+        guard = guarded(settings, stopped=lambda: "SIGTERM" if guard.stats.attempts >= 15 else None)
+        report = run_contract(spec, mock_target, settings, guard=guard)
+    [finding] = report.findings
+    assert (finding.check, finding.first_seen, finding.confirmation) == ("invalid_input_rejected", 15, "")
+    assert report.verdict == "violations" and report.crash is None
+    assert report.stopped is not None and "its confirmation was cut short: stopped by SIGTERM" in report.stopped
+
+
+def test_a_finding_the_budget_cannot_send_again_is_labelled_not_confirmed_and_nothing_is_sent(spec: Spec) -> None:
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=1), max_requests=1)
+    with embedded_mock(spec, target, drifts=("size-as-string",)) as (mock, state):
+        assert mock.base_url is not None and mock.project_id is not None
+        guard = guarded(settings)
+        with build_client(
+            mock.base_url, auth=mock.credentials.auth(mock.project_id), guard=guard, timeout=10
+        ) as client:
+            run = ContractRun(spec, mock, settings, client, RunLog(spec))
+            run.page("schema-positive", {"limit": "1"})  # the finding, and the whole budget
+            [finding] = list(run.log.findings)
+            confirm_findings(run, guard, lambda finding: False)
+        sent = len(state.requests())
+    assert [f.confirmation for f in run.log.findings] == [NOT_CONFIRMED]
+    assert sent == 1 and finding.requests
+
+
+def test_replay_refuses_a_report_edited_to_leave_the_endpoint_and_sends_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], serve: Serve
+) -> None:
+    _run(tmp_path, "--mock-drift", "size-as-string", "--no-confirm")
+    edited = json.loads((tmp_path / "report.json").read_text())
+    instance = edited["target"]["instance_id"]
+    for finding in edited["findings"]:
+        for request in finding["requests"]:
+            request["url"] = request["url"].replace(instance, "..")
+    (tmp_path / "edited.json").write_text(json.dumps(edited))
+    capsys.readouterr()
+    with serve() as (server, state):
+        code = main(["replay", str(tmp_path / "edited.json"), "--rate-limit", "1000"], env=live_env(server, state))
+        assert state.requests() == [], "nothing is sent for a finding that cannot be replayed"
+    assert code == 2
+    out = capsys.readouterr().out
+    assert "NOT REPLAYED" in out and "with safe ids" in out and "nothing was sent" in out
+
+
+def test_the_first_night_has_nothing_to_compare_and_bad_numbers_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    history = tmp_path / "history.sqlite"
+    assert _run(tmp_path / "n0", "--history", str(history))[0] == 0
+    capsys.readouterr()
+    assert main(["diff", "previous", "last", "--history", str(history)], env={}) == 0
+    assert "nothing to compare with yet" in capsys.readouterr().out
+    assert main(["history", "--history", str(history), "--last", "0"], env={}) == 2
+    assert "--last=0, but it must be 1..100000 runs" in capsys.readouterr().err
+    assert main(["diff", str(tmp_path / "none.json"), str(tmp_path / "n0" / "report.json")], env={}) == 2
+    assert f"OLD='{tmp_path / 'none.json'}': no such report.json" in capsys.readouterr().err

@@ -243,21 +243,21 @@ def _where(path: Path) -> str:
     return f"--report={str(path)!r}"
 
 
-def read_report(path: Path) -> RunReport:
+def read_report(path: Path, *, where: str | None = None) -> RunReport:
     """The run report in a report.json, or a ConfigError that names the file and what is wrong with it."""
-    data = load_report(path)
+    data = load_report(path, where=where)
     try:
         return RunReport.from_dict(data)
     except ValueError as exc:
-        raise ConfigError(f"{_where(path)} is not a dcs-contract report.json: {exc}") from None
+        raise ConfigError(f"{where or _where(path)} is not a dcs-contract report.json: {exc}") from None
 
 
-def load_report(path: Path) -> dict[str, Any]:
+def load_report(path: Path, *, where: str | None = None) -> dict[str, Any]:
     """A report.json of the shape :data:`REPORT_SCHEMA` gives, or a ConfigError that names the file and the field.
 
     The JSON document as it is, checked: :func:`read_report` reads it as a :class:`RunReport`.
     """
-    where = _where(path)
+    where = where or _where(path)
     try:
         data = read_json_file(path, where, what="a dcs-contract report.json")
     except FileNotFoundError:
