@@ -656,6 +656,17 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
         baseline, scrubber = plan.baseline, Scrubber(secrets)
         return lambda finding: baseline.accepts(finding, scrubber=scrubber)
 
+    def contract(against: Target, secrets: list[str]) -> RunReport:
+        with stop.sending():
+            return run_contract(
+                plan.spec,
+                against,
+                plan.settings,
+                progress=progress,
+                stopped=stop.stop_signal,
+                accepted=accepted(secrets),
+            )
+
     stage = "starting the run"
     try:
         if target.is_mock:
@@ -664,29 +675,13 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
             with embedded_mock(plan.spec, target, **plan.mock_options) as (mock_target, _state):
                 secrets = mock_target.credentials.secrets()
                 stage = "the run, outside its properties"
-                with stop.sending():
-                    report = run_contract(
-                        plan.spec,
-                        mock_target,
-                        plan.settings,
-                        progress=progress,
-                        stopped=stop.stop_signal,
-                        accepted=accepted(secrets),
-                    )
+                report = contract(mock_target, secrets)
                 stage = "stopping the embedded mock"
         else:
             say = Scrubber(secrets).text
             err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
             stage = "the run, outside its properties"
-            with stop.sending():
-                report = run_contract(
-                    plan.spec,
-                    target,
-                    plan.settings,
-                    progress=progress,
-                    stopped=stop.stop_signal,
-                    accepted=accepted(secrets),
-                )
+            report = contract(target, secrets)
     except RunStopped as exc:
         # Raised only inside a request, where run_contract catches it: this is for one that escapes.
         if report is None:
