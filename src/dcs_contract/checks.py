@@ -51,10 +51,12 @@ __all__ = [
     "RESPONSE_CHECKS",
     "UNAUTHENTICATED_REFUSED",
     "CheckFunction",
+    "anonymous_request_findings",
     "body_too_large",
     "check_names",
     "findings_from",
     "invalid_input_accepted",
+    "invalid_input_findings",
     "unauthenticated_not_refused",
     "validate",
 ]
@@ -196,6 +198,16 @@ def invalid_input_accepted(parameter: str, response: httpx.Response) -> Finding:
         expected="400 with a DCS error body",
         actual=str(response.status_code),
     )
+
+
+def invalid_input_findings(parameter: str, response: httpx.Response) -> list[Finding]:
+    """The rule for a query invalid in exactly ``parameter``: refused with 400, or a finding."""
+    return [] if response.status_code == 400 else [invalid_input_accepted(parameter, response)]
+
+
+def anonymous_request_findings(request: httpx.Request, status: int, response: httpx.Response | None) -> list[Finding]:
+    """The rule for a request with no credential at all: refused with 401, or a finding."""
+    return [] if status == 401 else [unauthenticated_not_refused(request, status, response)]
 
 
 def unauthenticated_not_refused(request: httpx.Request, status: int, response: httpx.Response | None) -> Finding:

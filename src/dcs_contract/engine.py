@@ -157,17 +157,13 @@ class RunLog:
             seen = self.observed.setdefault(field_name, Counter())
             for record in records if isinstance(records, list) else []:
                 if isinstance(record, dict) and field_name in record:
-                    value = json_text(record[field_name])[:_MAX_OBSERVED_TEXT]
-                    # A target inventing a value per record must not grow the report without bound.
-                    seen[value if value in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
+                    _count_observed(seen, record[field_name])
 
     def _observe_error_code(self, response: httpx.Response) -> None:
         body = read_json(response).value
         code = body.get("error_code") if isinstance(body, dict) else None
         if code is not None:
-            seen = self.observed.setdefault(OBSERVED_ERROR_CODES, Counter())
-            value = json_text(code)[:_MAX_OBSERVED_TEXT]
-            seen[value if value in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
+            _count_observed(self.observed.setdefault(OBSERVED_ERROR_CODES, Counter()), code)
 
     def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
         """(evaluations by response check and invariant id, and why each of the others never ran).
@@ -520,6 +516,16 @@ class PropertyRun:
 
     def skip(self, reason: str) -> None:
         self.run.log.skip(self.name, reason)
+
+
+def _count_observed(seen: Counter[str], value: Any) -> None:
+    """Count one value a target sent, as bounded text.
+
+    A target inventing a value per record must not grow the report without bound: past the
+    first values, the others are counted together.
+    """
+    text = json_text(value)[:_MAX_OBSERVED_TEXT]
+    seen[text if text in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
 
 
 def _wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:

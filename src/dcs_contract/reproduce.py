@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 
 from dcs_contract import checks
+from dcs_contract import invariants as rules
 from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.findings import Finding
 from dcs_contract.invariants import INVARIANTS, Invariants, Page
@@ -137,11 +138,9 @@ def _judge(
             continue
         responses.append(answer)
         if finding.check == checks.INVALID_INPUT_REJECTED:
-            if answer.status_code != 400:
-                found.append(checks.invalid_input_accepted(finding.location, answer))
+            found.extend(checks.invalid_input_findings(finding.location, answer))
         elif finding.check == checks.UNAUTHENTICATED_REFUSED:
-            if answer.status_code != 401:
-                found.append(checks.unauthenticated_not_refused(answer.request, answer.status_code, answer))
+            found.extend(checks.anonymous_request_findings(answer.request, answer.status_code, answer))
         else:
             found.extend(checks.validate(run.spec, case, answer, checks.RESPONSE_CHECKS))
         page = Page.read(answer, run.spec.defaults, str(case.path_parameters["instance_id"]))
@@ -169,16 +168,16 @@ def _walk_complete(pages: Sequence[Page]) -> bool:
 
 # Each invariant across requests, given the pages of its finding in the order the run read them.
 _ACROSS_REQUESTS: dict[str, Callable[[_Judged, list[Page], list[httpx.Response]], list[Finding]]] = {
-    "total-independent-of-paging": lambda judged, pages, _: judged(pages),
-    "total-stable-through-walk": lambda judged, pages, _: judged(pages),
-    "no-empty-page-before-total": lambda judged, pages, _: judged(pages),
-    "pages-partition": lambda judged, pages, _: judged(pages, complete=_walk_complete(pages)),
-    "past-end-empty": lambda judged, pages, _: (
+    rules.total_independent_of_paging.id: lambda judged, pages, _: judged(pages),
+    rules.total_stable_through_walk.id: lambda judged, pages, _: judged(pages),
+    rules.no_empty_page_before_total.id: lambda judged, pages, _: judged(pages),
+    rules.pages_partition.id: lambda judged, pages, _: judged(pages, complete=_walk_complete(pages)),
+    rules.past_end_empty.id: lambda judged, pages, _: (
         judged(pages[-1], total=pages[-1].total) if pages and pages[-1].status == 200 else []
     ),
-    "window-complete": lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
-    "narrower-window-not-more": lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
-    "adjacent-windows-add-up": lambda judged, pages, _: judged(*pages) if len(pages) == 3 else [],
-    "unknown-instance-refused": lambda judged, _, responses: judged(responses[0]) if responses else [],
-    "empty-instance-empty": lambda judged, pages, _: judged(pages[0]) if pages else [],
+    rules.window_complete.id: lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
+    rules.narrower_window_not_more.id: lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
+    rules.adjacent_windows_add_up.id: lambda judged, pages, _: judged(*pages) if len(pages) == 3 else [],
+    rules.unknown_instance_refused.id: lambda judged, _, responses: judged(responses[0]) if responses else [],
+    rules.empty_instance_empty.id: lambda judged, pages, _: judged(pages[0]) if pages else [],
 }
