@@ -193,6 +193,8 @@ def _replay(
 ) -> tuple[int, list[str], list[str]]:
     assert target.base_url is not None and target.project_id is not None and target.instance_id is not None
     secrets = target.credentials.secrets()
+    # A report's texts are cut for the terminal: scrubbed of this target's secrets first, never after.
+    scrubber = Scrubber(secrets)
     rebase = Rebase.between(report.target, target.project_id, target.instance_id, target.empty_instance_id)
     lines = [f"dcs-contract replay: {len(findings)} findings against {target.base_url}"]
     client = build_client(
@@ -206,7 +208,8 @@ def _replay(
         run = ContractRun(spec, target, settings, client, RunLog(spec))
         for finding in findings:
             shown_as = (
-                f"[{finding.category}] {printable(finding.title)[:_TITLE]}: {printable(finding.location)[:_TITLE]}"
+                f"[{finding.category}] {scrubber.cut(printable(finding.title), _TITLE)}: "
+                f"{scrubber.cut(printable(finding.location), _TITLE)}"
             )
             why = not_replayable(finding, rebase)
             if why is not None:
