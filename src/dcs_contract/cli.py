@@ -24,13 +24,12 @@ import argparse
 import os
 import signal
 import sys
-import textwrap
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from types import FrameType
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -39,6 +38,7 @@ from dcs_contract import config, triage
 from dcs_contract.baseline import Baseline
 from dcs_contract.consumers import Consumers
 from dcs_contract.docs import build_docs
+from dcs_contract.docs.model import read_report
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.findings import Finding
 from dcs_contract.har import check_har
@@ -50,11 +50,20 @@ from dcs_contract.plan import BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.recording import write_har
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, markdown_of, utc_now, write_reports
+from dcs_contract.report import (
+    RequestCounts,
+    RunReport,
+    TargetInfo,
+    harness_version,
+    markdown_of,
+    utc_now,
+    write_reports,
+)
 from dcs_contract.sdk import compare_with_sdk
 from dcs_contract.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
 from dcs_contract.spec import Spec, load_spec
 from dcs_contract.suite import embedded_mock, run_contract
+from dcs_contract.summary import Progress, Style, Verbosity, summary
 from dcs_contract.target import BOUNDS, RunSettings, Target, check_id, check_output_dir, check_output_file
 from dcs_contract.transport import GuardedTransport
 
@@ -137,8 +146,25 @@ def _mock_flags(command: argparse.ArgumentParser) -> None:
     embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
 
 
+def _output_flags(command: argparse.ArgumentParser) -> None:
+    group = command.add_argument_group("output")
+    amount = group.add_mutually_exclusive_group()
+    amount.add_argument(
+        "-v", "--verbose", action="store_true", help="also list what each check and invariant judged, and why not"
+    )
+    amount.add_argument("-q", "--quiet", action="store_true", help="print the verdict line only")
+    group.add_argument("--no-color", action="store_true", help="no colour on a terminal [NO_COLOR]")
+
+
+def _verbosity(args: argparse.Namespace) -> Verbosity:
+    if getattr(args, "quiet", False):
+        return Verbosity.QUIET
+    return Verbosity.VERBOSE if getattr(args, "verbose", False) else Verbosity.NORMAL
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="dcs-contract", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {harness_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser(
@@ -206,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     accepted.add_argument(
         "--baseline-update", action="store_true", help="write this run's findings into the --baseline file"
     )
+    _output_flags(run)
     _mock_flags(run)
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
@@ -241,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     replay = commands.add_parser(
         "replay",
-        help="send a report's findings again to the target the settings name, and say which are fixed",
+        help="send a report's findings again to the report's target (or the one configured), and say which are fixed",
         epilog="exit codes: 0 every finding fixed, 1 one still fails, 2 usage error, 3 the target could not be tested",
     )
     replay.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
@@ -252,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("--rate-limit", type=_number, help=f"requests per second ({BOUNDS['rate_limit'].rule})")
     replay.add_argument("--timeout", type=_number, help=f"seconds per exchange ({BOUNDS['timeout'].rule})")
     replay.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    replay.add_argument(
+        "--mock",
+        action="store_true",
+        help="replay against the embedded mock, whatever the report's target (a live report is never replayed "
+        "against the mock otherwise)",
+    )
     _mock_flags(replay)
 
     har = commands.add_parser(
@@ -274,6 +307,7 @@ def build_parser() -> argparse.ArgumentParser:
     har.add_argument(
         "--empty-instance-id", help="an instance with no backups, judged where recorded [DCS_EMPTY_INSTANCE_ID]"
     )
+    _output_flags(har)
 
     config = commands.add_parser("config", help="the settings a run would use, and where each comes from (redacted)")
     config.add_argument("action", choices=("show",), help="show: print the resolved settings")
@@ -291,85 +325,6 @@ def build_parser() -> argparse.ArgumentParser:
     mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
     mock.add_argument("--faults", action="store_true", help=_FAULTS_HELP)
     return parser
-
-
-class _Progress:
-    """One status line per property, rewritten in place on a terminal."""
-
-    def __init__(self, stream: TextIO) -> None:
-        self.stream = stream
-        self.tty = stream.isatty()
-        self.current: str | None = None
-
-    def __call__(self, name: str, done: int, total: int | None) -> None:
-        if self.current is not None and name != self.current and self.tty:
-            self.stream.write("\n")
-        self.current = name
-        of = f"/{total}" if total else " requests"
-        if self.tty:
-            self.stream.write(f"\r  {name:<18} {done:>5}{of}")
-        elif done == 1 or done % 50 == 0 or done == total:
-            self.stream.write(f"  {name:<18} {done:>5}{of}\n")
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self.current is not None and self.tty:
-            self.stream.write("\n")
-            self.stream.flush()
-
-
-def _summary(report: RunReport) -> str:
-    lines = ["", f"dcs-contract: {report.verdict.upper()}"]
-    lines.append(f"  target    {report.target.base_url or 'the embedded mock'} (instance {report.target.instance_id})")
-    lines.append(f"  auth      {report.target.credentials}")
-    lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
-    statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.by_status.items()))
-    lines.append(f"  requests  {report.requests.total}  ({statuses})")
-    if report.budget:
-        budget = report.budget
-        confirmation = budget.get("confirmation", 0)
-        explored = max(0, budget["max_requests"] - budget["probe_plan"] - budget["reserve"] - confirmation)
-        lines.append(
-            f"  budget    {budget['max_requests']}: the probe plan {budget['probe_plan']}, "
-            f"{budget['reserve']} kept for retries, {confirmation} to confirm findings, up to {explored} to explore"
-        )
-    for name, reason in report.skipped.items():
-        lines.append(f"  skipped   {name}: {reason}")
-    # What ran is read from the run: a check that never met a response it applies to did not run.
-    ran = "  ".join(f"{name}={count}" for name, count in sorted(report.evaluated.items()))
-    wrapped = textwrap.wrap(ran, width=106, break_on_hyphens=False, break_long_words=False)
-    lines.append("  checked   " + ("\n            ".join(wrapped) if ran else "nothing: no check or invariant ran"))
-    # Grouped by reason: when a property did not run, every check it owns says the same.
-    unchecked: dict[str, list[str]] = {}
-    for name, reason in sorted(report.not_evaluated.items()):
-        unchecked.setdefault(reason, []).append(name)
-    for reason, names in unchecked.items():
-        lines.append(f"  unchecked {', '.join(names)}: {reason}")
-    lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
-    for finding in report.findings:
-        lines.append(
-            f"    [{finding.category}] {finding.title}: {finding.location}"
-            + (f" (first seen at request {finding.first_seen})" if finding.first_seen else "")
-            + (f" [{finding.confirmation}]" if finding.confirmation else "")
-            + "\n"
-            f"        expected {finding.expected}; got {finding.actual}"
-            + (f"\n        consumers {', '.join(finding.consumer_names)}" if finding.consumers else "")
-        )
-    if report.baseline:
-        lines.append(f"  baseline  {report.baseline}: {len(report.accepted)} accepted, {len(report.resolved)} resolved")
-        for finding in report.accepted:
-            lines.append(f"    accepted [{finding.category}] {finding.title}: {finding.location}")
-        for entry in report.resolved:
-            lines.append(f"    resolved [{entry.category}] {entry.location} ({entry.check}): no longer seen")
-    if report.stopped:
-        lines.append(f"  stopped   {report.stopped}")
-    if report.error:
-        lines.append(f"  error     {report.error}")
-    if report.crash:
-        lines.append(f"  failed    {report.crash.splitlines()[0]} (the traceback is on stderr and in the reports)")
-    if report.seed is not None:
-        lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
-    return "\n".join(lines)
 
 
 def _check_drifts(flag: str, names: list[str]) -> None:
@@ -494,6 +449,10 @@ class _Outputs:
     mock: bool = False
     # GITHUB_STEP_SUMMARY: the CI's job summary, which the run appends its Markdown to.
     step_summary: Path | None = None
+    verbosity: Verbosity = Verbosity.NORMAL
+    style: Style = field(default_factory=Style)
+    # Seconds for writing all of the above once the last request is answered (WRITE_DEADLINE).
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -531,7 +490,8 @@ def _run_until_stopped(
             TargetInfo(), args.seed, started, crash=f"while checking the settings:\n{traceback.format_exc()}"
         )
         report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
-        return _finish(report, _Outputs(report_dir, Scrubber(Credentials.secrets_in(env))), out, err)
+        outputs = _Outputs(report_dir, Scrubber(Credentials.secrets_in(env)), **_terminal(args, out, env))
+        return _finish(report, outputs, out, err)
     report, secrets = _send(plan, stop, err)
     args = plan.args
     outputs = _Outputs(
@@ -543,8 +503,14 @@ def _run_until_stopped(
         history=args.history,
         mock=plan.target.is_mock,
         step_summary=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+        **_terminal(args, out, env),
     )
     return _finish(report, outputs, out, err)
+
+
+def _terminal(args: argparse.Namespace, out: TextIO, env: Mapping[str, str]) -> dict[str, Any]:
+    """How much the summary says (-v, -q) and whether it is coloured (a TTY, NO_COLOR, --no-color)."""
+    return {"verbosity": _verbosity(args), "style": Style.for_stream(out, env, no_color=args.no_color)}
 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
@@ -646,7 +612,8 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
     """The run's report, and the secrets its outputs must not show. Never raises: a bug is in the report."""
     started = utc_now()
     target, secrets = plan.target, plan.target.credentials.secrets()
-    progress = _Progress(err)
+    quiet = _verbosity(plan.args) is Verbosity.QUIET
+    progress = Progress(err, quiet=quiet)
     report: RunReport | None = None
 
     def accepted(secrets: list[str]) -> Callable[[Finding], bool]:
@@ -670,7 +637,8 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
     stage = "starting the run"
     try:
         if target.is_mock:
-            err.write("dcs-contract: no target configured, starting the embedded mock\n")
+            if not quiet:
+                err.write("dcs-contract: no target configured, starting the embedded mock\n")
             stage = "starting the embedded mock"
             with embedded_mock(plan.spec, target, **plan.mock_options) as (mock_target, _state):
                 secrets = mock_target.credentials.secrets()
@@ -678,8 +646,9 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
                 report = contract(mock_target, secrets)
                 stage = "stopping the embedded mock"
         else:
-            say = Scrubber(secrets).text
-            err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
+            if not quiet:
+                say = Scrubber(secrets).text
+                err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
             stage = "the run, outside its properties"
             report = contract(target, secrets)
     except RunStopped as exc:
@@ -701,22 +670,70 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
 _T = TypeVar("_T")
 
 
+# What a run leaves is written within this many seconds of its last answer, however much the
+# target sent: past it, the step under way is left behind and the run exits 4 with what was
+# written. Every step is linear in what it writes; this bounds the one that is not, if any.
+WRITE_DEADLINE = 120.0
+# The reports are written last, so that they carry every failure before them: they get at
+# least this long, even once the deadline has passed.
+_REPORTS_GRACE = 10.0
+
+
+class _Late(Exception):
+    """A step of writing the outputs did not end within the time left to it."""
+
+
+def _within(seconds: float, step: Callable[[], _T]) -> _T:
+    """``step()``, or :class:`_Late` when it has not returned within ``seconds``.
+
+    Run in a daemon thread: one that never ends is left behind, and does not keep the
+    process alive once the exit code is given.
+    """
+    done: list[tuple[bool, Any]] = []
+
+    def work() -> None:
+        try:
+            done.append((True, step()))
+        except BaseException as exc:
+            done.append((False, exc))
+
+    worker = threading.Thread(target=work, name="dcs-contract-writer", daemon=True)
+    worker.start()
+    worker.join(max(0.0, seconds))
+    if not done:
+        raise _Late(f"not done within {seconds:g} s")
+    ok, value = done[0]
+    if not ok:
+        raise value
+    result: _T = value
+    return result
+
+
 def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> int:
     """Write what the run leaves, as much of it as can be written, and give the exit code.
 
     Every step is tried whatever failed before it; a failure is a crash (exit 4) that the
     reports carry. They are written last, so that they carry a failure of the baseline, the
-    recording or the summary too; if they cannot be written, stderr says so.
+    recording or the summary too; if they cannot be written, stderr says so. All of it is
+    done within ``outputs.deadline`` (:data:`WRITE_DEADLINE`): a step still running then is
+    a failure too, and what comes after it is still written.
     """
     scrubber = outputs.scrubber
     failures: list[str] = []
+    limit = WRITE_DEADLINE if outputs.deadline is None else outputs.deadline
+    expires = time.monotonic() + limit
+
+    def left() -> float:
+        return expires - time.monotonic()
 
     def attempt(what: str, step: Callable[[], _T]) -> _T | None:
         try:
-            return step()
+            return _within(left(), step)
+        except _Late:
+            failures.append(f"{what} failed: it did not end within the {limit:g} s given to writing the outputs")
         except Exception as exc:
             failures.append(f"{what} failed: {_reason(exc)}\n{traceback.format_exc()}")
-            return None
+        return None
 
     if outputs.baseline is not None:
         baseline = outputs.baseline
@@ -733,7 +750,7 @@ def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> i
         har = attempt(f"writing {recording}", lambda: write_har(report.traffic, recording, scrubber=scrubber))
         paths += [har] if har is not None else []
     # Built once before the reports only for its failure, which they must carry; printed after.
-    attempt("the summary", lambda: _summary(report.scrubbed(scrubber)))
+    attempt("the summary", lambda: summary(report.scrubbed(scrubber), verbosity=outputs.verbosity))
     run_id: int | None = None
     if outputs.history is not None:
         history = outputs.history
@@ -753,9 +770,15 @@ def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> i
         )
     for failure in failures:
         report = _with_crash(report, failure)
+    written = report
     unwritten: str | None = None
     try:
-        paths = write_reports(report, outputs.report_dir, scrubber=scrubber) + paths
+        paths = (
+            _within(max(left(), _REPORTS_GRACE), lambda: write_reports(written, outputs.report_dir, scrubber=scrubber))
+            + paths
+        )
+    except _Late as exc:
+        unwritten = f"{exc}, after the {limit:g} s given to writing the outputs"
     except Exception as exc:
         # A full disk needs no traceback; anything else is a bug, and needs one.
         unwritten = _reason(exc) if isinstance(exc, OSError) else f"{_reason(exc)}\n{traceback.format_exc()}"
@@ -765,12 +788,13 @@ def _finish(report: RunReport, outputs: _Outputs, out: TextIO, err: TextIO) -> i
         _say(err, scrubber, f"dcs-contract: the reports could not be written to {outputs.report_dir}: {unwritten}")
         _say(err, scrubber, "dcs-contract: the summary below is all this run leaves (exit 4)")
     try:
-        summary = _summary(report.scrubbed(scrubber))
+        text = summary(report.scrubbed(scrubber), verbosity=outputs.verbosity, style=outputs.style)
     except Exception:
-        summary = f"\ndcs-contract: {report.verdict.upper()} (the summary failed: see the reports)"
+        text = f"\ndcs-contract: {report.verdict.upper()} (the summary failed: see the reports)"
     try:
-        _say(out, scrubber, summary)
-        _say(out, scrubber, f"  reports   {', '.join(str(p) for p in paths) or 'none written'}")
+        _say(out, scrubber, text)
+        if outputs.verbosity is not Verbosity.QUIET:
+            _say(out, scrubber, f"  reports   {', '.join(str(p) for p in paths) or 'none written'}")
     except (OSError, ValueError) as exc:  # a closed stdout; one that cannot encode the text
         _say(err, scrubber, f"dcs-contract: the summary could not be printed: {_reason(exc)}")
         return EXIT_ERROR
@@ -860,14 +884,31 @@ def _docs(args: argparse.Namespace, out: TextIO) -> int:
 def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     args, resolved = _resolved(args, env)
     spec = load_spec(args.spec)
-    target = resolved.target(env)
-    settings = RunSettings.for_target(
-        target, max_requests=args.max_requests, rate_limit=args.rate_limit, timeout=args.timeout, shrink=False
+    report = read_report(args.report)
+    chosen = triage.replay_target(
+        report.target, resolved.target(env), source=_target_source(resolved), mock=args.mock, env=env
     )
-    mock_options = _mock_options(args) if target.is_mock else {}
-    code, lines, secrets = triage.replay_command(args, spec, target, settings, mock_options)
+    settings = RunSettings.for_target(
+        chosen.target, max_requests=args.max_requests, rate_limit=args.rate_limit, timeout=args.timeout, shrink=False
+    )
+    mock_options = _mock_options(args)
+    if not chosen.embedded and (len(mock_options) > 1 or mock_options["drifts"]):
+        raise ConfigError(
+            f"--mock-* flags apply to the embedded mock only, and this replay goes to {chosen.why}: "
+            "give --mock to use it"
+        )
+    code, lines, secrets = triage.replay_command(report, args.finding, spec, chosen, settings, mock_options)
     triage.say_all(out, lines, [*secrets, *Credentials.secrets_in(env)])
     return code
+
+
+def _target_source(resolved: config.Resolved) -> str:
+    """Which setting named the target: ``flag --base-url``, ``env DCS_REGION``, ``profile NAME in ./FILE``."""
+    for key in ("base_url", "region"):
+        setting = resolved[key]
+        if setting.value is not None:
+            return setting.source
+    return "nothing"
 
 
 def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
@@ -880,8 +921,10 @@ def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
     report = replace(report, findings=Consumers.of(spec).annotate(report.findings))
     scrubber = Scrubber(Credentials.secrets_in(env))
     paths = write_reports(report, args.report_dir, scrubber=scrubber)
-    _say(out, scrubber, _summary(report.scrubbed(scrubber)))
-    _say(out, scrubber, f"  reports   {', '.join(str(path) for path in paths)}")
+    terminal = _terminal(args, out, env)
+    _say(out, scrubber, summary(report.scrubbed(scrubber), **terminal))
+    if terminal["verbosity"] is not Verbosity.QUIET:
+        _say(out, scrubber, f"  reports   {', '.join(str(path) for path in paths)}")
     return _EXIT_BY_VERDICT[report.verdict]
 
 

@@ -39,7 +39,7 @@ from dcs_contract.findings import Finding, FindingLog
 from dcs_contract.formats import json_text, read_json
 from dcs_contract.invariants import Invariant, Invariants, Page
 from dcs_contract.operation import Operation
-from dcs_contract.report import RequestCounts, RunReport, SpecInfo, harness_version, utc_now
+from dcs_contract.report import RequestCounts, RunReport, SpecInfo, utc_now
 from dcs_contract.spec import Spec
 from dcs_contract.target import RunSettings, Target
 from dcs_contract.transport import EXPECT_REFUSAL, TrafficStats
@@ -200,6 +200,7 @@ class RunLog:
         crash: str | None = None,
         stopped: str | None = None,
         budget: dict[str, int] | None = None,
+        credentials_refused: bool = False,
     ) -> RunReport:
         """The report of the run: what it learned, and ``traffic``, what it sent."""
         evaluated, not_evaluated = self.coverage()
@@ -223,7 +224,7 @@ class RunLog:
             not_evaluated=not_evaluated,
             traffic=list(traffic.exchanges),
             spec=SpecInfo(sha256=self.spec.sha256, document=self.spec.document),
-            harness_version=harness_version(),
+            credentials_refused=credentials_refused,
         )
 
 

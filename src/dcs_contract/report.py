@@ -59,11 +59,14 @@ def harness_version() -> str:
         return "unknown"
 
 
-def verdict_of(*, findings: bool, error: str | None, crash: str | None) -> str:
-    """A bug in the harness is an error whatever else happened; drift found is drift, even when the run
-    was cut short; otherwise an error leaves the target untested."""
+def verdict_of(*, findings: bool, error: str | None, crash: str | None, credentials_refused: bool = False) -> str:
+    """A bug in the harness is an error whatever else happened; refused credentials leave the target
+    untested whatever the unauthenticated probe found, since nothing authenticated was judged; drift
+    found is drift, even when the run was cut short; otherwise an error leaves the target untested."""
     if crash:
         return "error"
+    if credentials_refused:
+        return "untestable"
     if findings:
         return "violations"
     return "untestable" if error else "conforms"
@@ -82,16 +85,22 @@ class TargetInfo:
     empty_instance_id: str | None = None
     credentials: str | None = None
     sdk: str | None = None
+    # The run served its own mock on loopback: replay serves a fresh one, never a live target.
+    embedded_mock: bool = False
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> TargetInfo:
-        return cls(**{f.name: data.get(f.name) for f in fields(cls)})
+        texts = {f.name: data.get(f.name) for f in fields(cls) if f.name != "embedded_mock"}
+        return cls(**texts, embedded_mock=data.get("embedded_mock") is True)
 
     def scrubbed(self, scrubber: Scrubber) -> TargetInfo:
-        return replace(self, **{f.name: scrubber.text(v) for f in fields(self) if (v := getattr(self, f.name))})
+        texts: dict[str, Any] = {
+            f.name: scrubber.text(v) for f in fields(self) if isinstance(v := getattr(self, f.name), str) and v
+        }
+        return replace(self, **texts)
 
-    def as_dict(self) -> dict[str, str | None]:
-        data = asdict(self)
+    def as_dict(self) -> dict[str, str | bool | None]:
+        data: dict[str, str | bool | None] = asdict(self)
         # Only an SDK comparison has one: the report.json of a run never had the key.
         if self.sdk is None:
             del data["sdk"]
@@ -168,7 +177,8 @@ class RunReport:
     not_evaluated: dict[str, str] = field(default_factory=dict)
     traffic: Sequence[Exchange] = field(default=(), repr=False, compare=False)
     spec: SpecInfo | None = None
-    harness_version: str | None = None
+    # Every report says which harness wrote it; one read back keeps what its file said.
+    harness_version: str | None = field(default_factory=lambda: harness_version())
     # How the budget was planned: max_requests, probe_plan (its requests at most) and reserve;
     # probe_plan_sent, the requests it took, once it was sent whole.
     budget: dict[str, int] = field(default_factory=dict)
@@ -176,6 +186,9 @@ class RunReport:
     stopped: str | None = None
     # The settings the run had (max_examples, max_requests, rate_limit, ...): what a history keeps.
     settings: dict[str, Any] = field(default_factory=dict)
+    # The target refused the credentials (401/403): nothing authenticated was tested, so the run is
+    # untestable (exit 3) whatever else it found; what it found stays in the report.
+    credentials_refused: bool = False
 
     def __post_init__(self) -> None:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
@@ -189,7 +202,12 @@ class RunReport:
 
     @property
     def verdict(self) -> str:
-        return verdict_of(findings=bool(self.findings), error=self.error, crash=self.crash)
+        return verdict_of(
+            findings=bool(self.findings),
+            error=self.error,
+            crash=self.crash,
+            credentials_refused=self.credentials_refused,
+        )
 
     def scrubbed(self, scrubber: Scrubber) -> RunReport:
         """This report as it may be written: every text from the target or the run scrubbed, then cut."""
@@ -244,6 +262,7 @@ class RunReport:
             "stopped": self.stopped,
             "settings": dict(self.settings),
             "harness_version": self.harness_version,
+            "credentials_refused": self.credentials_refused,
             "spec": self.spec.as_dict() if self.spec is not None else None,
         }
 
@@ -283,6 +302,7 @@ class RunReport:
             budget=dict(data.get("budget", {})),
             stopped=data.get("stopped"),
             settings=dict(data.get("settings", {})),
+            credentials_refused=data.get("credentials_refused") is True,
         )
         if report.verdict != data["verdict"]:
             raise ValueError(

@@ -117,6 +117,7 @@ def run_contract(
     error: str | None = None
     crash: str | None = None
     halted: str | None = None
+    refused = False
     with client:
         # Each way the run can end is caught here, where the findings so far are at hand:
         # they are reported whatever stopped the run.
@@ -149,7 +150,7 @@ def run_contract(
             else:
                 error = f"{exc} during {stage}: the probe plan was not sent whole, {sent.retries} requests were retries"
         except AuthRejected as exc:
-            error = _what_to_check(exc, target)
+            error, refused = _what_to_check(exc, target), True
         except TargetUnavailable as exc:
             error = str(exc)
         except FirstFinding:
@@ -190,6 +191,7 @@ def run_contract(
         crash=crash,
         stopped=halted,
         budget=budget,
+        credentials_refused=refused,
     )
 
 

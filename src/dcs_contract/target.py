@@ -214,6 +214,8 @@ class Target:
     instance_id: str | None
     empty_instance_id: str | None = None
     credentials: Credentials = field(default_factory=Credentials)
+    # Pointed at the embedded mock this run serves itself (``with_mock``): reports say so.
+    embedded: bool = False
 
     @property
     def is_mock(self) -> bool:
@@ -272,6 +274,7 @@ class Target:
             instance_id=instance_id,
             empty_instance_id=empty_instance_id,
             credentials=credentials,
+            embedded=True,
         )
 
     def describe(self) -> TargetInfo:
@@ -282,6 +285,7 @@ class Target:
             instance_id=self.instance_id,
             empty_instance_id=self.empty_instance_id,
             credentials=self.credentials.describe(),
+            embedded_mock=self.embedded,
         )
 
 

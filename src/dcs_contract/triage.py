@@ -12,9 +12,9 @@ parsed arguments and gives the exit code.
 - ``dcs-contract history --history FILE [--last N]``: one line per run, then each finding's
   first and last run, how often it was seen, and whether it comes and goes.
 - ``dcs-contract replay REPORT [--finding FINGERPRINT]``: each finding's requests sent again
-  through the same guarded transport (GET only, budget, rate limit, signing) to the target
-  the settings name now, and judged again: FIXED or STILL FAILING. Exit 0 only when every
-  finding replayed is fixed.
+  through the same guarded transport (GET only, budget, rate limit, signing) to the report's
+  own target, or to the one the settings name now (and the summary says so), and judged
+  again: FIXED or STILL FAILING. Exit 0 only when every finding replayed is fixed.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,14 +35,24 @@ from dcs_contract.formats import printable
 from dcs_contract.history import History, HistoryError
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RunReport
+from dcs_contract.report import RunReport, TargetInfo
 from dcs_contract.reproduce import Rebase, not_replayable, reproduce
+from dcs_contract.signing import Credentials
 from dcs_contract.spec import Spec
 from dcs_contract.suite import guarded
-from dcs_contract.target import RunSettings, Target
+from dcs_contract.summary import plural
+from dcs_contract.target import RunSettings, Target, check_id, check_url
 from dcs_contract.transport import build_client
 
-__all__ = ["MOCK_TARGET", "diff_command", "history_command", "replay_command", "step_summary"]
+__all__ = [
+    "MOCK_TARGET",
+    "ReplayTarget",
+    "diff_command",
+    "history_command",
+    "replay_command",
+    "replay_target",
+    "step_summary",
+]
 
 # How the history names the embedded mock: its port changes from run to run, it does not.
 MOCK_TARGET = "embedded mock"
@@ -170,33 +180,107 @@ def _selected(report: RunReport, fingerprint: str | None) -> list[Finding]:
     return chosen
 
 
+@dataclass(frozen=True)
+class ReplayTarget:
+    """Where a replay sends, and why there: the summary says it, so that no target changes silently."""
+
+    target: Target
+    why: str
+
+    @property
+    def embedded(self) -> bool:
+        return self.target.is_mock
+
+
+def _recorded_embedded_mock(recorded: TargetInfo) -> bool:
+    # A history stores the embedded mock's runs under one name, whatever their port.
+    return recorded.embedded_mock or recorded.base_url == MOCK_TARGET
+
+
+def replay_target(
+    recorded: TargetInfo, configured: Target, *, source: str, mock: bool, env: Mapping[str, str]
+) -> ReplayTarget:
+    """The target a replay of a report of ``recorded`` goes to.
+
+    The report's own target, unless the configuration names another (``configured``, named
+    by ``source``), or ``mock`` (``--mock``) asks for the embedded mock. A report of a live
+    target is never replayed against the embedded mock unless asked: a forgotten
+    ``--profile`` would turn real drift into FIXED.
+    """
+    shown = recorded.base_url or "no target"
+    if mock:
+        if not configured.is_mock:
+            raise ConfigError(f"--mock, but {source} names a target: give one or the other")
+        return ReplayTarget(configured, f"the embedded mock (--mock), not the report's target {shown}")
+    if not configured.is_mock:
+        same = configured.base_url == recorded.base_url
+        why = (
+            f"the report's target, as {source} names it"
+            if same
+            else f"named by {source}, not the report's target {shown}"
+        )
+        return ReplayTarget(configured, why)
+    if _recorded_embedded_mock(recorded):
+        return ReplayTarget(configured, "a fresh embedded mock, as the report's run had")
+    if not recorded.base_url:
+        raise ConfigError(
+            "the report names no target to replay against: "
+            "configure one (--base-url, --region, --profile) or give --mock"
+        )
+    where = f"the report's target {recorded.base_url}"
+    try:
+        base_url = check_url(recorded.base_url, setting="the report's target.base_url")
+        target = Target(
+            base_url=base_url,
+            project_id=check_id(recorded.project_id or "", "the report's target.project_id"),
+            instance_id=check_id(recorded.instance_id or "", "the report's target.instance_id"),
+            empty_instance_id=(
+                check_id(recorded.empty_instance_id, "the report's target.empty_instance_id")
+                if recorded.empty_instance_id
+                else None
+            ),
+            credentials=Credentials.from_env(env),
+        )
+        target.require_live_settings()
+    except ConfigError as exc:
+        raise ConfigError(
+            f"replaying against {where}: {exc} (or name another target, or give --mock for the embedded mock)"
+        ) from None
+    return ReplayTarget(target, "the report's target (no target configured)")
+
+
 def replay_command(
-    args: argparse.Namespace, spec: Spec, target: Target, settings: RunSettings, mock_options: Mapping[str, Any]
+    report: RunReport,
+    fingerprint: str | None,
+    spec: Spec,
+    chosen: ReplayTarget,
+    settings: RunSettings,
+    mock_options: Mapping[str, Any],
 ) -> tuple[int, list[str], list[str]]:
     """(exit code, the lines to print, the secrets they must not show)."""
-    report = read_report(args.report)
-    findings = _selected(report, args.finding)
+    findings = _selected(report, fingerprint)
+    target = chosen.target
     if not findings:
-        return 0, [f"dcs-contract replay: {args.report} has no finding to replay"], target.credentials.secrets()
-    if target.is_mock:
+        return 0, ["dcs-contract replay: the report has no finding to replay"], target.credentials.secrets()
+    if chosen.embedded:
         state = MockState.default(spec, **mock_options)
         with MockServer(create_app(state)) as server:
             mock = target.with_mock(
                 server.base_url, state.project_id, state.instance_id, state.empty_instance_id, state.credentials
             )
-            return _replay(report, findings, spec, mock, settings)
-    return _replay(report, findings, spec, target, settings)
+            return _replay(report, findings, spec, mock, settings, chosen.why)
+    return _replay(report, findings, spec, target, settings, chosen.why)
 
 
 def _replay(
-    report: RunReport, findings: list[Finding], spec: Spec, target: Target, settings: RunSettings
+    report: RunReport, findings: list[Finding], spec: Spec, target: Target, settings: RunSettings, destination: str
 ) -> tuple[int, list[str], list[str]]:
     assert target.base_url is not None and target.project_id is not None and target.instance_id is not None
     secrets = target.credentials.secrets()
     # A report's texts are cut for the terminal: scrubbed of this target's secrets first, never after.
     scrubber = Scrubber(secrets)
     rebase = Rebase.between(report.target, target.project_id, target.instance_id, target.empty_instance_id)
-    lines = [f"dcs-contract replay: {len(findings)} findings against {target.base_url}"]
+    lines = [f"dcs-contract replay: {plural(len(findings), 'finding')} against {target.base_url}: {destination}"]
     client = build_client(
         target.base_url,
         auth=target.credentials.auth(target.project_id),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import socket
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -13,13 +14,15 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from dcs_contract.cli import _EXIT_BY_VERDICT, _summary, main
+from dcs_contract.cli import _EXIT_BY_VERDICT, main
 from dcs_contract.engine import PropertyRun
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.report import VERDICTS, RequestCounts, RunReport, TargetInfo
 from dcs_contract.signing import AkSkAuth
 from dcs_contract.spec import Spec
+from dcs_contract.summary import Verbosity
+from dcs_contract.summary import summary as _summary
 from dcs_contract.target import BOUNDS
 from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 from tests.harness.leaks import assert_no_leak
@@ -212,14 +215,19 @@ def test_the_summary_lists_what_ran_and_what_did_not_from_the_run() -> None:
         },
         skipped={"empty-instance": "no DCS_EMPTY_INSTANCE_ID given"},
     )
-    summary = _summary(report)
+    summary = _summary(report, verbosity=Verbosity.VERBOSE)
     assert "checked   page-size=2  status_code_conformance=3" in summary
     assert "unchecked adjacent-windows-add-up, window-contains: no query had a time window" in summary
     assert "unchecked past-end-empty: page-walk did not run" in summary
     assert "skipped   empty-instance: no DCS_EMPTY_INSTANCE_ID given" in summary
     assert "response_schema_conformance" not in summary and "x-invariants" not in summary
-    nothing = _summary(RunReport(**{**report.__dict__, "evaluated": {}, "not_evaluated": {}}))
+    nothing = _summary(
+        RunReport(**{**report.__dict__, "evaluated": {}, "not_evaluated": {}}), verbosity=Verbosity.VERBOSE
+    )
     assert "checked   nothing: no check or invariant ran" in nothing
+    # Without -v the counters stay out of the way; what was skipped is still said.
+    normal = _summary(report)
+    assert "checked" not in normal and "unchecked" not in normal and "skipped   empty-instance" in normal
 
 
 def test_every_verdict_has_its_exit_code() -> None:
@@ -275,7 +283,7 @@ def _outputs(captured: pytest.CaptureResult[str], directory: Path) -> dict[str, 
     [
         ("write_har", _no_space, "writing {reports}/traffic.har failed: No space left on device: the-file"),
         ("write_har", _a_bug, "writing {reports}/traffic.har failed: RuntimeError: an injected bug"),
-        ("_summary", _a_bug, "the summary failed: RuntimeError: an injected bug"),
+        ("summary", _a_bug, "the summary failed: RuntimeError: an injected bug"),
         ("_judged", _a_bug, "the baseline {baseline} failed: RuntimeError: an injected bug"),
         ("_judged", _no_space, "the baseline {baseline} failed: No space left on device: the-file"),
     ],
@@ -315,6 +323,30 @@ def test_a_failure_after_the_run_exits_4_and_the_reports_carry_it(
     methods = [entry.method for entry in state.requests()]
     assert set(methods) == {"GET"} and len(methods) == report["requests"]["total"] > 0
     assert_no_leak(_outputs(captured, reports), state.credentials.secrets())
+
+
+def test_outputs_still_unwritten_at_the_deadline_exit_4_with_what_was_written(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A step that never ends (a HAR writer stuck on what a target sent) does not hold the run past the deadline."""
+    reports, baseline = tmp_path / "reports", tmp_path / "b.json"
+    stuck = threading.Event()
+    monkeypatch.setattr("dcs_contract.cli.WRITE_DEADLINE", 0.5)
+    # Left behind by the run, it must not outlive the test: the test releases it at the end.
+    monkeypatch.setattr("dcs_contract.cli.write_har", lambda *args, **kwargs: stuck.wait(30))
+    argv = ["run", "--report-dir", str(reports), "--record", "--baseline", str(baseline), "--baseline-update"]
+    try:
+        with serve(drifts=("extra-field",)) as (server, state):
+            assert main([*argv, *QUICK_LIVE], env=live_env(server, state)) == 4
+    finally:
+        stuck.set()
+    captured = capsys.readouterr()
+    expected = f"writing {reports}/traffic.har failed: it did not end within the 0.5 s given to writing the outputs"
+    assert expected in captured.err
+    report = json.loads((reports / "report.json").read_text())
+    assert report["verdict"] == "error" and report["crash"].startswith(expected)
+    assert baseline.exists() and not (reports / "traffic.har").exists()
+    assert "dcs-contract: ERROR: the harness failed" in captured.out
 
 
 @pytest.mark.parametrize("failure", [_no_space, _a_bug], ids=["disk-full", "bug"])

@@ -199,6 +199,47 @@ def test_a_finding_the_budget_cannot_send_again_is_labelled_not_confirmed_and_no
     assert sent == 1 and finding.requests
 
 
+def test_a_live_report_is_replayed_against_its_own_target_never_silently_against_the_mock(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A forgotten --profile must not turn staging's drift into FIXED against the embedded mock."""
+
+    def no_mock(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the embedded mock was started for a live report")
+
+    report = str(tmp_path / "report.json")
+    with serve(drifts=("size-as-string",)) as (staging, state):
+        env, staging_url = live_env(staging, state), staging.base_url
+        argv = ["run", "--report-dir", str(tmp_path), *QUICK, "--rate-limit", "1000", "--no-confirm"]
+        assert main(argv, env=env) == 1
+        monkeypatch.setattr("dcs_contract.triage.MockServer", no_mock)
+        credentials_only = {name: value for name, value in env.items() if name.startswith("CLOUD_SDK_")}
+        sent = len(state.requests())
+        # No target configured: the report's own, with the environment's credentials.
+        assert main(["replay", report, "--rate-limit", "1000"], env=credentials_only) == 1
+        out = capsys.readouterr().out
+        assert f"against {staging.base_url}: the report's target (no target configured)" in out
+        assert "STILL FAILING" in out and len(state.requests()) > sent
+        # No credentials either: refused before anything is sent, naming what to set.
+        sent = len(state.requests())
+        assert main(["replay", report], env={}) == 2
+        err = capsys.readouterr().err
+        assert f"replaying against the report's target {staging.base_url}: no credentials" in err
+        assert "--mock" in err and len(state.requests()) == sent
+        # Another target named: the summary says it is not the report's.
+        with serve() as (fixed, fixed_state):
+            other, fixed_url = live_env(fixed, fixed_state), fixed.base_url
+            assert main(["replay", report, "--rate-limit", "1000"], env=other) == 0
+            out = capsys.readouterr().out
+        assert f"against {fixed_url}: named by env DCS_BASE_URL, not the report's target {staging_url}" in out
+    monkeypatch.undo()
+    # Only --mock sends a live report to the embedded mock, and it says so.
+    assert main(["replay", report, "--mock"], env={}) == 0
+    assert f"the embedded mock (--mock), not the report's target {staging_url}" in capsys.readouterr().out
+    assert main(["replay", report, "--mock"], env=env) == 2
+    assert "--mock, but env DCS_BASE_URL names a target" in capsys.readouterr().err
+
+
 def test_replay_refuses_a_report_edited_to_leave_the_endpoint_and_sends_nothing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], serve: Serve
 ) -> None:

@@ -192,7 +192,10 @@ REPORT_SCHEMA: dict[str, Any] = {
         "verdict": {"enum": list(VERDICTS)},
         "target": {
             "type": "object",
-            "properties": {info.name: _OPTIONAL_TEXT for info in fields(TargetInfo)},
+            "properties": {
+                **{info.name: _OPTIONAL_TEXT for info in fields(TargetInfo) if info.name != "embedded_mock"},
+                "embedded_mock": {"type": "boolean"},
+            },
         },
         "started": _TEXT,
         "finished": _TEXT,
@@ -224,6 +227,7 @@ REPORT_SCHEMA: dict[str, Any] = {
             },
         },
         "harness_version": _OPTIONAL_TEXT,
+        "credentials_refused": {"type": "boolean"},
         "budget": {"type": "object", "additionalProperties": _COUNT},
         "stopped": _OPTIONAL_TEXT,
         "settings": {"type": "object"},
