@@ -22,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import re
+import string
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -37,9 +38,16 @@ MIN_FRAGMENT = 8
 SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
 # scheme://user:password@host: the user-info is dropped, whatever it holds. Up to the last @
 # of the URL, since passwords are written with raw / ? # @ in them, whatever RFC 3986 says.
-_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@")
+# The scheme is [A-Za-z][A-Za-z0-9+.-]*, the URL runs up to whitespace or " ' < >. It is found
+# by a scan, not by one regex: a regex backtracks quadratically on a long run of letters.
+_SCHEME_CHARS = string.ascii_letters + string.digits + "+.-"
+_SCHEME_TAIL_CHARS = string.digits + "+.-"  # scheme characters that cannot start one
+# One character class, so it searches in linear time; \s is exactly str.isspace() on str.
+_URL_END_RE = re.compile(r"[\s\"'<>]")
 _ELLIPSIS = "…"
 _STRIDE = 4
+# Every window of MIN_FRAGMENT characters holds a whole _STRIDE-gram at a multiple of _STRIDE.
+assert MIN_FRAGMENT >= 2 * _STRIDE - 1
 
 
 def _forms(secret: str) -> set[str]:
@@ -69,13 +77,19 @@ class Scrubber:
         self._short = sorted((form for form in forms if len(form) < MIN_FRAGMENT), key=len, reverse=True)
         self._long = sorted(form for form in forms if len(form) >= MIN_FRAGMENT)
         self._longest = max((len(form) for form in forms), default=0)
-        # Every run of MIN_FRAGMENT or more characters of a form holds, at a position that is a
-        # multiple of _STRIDE in the text, one of the form's _STRIDE-grams: sampling the text there
-        # finds every fragment at a quarter of the look-ups, whatever the secrets' length.
-        self._grams: dict[str, list[tuple[str, int]]] = {}
-        for form in self._long:
-            for offset in range(len(form) - _STRIDE + 1):
-                self._grams.setdefault(form[offset : offset + _STRIDE], []).append((form, offset))
+        # A text holds a fragment of a form exactly where one of its MIN_FRAGMENT-character windows
+        # is a window of the form. Windows are only looked up around a multiple of _STRIDE whose
+        # _STRIDE-gram is one of a form's: that skips most of an ordinary text at a quarter of
+        # the look-ups, and costs a bounded number of look-ups a character on any text, whatever
+        # the secrets' length or how often they repeat themselves.
+        self._grams: frozenset[str] = frozenset(
+            form[offset : offset + _STRIDE] for form in self._long for offset in range(len(form) - _STRIDE + 1)
+        )
+        self._windows: frozenset[str] = frozenset(
+            form[offset : offset + MIN_FRAGMENT]
+            for form in self._long
+            for offset in range(len(form) - MIN_FRAGMENT + 1)
+        )
 
     def __repr__(self) -> str:  # never show what it hides
         return f"Scrubber({len(self._short) + len(self._long)} forms)"
@@ -88,7 +102,7 @@ class Scrubber:
         """
         text = printable(text)
         if "@" in text:
-            text = _USERINFO_RE.sub(lambda m: m["scheme"] + PLACEHOLDER + "@", text)
+            text = _without_userinfo(text)
         if self._grams:
             text = self._without_fragments(text)
         for form in self._short:
@@ -97,27 +111,38 @@ class Scrubber:
         return text
 
     def _without_fragments(self, text: str) -> str:
+        """Each run of overlapping (not merely touching) fragment windows becomes one placeholder.
+
+        That is what growing a maximal match of each form from each sampled gram and merging the
+        overlapping ones gives, since a maximal match is the union of its overlapping windows, but
+        it never walks over a secret once per time a target echoed it.
+        """
+        grams, windows, size = self._grams, self._windows, len(text)
+        last_window = size - MIN_FRAGMENT
         spans: list[tuple[int, int]] = []
-        grams, size = self._grams, len(text)
+        begin = end = 0  # the run of windows being built: text[begin:end], none while end == 0
         for at in range(0, size - _STRIDE + 1, _STRIDE):
-            for form, offset in grams.get(text[at : at + _STRIDE], ()):
-                begin, end = at, at + _STRIDE
-                # Grow the match both ways while text and form agree.
-                while begin > 0 and offset - (at - begin) > 0 and text[begin - 1] == form[offset - (at - begin) - 1]:
-                    begin -= 1
-                while end < size and offset + (end - at) < len(form) and text[end] == form[offset + (end - at)]:
-                    end += 1
-                if end - begin >= MIN_FRAGMENT:
-                    spans.append((begin, end))
-        if not spans:
+            if text[at : at + _STRIDE] not in grams:
+                continue  # no window holding this gram is a form's, so none starting in (at - _STRIDE, at]
+            if end > at and at <= last_window and text[at : at + MIN_FRAGMENT] in windows:
+                # Inside an echoed secret: the run reaches past `at` and now takes in this window,
+                # so the windows between them add nothing; one look-up for _STRIDE characters.
+                end = at + MIN_FRAGMENT
+                continue
+            # Windows ending at or before `end` add nothing to the run, whether they are a form's or not.
+            for window in range(max(at - _STRIDE + 1, end - MIN_FRAGMENT + 1, 0), min(at, last_window) + 1):
+                if text[window : window + MIN_FRAGMENT] in windows:
+                    if window >= end:  # touching the run is not overlapping it: a new placeholder
+                        if end:
+                            spans.append((begin, end))
+                        begin = window
+                    end = window + MIN_FRAGMENT
+        if not end:
             return text
+        spans.append((begin, end))
         pieces: list[str] = []
         last = 0
-        for begin, end in sorted(spans):
-            if begin < last:  # overlaps the span before: extend it
-                pieces[-1] = PLACEHOLDER
-                last = max(last, end)
-                continue
+        for begin, end in spans:
             pieces += [text[last:begin], PLACEHOLDER]
             last = end
         pieces.append(text[last:])
@@ -143,3 +168,38 @@ class Scrubber:
         if isinstance(value, (list, tuple)):
             return [self.data(item) for item in value]
         return value
+
+
+def _without_userinfo(text: str) -> str:
+    """``text`` with the user-info of every URL in it replaced, in time linear in its length.
+
+    Gives what ``re.sub`` of ``[A-Za-z][A-Za-z0-9+.-]*://[^\\s"'<>]*@`` by ``scheme://***@``
+    gives, without its backtracking: each "://" settles the whole run of URL characters around
+    it, since any later "://" in that run ends where it ends, so no region is scanned twice.
+    """
+    pieces: list[str] = []
+    kept = 0  # text[:kept] is in pieces
+    scanned = 0  # no URL starts before this: the end of the last match or of a run settled
+    last_at = text.rfind("@")
+    while True:
+        colon = text.find("://", scanned)
+        if colon < 0 or colon + 3 > last_at:
+            break  # no "://" with an @ after it
+        before = text[scanned:colon]
+        scheme_begin = colon - (len(before) - len(before.rstrip(_SCHEME_CHARS)))
+        # A match would start at the first letter of the scheme characters before "://"; with no
+        # letter there, no URL ends at this "://", but a later one in the same run still may.
+        if not text[scheme_begin:colon].lstrip(_SCHEME_TAIL_CHARS):
+            scanned = colon + 3
+            continue
+        url_end = _URL_END_RE.search(text, colon + 3)
+        run_end = len(text) if url_end is None else url_end.start()
+        at = text.rfind("@", colon + 3, run_end)
+        if at >= 0:
+            pieces += [text[kept : colon + 3], PLACEHOLDER, "@"]
+            kept = at + 1
+        scanned = run_end
+    if not pieces:
+        return text
+    pieces.append(text[kept:])
+    return "".join(pieces)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -19,9 +20,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcs_contract.cli import main
-from dcs_contract.redaction import MIN_FRAGMENT, Scrubber
+from dcs_contract.formats import printable
+from dcs_contract.redaction import MIN_FRAGMENT, PLACEHOLDER, Scrubber, _forms
 from tests.harness.hostile import HostileServer, Received, answer
-from tests.harness.leaks import leaks
+from tests.harness.leaks import fragments, leaks
 
 SECRET_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
 secrets_ = st.text(SECRET_ALPHABET, min_size=MIN_FRAGMENT, max_size=60)
@@ -76,6 +78,172 @@ def test_strings_in_keys_and_values_are_scrubbed() -> None:
     secret = "AKEXAMPLEKEY12345678"
     data = {f"x{secret}": [secret, {"k": f"…{secret[5:]}"}], "n": 3}
     assert not leaks(json.dumps(Scrubber([secret]).data(data)), secret)
+
+
+# -- the reference the linear scrubber replaces -------------------------------------------
+# Scrubber.text up to issue 19, kept as written then: right on every input, but quadratic on
+# long runs of letters (the regex) and on echoed secrets (the match grown from every gram).
+
+REFERENCE_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@")
+
+
+def reference_without_fragments(text: str, long_forms: list[str]) -> str:
+    grams: dict[str, list[tuple[str, int]]] = {}
+    for form in long_forms:
+        for offset in range(len(form) - 4 + 1):
+            grams.setdefault(form[offset : offset + 4], []).append((form, offset))
+    spans: list[tuple[int, int]] = []
+    size = len(text)
+    for at in range(0, size - 4 + 1, 4):
+        for form, offset in grams.get(text[at : at + 4], ()):
+            begin, end = at, at + 4
+            while begin > 0 and offset - (at - begin) > 0 and text[begin - 1] == form[offset - (at - begin) - 1]:
+                begin -= 1
+            while end < size and offset + (end - at) < len(form) and text[end] == form[offset + (end - at)]:
+                end += 1
+            if end - begin >= MIN_FRAGMENT:
+                spans.append((begin, end))
+    if not spans:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for begin, end in sorted(spans):
+        if begin < last:
+            pieces[-1] = PLACEHOLDER
+            last = max(last, end)
+            continue
+        pieces += [text[last:begin], PLACEHOLDER]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
+
+
+def reference_scrub(secrets: list[str], text: str) -> str:
+    forms: set[str] = set()
+    for secret in secrets:
+        if secret:
+            forms |= _forms(secret)
+    short = sorted((form for form in forms if len(form) < MIN_FRAGMENT), key=len, reverse=True)
+    long_forms = sorted(form for form in forms if len(form) >= MIN_FRAGMENT)
+    text = printable(text)
+    if "@" in text:
+        text = REFERENCE_USERINFO_RE.sub(lambda m: m["scheme"] + PLACEHOLDER + "@", text)
+    if long_forms:
+        text = reference_without_fragments(text, long_forms)
+    for form in short:
+        if form in text:
+            text = text.replace(form, PLACEHOLDER)
+    return text
+
+
+# What trips a URL scan or a fragment match: scheme and URL characters, their ends (quotes,
+# ASCII and unicode whitespace), and characters secrets are drawn from.
+_PIECES = ["://", "://", "a://", "1://", "@", "@", ":", "/", '"', "'", "<", ">"]
+_PIECES += [" ", "\t", "\u3000", "\x85", "\xa0", "\u2028", "\x1c"]
+_PIECES += ["a", "b", "Z", "0", "1", "9", "+", ".", "-", "%", "&", "é", "\\"]
+oracle_secrets = st.lists(
+    st.text(st.sampled_from(["a", "b", "1", ":", "/", "@", " ", "&", "é", '"']), max_size=14), max_size=3
+)
+
+
+@st.composite
+def oracle_cases(draw: st.DrawFn) -> tuple[list[str], str]:
+    secrets = draw(oracle_secrets)
+    sources = [st.sampled_from(_PIECES), st.text(max_size=3)]
+    if any(secrets):  # fragments of each form, so that matches start, stop and overlap anywhere
+        forms = sorted(set().union(*(_forms(secret) for secret in secrets if secret)))
+        sources.append(
+            st.builds(lambda f, i, n: f[i : i + n], st.sampled_from(forms), st.integers(0, 40), st.integers(0, 40))
+        )
+    return secrets, "".join(draw(st.lists(st.one_of(sources), max_size=24)))
+
+
+@settings(max_examples=1500, deadline=None)
+@given(case=oracle_cases())
+def test_the_linear_scrubber_gives_what_the_reference_gave(case: tuple[list[str], str]) -> None:
+    secrets, text = case
+    assert Scrubber(secrets).text(text) == reference_scrub(secrets, text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "://x@y",
+        "1abc://x@y",
+        "1+.://x@y",
+        "a:://x@y",
+        "ab://c\u3000d@e",
+        "ab://c\x1cd@e",
+        "a://b@c://d@e f://g@h",
+        "1://a://x@y",
+        "@://b://c@d",
+        "-://a@b c://d",
+    ],
+)
+def test_url_edge_cases_agree_with_the_reference(text: str) -> None:
+    assert Scrubber().text(text) == reference_scrub([], text)
+
+
+# -- hostile text up to the body cap ------------------------------------------------------
+
+BODY_CAP = 8 * 1024 * 1024
+_LETTERS = st.text(st.sampled_from("abcxyzAZ09"), min_size=1, max_size=4)
+_PADDING = st.text(st.sampled_from(' r"\n{}:,t'), max_size=6)
+
+
+@st.composite
+def hostile_cases(draw: st.DrawFn) -> tuple[list[str], str]:
+    """A text of up to BODY_CAP characters, made of few drawn pieces repeated, and its secrets.
+
+    Secrets are an AK, an SK and a token about as long as an IAM one (3,000 characters), with
+    runs of one character in it, as padding that repeats the secret's own characters is the worst
+    case for a matcher that grows matches.
+    """
+    ak = draw(st.text(st.sampled_from("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"), min_size=20, max_size=20))
+    sk = draw(st.text(st.sampled_from("abcdefghijklmnopqrstuvwxyz0123456789"), min_size=40, max_size=40))
+    run = draw(st.sampled_from("tr0"))
+    token = "MIIT" + draw(st.text(st.sampled_from("ABCxyz+/="), min_size=16, max_size=16)) * 180 + run * 100
+    secrets = [ak, sk, token]
+    size = draw(st.sampled_from([BODY_CAP // 8, BODY_CAP // 2, BODY_CAP]))
+    room = size - 16 * 1024  # for the repeated part: what follows it is never cut off by the cap
+    letters, padding = draw(_LETTERS), draw(_PADDING)
+    shape = draw(st.sampled_from(["letters", "url-run", "echo", "token-echo", "mixed"]))
+    secret = draw(st.sampled_from(secrets))
+    if shape == "letters":  # a remark of letters with one e-mail address and one URL in it
+        half = letters * (room // 2 // len(letters))
+        text = f"{half} ops@example.com {half}https://alice:{secret}@dcs.example.com/"
+    elif shape == "url-run":  # one run of URL characters with "://" all along it, and @ in it or past it
+        unit = "a://" + letters + draw(st.sampled_from(["@", ""]))
+        text = unit * (room // len(unit)) + " @ http://user:" + secret + "@h"
+    elif shape == "echo":  # a secret echoed, JSON-escaped and not, between padding
+        unit = padding + secret + padding + json.dumps(secret)[1:-1] + run * 9
+        text = unit * max(1, room // len(unit))
+    elif shape == "token-echo":  # the token echoed thousands of times, cut anywhere
+        cut = draw(st.integers(MIN_FRAGMENT, len(token)))
+        unit = token[:cut] + padding + run * 200
+        text = unit * max(1, room // len(unit)) + f"http://u:{sk}@h"
+    else:  # e-mail-like @s, "://" and a secret split by padding, over and over
+        unit = letters + "@" + padding + "://" + secret[: len(secret) // 2] + padding + secret[len(secret) // 2 :]
+        text = unit * max(1, room // len(unit)) + f" ftp://{ak}@h"
+    assert len(text) <= BODY_CAP
+    return secrets, text
+
+
+_KEPT_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://(?!\*\*\*@)[^\s\"'<>]*@")
+
+
+@settings(max_examples=6, deadline=None)
+@given(case=hostile_cases())
+def test_hostile_text_up_to_the_body_cap_is_scrubbed(case: tuple[list[str], str]) -> None:
+    secrets, text = case
+    clean = Scrubber(secrets).text(text)
+    # leaks() looks each fragment up once: the distinct ones are enough, and far fewer here.
+    survivors = {fragment for secret in secrets for fragment in set(fragments(secret)) if fragment in clean}
+    assert not survivors, "a fragment of a secret survived"
+    assert "alice" not in clean and "user:" not in clean and "http://u:" not in clean
+    # Searched at both ends only: the regex is what is quadratic on the 8 MiB in between.
+    for end in (clean[:400], clean[-400:]):
+        assert not _KEPT_USERINFO_RE.search(end), end
 
 
 # -- end to end ----------------------------------------------------------------------------
