@@ -10,6 +10,7 @@ import json
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -17,8 +18,10 @@ import pytest
 
 from dcs_contract.cli import main
 from dcs_contract.errors import ResponseTooLarge, StillThrottled, Unreachable
+from dcs_contract.mock.service import ServiceAnswer, ServiceCall
 from dcs_contract.transport import GuardedTransport, build_client
 from dcs_contract.wire import DeadlineTransport, finite_delay
+from tests.harness.conftest import Serve, live_env
 from tests.harness.hostile import (
     Behaviour,
     HostileServer,
@@ -241,3 +244,31 @@ def test_a_record_of_thousands_of_unknown_keys_is_reported_by_its_first(
     unknown = [f for f in findings if f["location"].startswith("/backup_record_response/*/k")]
     assert 1 <= len(unknown) <= 50
     assert any(f["check"] == "more_findings" for f in findings)
+
+
+def test_a_long_remark_of_letters_and_an_address_leaves_its_reports_well_within_the_deadline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], serve: Serve, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """200 KiB of letters and one e-mail address in every record: the scrubber once took minutes on it."""
+    remark = "a" * 200 * 1024 + " ops@example.com"
+
+    def chatty(call: ServiceCall, answer: ServiceAnswer) -> ServiceAnswer:
+        body = answer.body
+        if answer.status != 200 or body is None:
+            return answer
+        records = [{**record, "remark": remark} for record in body.get("backup_record_response", [])]
+        return replace(answer, body={**body, "backup_record_response": records})
+
+    # A bound twenty times what it takes: a scrubber that turns quadratic again fails here (exit 4).
+    monkeypatch.setattr("dcs_contract.cli.WRITE_DEADLINE", 20.0)
+    with serve(records=5) as (server, state):
+        state.served = chatty
+        env = live_env(server, state)
+        argv = ["run", "--report-dir", str(tmp_path), "--record", "--max-examples", "3", "--rate-limit", "1000"]
+        code = main([*argv, "--seed", "1", "--no-confirm"], env=env)
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    har = json.loads((tmp_path / "traffic.har").read_text())
+    bodies = [entry["response"]["content"].get("text", "") for entry in har["log"]["entries"]]
+    assert any("a" * 1000 in body and "ops@example.com" in body for body in bodies)
+    assert_no_leak(_outputs(tmp_path, captured), state.credentials.secrets())
