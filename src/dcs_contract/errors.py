@@ -6,6 +6,8 @@
     ├── ResponseTooLarge       a body over --max-body (decompressed): a finding, not a crash
     └── TargetUnavailable      the target could not be tested             (exit 3)
         ├── Unreachable        connection errors that retries did not absorb
+        ├── TlsRejected        a certificate or TLS handshake failure: never retried
+        ├── ProxyRejected      the proxy refused (407 credentials, 403 to CONNECT): never retried
         ├── AuthRejected       401/403: never retried, five bad signatures lock the AK
         ├── StillThrottled     429/502/503/504 after every retry
         └── BudgetExhausted    --max-requests reached before the run finished
@@ -24,11 +26,13 @@ __all__ = [
     "BudgetExhausted",
     "ConfigError",
     "DcsContractError",
+    "ProxyRejected",
     "ResponseTooLarge",
     "RunStopped",
     "SpecError",
     "StillThrottled",
     "TargetUnavailable",
+    "TlsRejected",
     "Unreachable",
 ]
 
@@ -65,6 +69,18 @@ class TargetUnavailable(DcsContractError):
 
 class Unreachable(TargetUnavailable):
     """The target did not answer (connection refused, DNS, timeouts) after the retries."""
+
+
+class TlsRejected(TargetUnavailable):
+    """The TLS handshake failed: an untrusted or wrong certificate, or a client certificate missing or refused.
+
+    Never retried: the server answered, and would answer the same. The message names the
+    failure, the host, and the flag or variable that fixes it.
+    """
+
+
+class ProxyRejected(TargetUnavailable):
+    """The proxy refused the request (407: credentials; 403 to CONNECT: its policy). Never retried."""
 
 
 class AuthRejected(TargetUnavailable):

@@ -5,6 +5,7 @@ It is the one place that enforces what a live target needs:
 - only GET leaves the harness (POST on the backups path creates a backup);
 - 401/403 stop the run at once, never retried (five bad signatures lock the AK);
 - 429/502/503/504 and connection errors are retried with backoff, honouring Retry-After;
+- a certificate or TLS handshake failure, and a proxy's refusal (407), are answers: never retried;
 - ``max_requests`` counts every attempt, retries included, and is never exceeded;
 - ``rate_limit`` spaces every attempt, retries included, from the previous answer;
 - ``deadline`` bounds each attempt as a whole (connect, headers, body), not each read;
@@ -30,6 +31,7 @@ from dcs_contract.errors import (
     AuthRejected,
     BudgetExhausted,
     DcsContractError,
+    ProxyRejected,
     ResponseTooLarge,
     RunStopped,
     StillThrottled,
@@ -37,6 +39,7 @@ from dcs_contract.errors import (
     Unreachable,
 )
 from dcs_contract.formats import printable, read_json
+from dcs_contract.network import proxy_refused, refusal
 from dcs_contract.redaction import SENSITIVE_HEADERS
 from dcs_contract.wire import (
     ACCEPT_ENCODING,
@@ -61,6 +64,7 @@ __all__ = [
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
 AUTH_STATUSES = frozenset({401, 403})
+PROXY_AUTH_STATUS = 407
 # A request flagged with this extension expects a refusal (the unauthenticated probe):
 # its 401 is the answer, not a reason to stop.
 EXPECT_REFUSAL = "dcs_contract.expect_refusal"
@@ -291,12 +295,19 @@ class GuardedTransport(httpx.BaseTransport):
             try:
                 response, oversized = self._send_once(request)
             except httpx.TransportError as exc:
+                refused = refusal(exc, host=request.url.host)
+                if refused is not None:
+                    raise refused from exc
                 if last:
                     raise Unreachable(f"{request.url.host} did not answer after {attempt + 1} attempts: {exc}") from exc
                 self.stats.retries += 1
                 self._sleep(delay)
                 delay *= 2
                 continue
+            if response.status_code == PROXY_AUTH_STATUS:
+                # Only a proxy sends 407 (a forwarded http:// request): not the target's answer to judge.
+                response.read()
+                raise ProxyRejected(proxy_refused(407, request.url.host, f"HTTP 407 {response.reason_phrase}"))
             if response.status_code in AUTH_STATUSES and not request.extensions.get(EXPECT_REFUSAL):
                 response.read()
                 raise _auth_rejected(response)

@@ -9,6 +9,9 @@ set by :func:`exchange_deadline` around the whole exchange, headers and body inc
         response = transport.handle_request(request)
         body = read_body(response, limit=8 * 1024 * 1024, expired=...)
 
+:class:`DeadlineTransport` sends each request direct or through a proxy, as its
+:class:`~dcs_contract.network.Network` says: the deadline holds on either route.
+
 :func:`read_body` reads a body within a cap that holds after decompression too: a gzip
 bomb of 4 MiB that inflates to 4 GiB stops at the cap, having used little more memory.
 """
@@ -18,6 +21,7 @@ from __future__ import annotations
 import contextvars
 import math
 import ssl
+import threading
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
@@ -26,6 +30,8 @@ from typing import Any
 
 import httpcore
 import httpx
+
+from dcs_contract.network import Network
 
 __all__ = ["ACCEPT_ENCODING", "BodyTooLarge", "DeadlineTransport", "exchange_deadline", "finite_delay", "read_body"]
 
@@ -105,23 +111,81 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         time.sleep(seconds)
 
 
-class DeadlineTransport(httpx.HTTPTransport):
-    """httpx's own HTTP transport, over sockets whose every operation respects the exchange's deadline.
+class _Route(httpx.HTTPTransport):
+    """httpx's own HTTP transport over ``pool``: its request and exception mapping kept as they are.
 
-    httpx does not take a network backend, so the connection pool it built is replaced by
-    one with httpx's own settings (TLS, limits, keep-alive expiry) over ours; its request and
-    exception mapping are kept as they are.
+    httpx does not take a network backend, so the pool it built is replaced by one with
+    httpx's own settings (TLS, limits, keep-alive expiry) over the deadline-aware backend.
     """
 
-    def __init__(self) -> None:
-        super().__init__(limits=_LIMITS)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=_LIMITS.max_connections,
-            max_keepalive_connections=_LIMITS.max_keepalive_connections,
-            keepalive_expiry=_LIMITS.keepalive_expiry,
-            network_backend=_DeadlineBackend(),
-        )
+    def __init__(self, pool: httpcore.ConnectionPool, ssl_context: ssl.SSLContext) -> None:
+        # verify= a context: httpx builds none of its own (nor reads the process's environment).
+        super().__init__(verify=ssl_context, limits=_LIMITS)
+        self._pool = pool
+
+
+class DeadlineTransport(httpx.BaseTransport):
+    """httpx's HTTP transport, over sockets whose every operation respects the exchange's deadline.
+
+    Each request goes where ``network`` says (:meth:`Network.proxy_for`): direct, or through
+    an HTTP proxy, which forwards an http:// request and tunnels an https:// one with CONNECT.
+    One pool per route, made when first used; every one over the same deadline-aware backend,
+    so that the deadline bounds the proxy's part of an exchange too. Default: direct.
+    """
+
+    def __init__(self, network: Network | None = None) -> None:
+        self._network = network if network is not None else Network.direct()
+        self._backend = _DeadlineBackend()
+        self._lock = threading.Lock()
+        self._routes: dict[tuple[str, tuple[str, str] | None] | None, _Route] = {}
+
+    def _route(self, url: httpx.URL) -> _Route:
+        proxy = self._network.proxy_for(url)
+        key = None if proxy is None else (str(proxy.url), proxy.auth)
+        with self._lock:
+            route = self._routes.get(key)
+            if route is None:
+                route = self._routes[key] = self._make_route(proxy)
+            return route
+
+    def _make_route(self, proxy: httpx.Proxy | None) -> _Route:
+        ssl_context = self._network.ssl_context()
+        if proxy is None:
+            pool = httpcore.ConnectionPool(
+                ssl_context=ssl_context,
+                max_connections=_LIMITS.max_connections,
+                max_keepalive_connections=_LIMITS.max_keepalive_connections,
+                keepalive_expiry=_LIMITS.keepalive_expiry,
+                network_backend=self._backend,
+            )
+        else:
+            pool = httpcore.HTTPProxy(
+                proxy_url=httpcore.URL(
+                    scheme=proxy.url.raw_scheme,
+                    host=proxy.url.raw_host,
+                    port=proxy.url.port,
+                    target=proxy.url.raw_path,
+                ),
+                # Sent as Proxy-Authorization to the proxy alone, never to the target.
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                ssl_context=ssl_context,
+                proxy_ssl_context=proxy.ssl_context,
+                max_connections=_LIMITS.max_connections,
+                max_keepalive_connections=_LIMITS.max_keepalive_connections,
+                keepalive_expiry=_LIMITS.keepalive_expiry,
+                network_backend=self._backend,
+            )
+        return _Route(pool, ssl_context)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._route(request.url).handle_request(request)
+
+    def close(self) -> None:
+        with self._lock:
+            routes, self._routes = list(self._routes.values()), {}
+        for route in routes:
+            route.close()
 
 
 class BodyTooLarge(Exception):

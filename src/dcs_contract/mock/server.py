@@ -6,6 +6,8 @@ with MockServer(create_app(state)) as server:
 
 from __future__ import annotations
 
+import os
+import ssl
 import threading
 import time
 from types import TracebackType
@@ -17,13 +19,42 @@ __all__ = ["MockServer"]
 
 
 class MockServer:
-    """An ASGI app on ``127.0.0.1``; port 0 picks a free ephemeral port."""
+    """An ASGI app on ``127.0.0.1``; port 0 picks a free ephemeral port.
 
-    def __init__(self, app: ASGIApp, *, host: str = "127.0.0.1", port: int = 0) -> None:
-        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    With ``ssl_certfile`` and ``ssl_keyfile`` it serves https; with ``ssl_ca_certs`` and
+    ``ssl_cert_reqs=ssl.CERT_REQUIRED`` it asks for a client certificate (mutual TLS).
+    ``loop``: uvicorn's event loop (a name, or "module:factory").
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        ssl_certfile: str | os.PathLike[str] | None = None,
+        ssl_keyfile: str | os.PathLike[str] | None = None,
+        ssl_ca_certs: str | os.PathLike[str] | None = None,
+        ssl_cert_reqs: int = ssl.CERT_NONE,
+        loop: str = "auto",
+    ) -> None:
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
+            ssl_ca_certs=None if ssl_ca_certs is None else os.fspath(ssl_ca_certs),
+            ssl_cert_reqs=ssl_cert_reqs,
+            loop=loop,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="dcs-contract-mock", daemon=True)
         self.host = host
+        self.scheme = "http" if ssl_certfile is None else "https"
 
     @property
     def port(self) -> int:
@@ -32,7 +63,7 @@ class MockServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self, timeout: float = 10.0) -> MockServer:
         self._thread.start()
