@@ -46,6 +46,7 @@ from dcs_contract.history import History
 from dcs_contract.invariants import Invariants
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
 from dcs_contract.mock.drift import DRIFTS
+from dcs_contract.network import Network, proxy_secrets_in
 from dcs_contract.plan import BudgetPlan
 from dcs_contract.properties import PROPERTIES
 from dcs_contract.recording import write_har
@@ -78,6 +79,11 @@ _EXIT_BY_VERDICT = {
 }
 _REPORT_FILES = ("report.json", "report.md", "junit.xml")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _secrets_in(env: Mapping[str, str]) -> list[str]:
+    """Every secret the environment holds: the credentials, and the passwords of its proxy URLs."""
+    return [*Credentials.secrets_in(env), *proxy_secrets_in(env)]
 
 
 def _one_line(text: str) -> str:
@@ -127,6 +133,34 @@ def _target_flags(command: argparse.ArgumentParser) -> None:
     target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
 
 
+def _tls_verify(text: str) -> bool | Path:
+    try:
+        return Network.parse_tls_verify(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _network_flags(command: argparse.ArgumentParser) -> None:
+    network = command.add_argument_group("network (a live target only; each flag wins over its environment variable)")
+    network.add_argument(
+        "--proxy",
+        metavar="URL",
+        help="a forward proxy, http://[user:password@]host:port; CONNECT for an https target "
+        "[HTTPS_PROXY, HTTP_PROXY, ALL_PROXY; NO_PROXY still applies]",
+    )
+    network.add_argument(
+        "--tls-verify",
+        type=_tls_verify,
+        metavar="PATH|true|false",
+        help="check the target's certificate: a CA bundle file or directory to trust, true, or false "
+        "(warned, and written in the report) [SSL_CERT_FILE, SSL_CERT_DIR, REQUESTS_CA_BUNDLE]",
+    )
+    network.add_argument("--request-cert", type=Path, metavar="FILE", help="a client certificate (PEM), for mutual TLS")
+    network.add_argument(
+        "--request-cert-key", type=Path, metavar="FILE", help="its private key (PEM, not encrypted), if not in FILE"
+    )
+
+
 def _config_flags(command: argparse.ArgumentParser) -> None:
     group = command.add_argument_group("configuration file (flag > env > profile > file defaults > built-in)")
     group.add_argument(
@@ -174,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         "3 the target could not be tested, 4 a bug in the harness (reports written, verdict error)",
     )
     _target_flags(run)
+    _network_flags(run)
     _config_flags(run)
     behaviour = run.add_argument_group("the run")
     behaviour.add_argument(
@@ -274,6 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
     replay.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
     replay.add_argument("--finding", metavar="FINGERPRINT", help="only this finding (a prefix is enough)")
     _target_flags(replay)
+    _network_flags(replay)
     _config_flags(replay)
     replay.add_argument("--max-requests", type=_integer, help=f"hard cap on requests ({BOUNDS['max_requests'].rule})")
     replay.add_argument("--rate-limit", type=_number, help=f"requests per second ({BOUNDS['rate_limit'].rule})")
@@ -490,7 +526,7 @@ def _run_until_stopped(
             TargetInfo(), args.seed, started, crash=f"while checking the settings:\n{traceback.format_exc()}"
         )
         report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
-        outputs = _Outputs(report_dir, Scrubber(Credentials.secrets_in(env)), **_terminal(args, out, env))
+        outputs = _Outputs(report_dir, Scrubber(_secrets_in(env)), **_terminal(args, out, env))
         return _finish(report, outputs, out, err)
     report, secrets = _send(plan, stop, err)
     args = plan.args
@@ -543,6 +579,16 @@ def _with_source(message: str, resolved: config.Resolved) -> str:
     return message
 
 
+def _network(resolved: config.Resolved, env: Mapping[str, str], *, embedded: bool) -> Network:
+    """How the target is reached. The embedded mock is on loopback: directly, whatever the environment's proxies."""
+    if not embedded:
+        return resolved.network(env)
+    given = [config.KEYS[key].flag for key in config.NETWORK_KEYS if resolved[key].source.startswith("flag")]
+    if given:
+        raise ConfigError(f"{given[0]} applies to a live target only: the embedded mock is served on loopback")
+    return Network.direct()
+
+
 def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
     """Every setting of ``run``, checked: a ConfigError or SpecError (exit 2) names the first that is wrong."""
     args, resolved = _resolved(args, env)
@@ -557,7 +603,10 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
     Consumers.of(spec)
     try:
         target = resolved.target(env)
-        settings = RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=args.record is not None)
+        network = _network(resolved, env, embedded=target.is_mock)
+        settings = RunSettings.for_target(
+            target, **resolved.run_overrides(), record_traffic=args.record is not None, network=network
+        )
     except ConfigError as exc:
         raise ConfigError(_with_source(str(exc), resolved)) from None
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
@@ -611,7 +660,7 @@ def _with_crash(report: RunReport, crash: str) -> RunReport:
 def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, list[str]]:
     """The run's report, and the secrets its outputs must not show. Never raises: a bug is in the report."""
     started = utc_now()
-    target, secrets = plan.target, plan.target.credentials.secrets()
+    target, secrets = plan.target, [*plan.target.credentials.secrets(), *plan.settings.network.secrets()]
     quiet = _verbosity(plan.args) is Verbosity.QUIET
     progress = Progress(err, quiet=quiet)
     report: RunReport | None = None
@@ -646,9 +695,11 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
                 report = contract(mock_target, secrets)
                 stage = "stopping the embedded mock"
         else:
+            say = Scrubber(secrets).text
             if not quiet:
-                say = Scrubber(secrets).text
                 err.write(say(f"dcs-contract: testing {target.base_url} with {target.credentials.describe()}") + "\n")
+            if plan.settings.network.tls_verify is False:
+                err.write(say(f"dcs-contract: warning: {TLS_UNVERIFIED}") + "\n")
             stage = "the run, outside its properties"
             report = contract(target, secrets)
     except RunStopped as exc:
@@ -670,6 +721,10 @@ def _send(plan: _Plan, stop: _StopOnSignals, err: TextIO) -> tuple[RunReport, li
 _T = TypeVar("_T")
 
 
+TLS_UNVERIFIED = (
+    "TLS verification is off (tls_verify false): the target's certificate is not checked, "
+    "and the report's settings say so"
+)
 # What a run leaves is written within this many seconds of its last answer, however much the
 # target sent: past it, the step under way is left behind and the run exits 4 with what was
 # written. Every step is linear in what it writes; this bounds the one that is not, if any.
@@ -889,7 +944,12 @@ def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
         report.target, resolved.target(env), source=_target_source(resolved), mock=args.mock, env=env
     )
     settings = RunSettings.for_target(
-        chosen.target, max_requests=args.max_requests, rate_limit=args.rate_limit, timeout=args.timeout, shrink=False
+        chosen.target,
+        max_requests=args.max_requests,
+        rate_limit=args.rate_limit,
+        timeout=args.timeout,
+        shrink=False,
+        network=_network(resolved, env, embedded=chosen.embedded),
     )
     mock_options = _mock_options(args)
     if not chosen.embedded and (len(mock_options) > 1 or mock_options["drifts"]):
@@ -897,8 +957,10 @@ def _replay(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> in
             f"--mock-* flags apply to the embedded mock only, and this replay goes to {chosen.why}: "
             "give --mock to use it"
         )
+    if settings.network.tls_verify is False:
+        sys.stderr.write(f"dcs-contract: warning: {TLS_UNVERIFIED}\n")
     code, lines, secrets = triage.replay_command(report, args.finding, spec, chosen, settings, mock_options)
-    triage.say_all(out, lines, [*secrets, *Credentials.secrets_in(env)])
+    triage.say_all(out, lines, [*secrets, *_secrets_in(env)])
     return code
 
 
@@ -919,7 +981,7 @@ def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
     options = {} if args.max_body is None else {"max_body": args.max_body}
     report = check_har(spec, args.files, empty_instance_id=empty, **options)
     report = replace(report, findings=Consumers.of(spec).annotate(report.findings))
-    scrubber = Scrubber(Credentials.secrets_in(env))
+    scrubber = Scrubber(_secrets_in(env))
     paths = write_reports(report, args.report_dir, scrubber=scrubber)
     terminal = _terminal(args, out, env)
     _say(out, scrubber, summary(report.scrubbed(scrubber), **terminal))
@@ -952,7 +1014,7 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     environment = os.environ if env is None else env
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
     # value echoed back): it goes through the scrubber too.
-    say = Scrubber(Credentials.secrets_in(environment)).text
+    say = Scrubber(_secrets_in(environment)).text
     try:
         if args.command == "mock":
             _mock(args, environment, sys.stdout)
@@ -970,7 +1032,7 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return _check_har(args, environment, sys.stdout)
         if args.command == "config":
             _, resolved = _resolved(args, environment)
-            sys.stdout.write(config.render(resolved, Scrubber(Credentials.secrets_in(environment))))
+            sys.stdout.write(config.render(resolved, Scrubber(_secrets_in(environment))))
             return EXIT_CONFORMS
         return _run(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:

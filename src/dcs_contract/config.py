@@ -63,6 +63,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dcs_contract.errors import ConfigError
+from dcs_contract.network import Network
 from dcs_contract.redaction import MIN_FRAGMENT, Scrubber
 from dcs_contract.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
 from dcs_contract.target import BOUNDS, RunSettings, Target
@@ -72,6 +73,7 @@ __all__ = [
     "CONFIG_FILE",
     "EXAMPLE",
     "KEYS",
+    "NETWORK_KEYS",
     "PROFILE_VARIABLE",
     "PYPROJECT",
     "Key",
@@ -89,14 +91,15 @@ PROFILE_VARIABLE = "DCS_PROFILE"
 _TABLE = "tool.dcs-contract"  # in pyproject.toml
 _SCHEMA_FILE = "config.schema.json"
 
-Kind = Literal["string", "integer", "number", "boolean", "path", "record"]
+# "switch": true, false or a path (record = true is REPORT_DIR/traffic.har; tls_verify = "ca.pem").
+Kind = Literal["string", "integer", "number", "boolean", "path", "switch"]
 _KIND_TEXT: dict[Kind, str] = {
     "string": "a string",
     "integer": "an integer",
     "number": "a number",
     "boolean": "true or false",
     "path": "a path (a string)",
-    "record": "true, false or a path",
+    "switch": "true, false or a path",
 }
 
 
@@ -198,14 +201,38 @@ KEYS: dict[str, Key] = {
         Key("history", "path", "The run history (one SQLite file) each run is appended to.", built_in_text="none"),
         Key(
             "record",
-            "record",
+            "switch",
             "Write the traffic, redacted, as a HAR file: true for REPORT_DIR/traffic.har, a path for that file, "
             "false for none.",
             built_in_text="off",
         ),
         Key("spec", "path", "Another spec file.", built_in_text="the packaged spec"),
+        Key(
+            "proxy",
+            "string",
+            "A forward proxy to the target, http://[user:password@]host:port: it wins over HTTPS_PROXY, "
+            "HTTP_PROXY and ALL_PROXY, and NO_PROXY still applies. The only setting that may hold a password, "
+            "best read from the environment (${PROXY_PASSWORD}); it is scrubbed from every output.",
+            built_in_text="HTTPS_PROXY, HTTP_PROXY or ALL_PROXY of the environment, if set",
+        ),
+        Key(
+            "tls_verify",
+            "switch",
+            "Check the target's TLS certificate: true, false (a warning, and written in the report), "
+            "or the path of a CA bundle file or directory to trust instead of the default ones.",
+            built_in_text="true: SSL_CERT_FILE, SSL_CERT_DIR and REQUESTS_CA_BUNDLE if set, else certifi's bundle",
+        ),
+        Key("request_cert", "path", "A client certificate (PEM) for mutual TLS.", built_in_text="none"),
+        Key(
+            "request_cert_key",
+            "path",
+            "The client certificate's private key (PEM, not encrypted), when not in the certificate's file.",
+            built_in_text="none",
+        ),
     )
 }
+# How the harness reaches a live target (network.Network): ignored for the embedded mock.
+NETWORK_KEYS = ("proxy", "tls_verify", "request_cert", "request_cert_key")
 _ENDPOINT = ("base_url", "region")
 _TARGET_KEYS = tuple(name for name, key in KEYS.items() if key.variable)
 _RUN_KEYS = (
@@ -298,6 +325,32 @@ class Resolved(Mapping[str, Setting]):
     def run_overrides(self) -> dict[str, Any]:
         """The keyword arguments of :meth:`RunSettings.for_target`; None leaves the target's default."""
         return {name: self.value(name) for name in _RUN_KEYS}
+
+    def network(self, env: Mapping[str, str]) -> Network:
+        """How a live target is reached: these settings' proxy and TLS, over the environment's.
+
+        A setting that no flag gave is named in messages by its key and where it came from.
+        """
+        names = {
+            "proxy": "proxy",
+            "tls_verify": "tls_verify",
+            "client_cert": "request_cert",
+            "client_key": "request_cert_key",
+        }
+        labels = {
+            field_name: f"{key} ({self[key].source})"
+            for field_name, key in names.items()
+            if self[key].value is not None and not self[key].source.startswith("flag")
+        }
+        verify = self.value("tls_verify")
+        return Network(
+            proxy=self.value("proxy"),
+            tls_verify=True if verify is None else verify,
+            client_cert=self.value("request_cert"),
+            client_key=self.value("request_cert_key"),
+            env=env,
+            labels=labels,
+        )
 
     def target(self, env: Mapping[str, str]) -> Target:
         """The target these settings name, with the credentials of ``env``.
@@ -562,7 +615,7 @@ def _from_table(table: _Table, key: Key, env: Mapping[str, str], directory: Path
             why = f" once ${{{', '.join(read)}}} is read" if read else ""
             raise ConfigError(f"{table.where} {key.name} is empty{why}: give a value, or leave the key out")
         source += "".join(f" via ${{{name}}}" for name in read)
-        value = directory / text if key.kind in ("path", "record") else text
+        value = directory / text if key.kind in ("path", "switch") else text
     elif key.kind == "number":
         value = float(value)
     return Setting(value, source)
@@ -690,9 +743,9 @@ def _property(key: Key) -> dict[str, Any]:
     words = [key.help, f"Flag {key.flag}."]
     if key.variable:
         words.append(f"Environment variable {key.variable} (wins over the file).")
-    if key.kind in ("string", "path", "record"):
+    if key.kind in ("string", "path", "switch"):
         words.append("May read the environment: ${NAME} or ${NAME:-default}.")
-    if key.kind in ("path", "record"):
+    if key.kind in ("path", "switch"):
         words.append("Relative to the file's directory.")
     bound = BOUNDS.get(key.name)
     if bound is not None:
@@ -701,7 +754,7 @@ def _property(key: Key) -> dict[str, Any]:
     schema: dict[str, Any] = {"description": " ".join(words)}
     if key.kind in ("string", "path"):
         schema |= {"type": "string", "minLength": 1}
-    elif key.kind == "record":
+    elif key.kind == "switch":
         schema |= {"type": ["boolean", "string"], "minLength": 1}
     else:
         schema["type"] = key.kind

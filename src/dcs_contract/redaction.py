@@ -35,7 +35,7 @@ PLACEHOLDER = "***"
 # A fragment this long of a secret is treated as the secret: shorter ones carry too little.
 MIN_FRAGMENT = 8
 # Headers that carry a credential (the AK/SK signature names the AK; the others are tokens).
-SENSITIVE_HEADERS = frozenset({"authorization", "x-auth-token", "x-security-token"})
+SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "x-auth-token", "x-security-token"})
 # scheme://user:password@host: the user-info is dropped, whatever it holds. Up to the last @
 # of the URL, since passwords are written with raw / ? # @ in them, whatever RFC 3986 says.
 # The scheme is [A-Za-z][A-Za-z0-9+.-]*, the URL runs up to whitespace or " ' < >. It is found

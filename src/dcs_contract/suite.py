@@ -59,9 +59,10 @@ def _what_to_check(exc: AuthRejected, target: Target) -> str:
 def guarded(
     settings: RunSettings, *, shared: bool = False, stopped: Callable[[], str | None] = lambda: None
 ) -> GuardedTransport:
-    """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline."""
+    """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline,
+    through the proxy and with the TLS trust of ``settings.network``."""
     return GuardedTransport(
-        DeadlineTransport(),
+        DeadlineTransport(settings.network),
         max_requests=settings.max_requests,
         rate_limit=settings.rate_limit,
         retries=settings.retries,

@@ -68,8 +68,9 @@ def _cause(report: RunReport) -> str:
         return f"the harness failed (a bug in dcs-contract, not drift): {first}; the traceback is in the reports"
     new = plural(len(report.findings), "new finding") if report.baseline else plural(len(report.findings), "finding")
     if report.credentials_refused:
-        kept = f"; {new} from before the refusal are in the reports" if report.findings else ""
-        return f"{report.error}{kept}"
+        verb = "is" if len(report.findings) == 1 else "are"
+        kept = f"; {new} from before the refusal {verb} in the reports" if report.findings else ""
+        return f"{(report.error or '').rstrip('.')}{kept}"
     if report.findings:
         cause = new
         if report.error:

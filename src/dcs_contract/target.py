@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from dcs_contract.errors import ConfigError
+from dcs_contract.network import Network
 from dcs_contract.report import TargetInfo
 from dcs_contract.signing import CREDENTIALS_HINT, Credentials
 from dcs_contract.transport import DEFAULT_MAX_BODY
@@ -308,6 +309,8 @@ class RunSettings:
     fail_fast: bool = False
     # Send each new finding's requests once more before the run ends, and label it.
     confirm: bool = True
+    # How the target is reached: proxy, TLS trust, client certificate. The embedded mock: directly.
+    network: Network = field(default_factory=Network.direct)
 
     # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
     LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {
@@ -330,7 +333,7 @@ class RunSettings:
 
     def described(self) -> dict[str, Any]:
         """The settings as a report and a history keep them: plain values, nothing secret among them."""
-        return {name: getattr(self, name) for name in _DESCRIBED}
+        return {**{name: getattr(self, name) for name in _DESCRIBED}, "network": self.network.describe()}
 
     def validate(self) -> None:
         """Every numeric setting within :data:`BOUNDS`; the error names the flag that sets it."""

@@ -276,7 +276,7 @@ def _replay(
     report: RunReport, findings: list[Finding], spec: Spec, target: Target, settings: RunSettings, destination: str
 ) -> tuple[int, list[str], list[str]]:
     assert target.base_url is not None and target.project_id is not None and target.instance_id is not None
-    secrets = target.credentials.secrets()
+    secrets = [*target.credentials.secrets(), *settings.network.secrets()]
     # A report's texts are cut for the terminal: scrubbed of this target's secrets first, never after.
     scrubber = Scrubber(secrets)
     rebase = Rebase.between(report.target, target.project_id, target.instance_id, target.empty_instance_id)

@@ -197,7 +197,9 @@ def test_a_401_with_a_body_over_the_cap_still_stops_the_run(tmp_path: Path, caps
     # The probe (no credential) expects its 401; the first signed request is refused, and that is all.
     assert [bool(r.headers.get("authorization")) for r in received] == [False, True]
     assert "refused the credentials: HTTP 401" in report["error"]
-    assert code == 1, "the probe's body over the cap is a finding, found before the refusal"
+    # Refused credentials leave the target untested (exit 3) whatever the unauthenticated probe found,
+    # and what it found, the probe's body over the cap, stays in the report.
+    assert code == 3 and report["verdict"] == "untestable" and report["findings"]
     assert {f["check"] for f in report["findings"]} == {"body_within_cap"}
     assert_no_leak(_outputs(tmp_path, capsys.readouterr()), [AK, SK])
 
