@@ -37,6 +37,7 @@ from dcs_contract.findings import CATEGORIES, Finding, RequestInfo
 from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, printable
 from dcs_contract.invariants import Page
 from dcs_contract.mock.drift import DRIFTS
+from dcs_contract.network import Network, proxy_secrets_in
 from dcs_contract.redaction import Scrubber
 from dcs_contract.report import (
     RequestCounts,
@@ -161,6 +162,7 @@ class _Profile:
     values: dict[str, Any]  # the options it gives, by their names: spec, max_requests, report_dir, ...
     target: Callable[[], Target]  # the target it names, with the environment's credentials
     overrides: dict[str, Any]  # RunSettings.for_target's keyword arguments: timeout, max_body, ...
+    network: Callable[[], Network]  # how a live target is reached: the file's proxy and TLS over the environment's
 
 
 def _profile(name: str | None, flags: Mapping[str, Any]) -> tuple[_Profile | None, str | None]:
@@ -178,7 +180,12 @@ def _profile(name: str | None, flags: Mapping[str, Any]) -> tuple[_Profile | Non
     if resolved.file is None:
         return None, None
     values = {key: resolved.value(key) for key in flags if resolved[key].source != "built-in"}
-    profile = _Profile(values, lambda: resolved.target(os.environ), dict(resolved.run_overrides()))
+    profile = _Profile(
+        values,
+        lambda: resolved.target(os.environ),
+        dict(resolved.run_overrides()),
+        lambda: resolved.network(os.environ),
+    )
     named = f", profile {resolved.profile!r}" if resolved.profile else ""
     return profile, f"settings of {resolved.file_shown}{named}"
 
@@ -261,7 +268,7 @@ class _Session:
 
     def scrubber(self) -> Scrubber:
         resolved = self.target.credentials.secrets() if self.target is not None else []
-        return Scrubber([*Credentials.secrets_in(os.environ), *resolved])
+        return Scrubber([*Credentials.secrets_in(os.environ), *proxy_secrets_in(os.environ), *resolved])
 
     def mark(self) -> TrafficMark | None:
         return self.guard.stats.mark() if self.guard is not None else None
@@ -411,9 +418,16 @@ def dcs_settings(pytestconfig: pytest.Config) -> RunSettings:
     """The session's settings, gentle on a live target; under pytest-xdist, this worker's share of budget and rate."""
     session = _session(pytestconfig)
     options = session.options
+    target = session.configured_target()
     try:
+        # A live target is reached as `dcs-contract run` reaches it (proxies, CAs); the embedded mock directly.
+        if target.is_mock:
+            network = Network.direct()
+        else:
+            network = session.profile.network() if session.profile is not None else Network(env=os.environ)
         settings = RunSettings.for_target(
-            session.configured_target(),
+            target,
+            network=network,
             **{
                 **(session.profile.overrides if session.profile is not None else {}),
                 "max_examples": options.max_examples,
