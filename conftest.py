@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import pytest
 
-from dcs_contract.spec import Spec
+from dcs_contract.contract.spec import Spec
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -27,9 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from dcs_contract.contract.spec import default_spec_path, load_spec
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.spec import default_spec_path, load_spec
-from dcs_contract.target import RunSettings
+from dcs_contract.settings.target import RunSettings
 
 _GENERATED_RE = re.compile(r"(\d+) generated")
 _HTTPX_LOOP = """
@@ -49,7 +49,7 @@ def _timed(command: list[str], **kwargs: object) -> tuple[float, str]:
 
 def harness_run(seed: int, work: Path) -> dict[str, float]:
     reports = work / f"harness-{seed}"
-    command = [sys.executable, "-m", "dcs_contract.cli", "run", "--seed", str(seed), "--report-dir", str(reports)]
+    command = [sys.executable, "-m", "dcs_contract.cli.app", "run", "--seed", str(seed), "--report-dir", str(reports)]
     wall, _ = _timed(command)
     report = json.loads((reports / "report.json").read_text())
     return {

@@ -24,10 +24,10 @@ import sys
 import time
 from dataclasses import replace
 
+from dcs_contract.contract.spec import Spec, load_spec
+from dcs_contract.engine.suite import embedded_mock, run_contract
 from dcs_contract.mock.drift import DRIFTS
-from dcs_contract.spec import Spec, load_spec
-from dcs_contract.suite import embedded_mock, run_contract
-from dcs_contract.target import RunSettings, Target
+from dcs_contract.settings.target import RunSettings, Target
 
 SEEDS = (1, 2, 3, 4, 5)
 GOAL_MEDIAN, GOAL_MAXIMUM = 20, 40

@@ -24,7 +24,7 @@ import string
 import time
 from collections.abc import Callable
 
-from dcs_contract.formats import printable
+from dcs_contract.contract.formats import printable
 from dcs_contract.redaction import MIN_FRAGMENT, PLACEHOLDER, Scrubber, _forms
 
 MIB = 1024 * 1024

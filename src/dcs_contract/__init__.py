@@ -13,9 +13,11 @@ The command line is ``dcs-contract`` (``cli.py``). From Python::
     print(report.verdict, [f.location for f in report.findings])
 """
 
-from dcs_contract.baseline import Baseline
-from dcs_contract.diff import ReportDiff, SpecDiff
+from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.spec import Spec, load_spec
 from dcs_contract.docs import build_docs
+from dcs_contract.engine.plan import BudgetPlan
+from dcs_contract.engine.suite import PROPERTIES, embedded_mock, run_contract
 from dcs_contract.errors import (
     AuthRejected,
     BudgetExhausted,
@@ -26,15 +28,13 @@ from dcs_contract.errors import (
     TargetUnavailable,
     Unreachable,
 )
-from dcs_contract.findings import Finding
-from dcs_contract.har import check_har
-from dcs_contract.history import History, HistoryError
-from dcs_contract.plan import BudgetPlan
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, write_reports
-from dcs_contract.signing import AkSkAuth, TokenAuth
-from dcs_contract.spec import Spec, load_spec
-from dcs_contract.suite import PROPERTIES, embedded_mock, run_contract
-from dcs_contract.target import Credentials, RunSettings, Target
+from dcs_contract.har.check import check_har
+from dcs_contract.results.baseline import Baseline
+from dcs_contract.results.diff import ReportDiff, SpecDiff
+from dcs_contract.results.history import History, HistoryError
+from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo, write_reports
+from dcs_contract.settings.target import Credentials, RunSettings, Target
+from dcs_contract.transport.signing import AkSkAuth, TokenAuth
 
 __all__ = [
     "PROPERTIES",

@@ -10,7 +10,7 @@ target and a client that sends only GET within one budget for the whole session:
 
 Fixtures: ``dcs_spec``, ``dcs_target`` (from DCS_BASE_URL and the rest of ``dcs-contract
 run``'s environment, else the embedded mock, served once for the session), ``dcs_settings``,
-``dcs_guard`` (the session's one :class:`~dcs_contract.transport.GuardedTransport`),
+``dcs_guard`` (the session's one :class:`~dcs_contract.transport.guard.GuardedTransport`),
 ``dcs_client`` (a signed ``httpx.Client`` through it) and ``dcs_pages`` (a :class:`PageWalk`).
 Under pytest-xdist each worker gets its share of the budget and of the rate limit.
 
@@ -31,15 +31,15 @@ from typing import Any
 import httpx
 import pytest
 
-from dcs_contract import config as config_file
+from dcs_contract.contract.findings import CATEGORIES, Finding, RequestInfo
+from dcs_contract.contract.formats import format_dcs_timestamp, is_dcs_timestamp, printable
+from dcs_contract.contract.invariants import Page
+from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec
+from dcs_contract.engine.suite import embedded_mock, guarded
 from dcs_contract.errors import ConfigError, DcsContractError, ResponseTooLarge, SpecError
-from dcs_contract.findings import CATEGORIES, Finding, RequestInfo
-from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, printable
-from dcs_contract.invariants import Page
 from dcs_contract.mock.drift import DRIFTS
-from dcs_contract.network import Network, proxy_secrets_in
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import (
+from dcs_contract.results.report import (
     RequestCounts,
     RunReport,
     SpecInfo,
@@ -48,11 +48,11 @@ from dcs_contract.report import (
     utc_now,
     write_reports,
 )
-from dcs_contract.signing import Credentials
-from dcs_contract.spec import OPERATION_PATH, Spec, load_spec
-from dcs_contract.suite import embedded_mock, guarded
-from dcs_contract.target import BOUNDS, RunSettings, Target, check_output_dir
-from dcs_contract.transport import GuardedTransport, TrafficMark, TrafficStats, build_client
+from dcs_contract.settings import config as config_file
+from dcs_contract.settings.target import BOUNDS, RunSettings, Target, check_output_dir
+from dcs_contract.transport.guard import GuardedTransport, TrafficMark, TrafficStats, build_client
+from dcs_contract.transport.network import Network, proxy_secrets_in
+from dcs_contract.transport.signing import Credentials
 
 __all__ = ["DEFAULT_MAX_PAGES", "RULE_CHECK_PREFIX", "PageWalk"]
 
@@ -157,7 +157,7 @@ class _Options:
 
 @dataclass(frozen=True)
 class _Profile:
-    """``--dcs-profile NAME`` as :func:`dcs_contract.config.resolve` reads it: flags > environment > profile > file."""
+    """``--dcs-profile NAME`` as :func:`~dcs_contract.settings.config.resolve` reads it: flag > env > profile > file."""
 
     values: dict[str, Any]  # the options it gives, by their names: spec, max_requests, report_dir, ...
     target: Callable[[], Target]  # the target it names, with the environment's credentials
@@ -168,7 +168,7 @@ class _Profile:
 def _profile(name: str | None, flags: Mapping[str, Any]) -> tuple[_Profile | None, str | None]:
     """The configuration file's settings under the flags, and a line for the header; None without a file.
 
-    Read as ``dcs-contract run`` reads them (:func:`dcs_contract.config.resolve`): the file's
+    Read as ``dcs-contract run`` reads them (:func:`dcs_contract.settings.config.resolve`): the file's
     defaults, and the profile ``--dcs-profile`` or ``DCS_PROFILE`` names. A profile named with
     no file to read it from is a usage error, never ignored: it may hold the budget.
     """

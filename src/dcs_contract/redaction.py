@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
 
-from dcs_contract.formats import printable
+from dcs_contract.contract.formats import printable
 
 __all__ = ["MIN_FRAGMENT", "PLACEHOLDER", "SENSITIVE_HEADERS", "Scrubber"]
 

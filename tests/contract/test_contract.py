@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import pytest
 
-from dcs_contract.findings import Finding
-from dcs_contract.spec import Spec
-from dcs_contract.suite import PROPERTIES, run_contract
-from dcs_contract.target import RunSettings, Target
-from dcs_contract.transport import GuardedTransport
+from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.suite import PROPERTIES, run_contract
+from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.transport.guard import GuardedTransport
 
 pytestmark = pytest.mark.contract
 

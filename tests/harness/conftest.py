@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from dcs_contract.contract.spec import Spec
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.spec import Spec
 
 Serve = Callable[..., Any]
 
@@ -46,7 +46,7 @@ def serve(spec: Spec) -> Serve:
 @contextmanager
 def dcs_contract_mock(*flags: str) -> Iterator[dict[str, str]]:
     """``dcs-contract mock --port 0`` in its own process, as a user starts it; yields what it printed."""
-    command = [sys.executable, "-m", "dcs_contract.cli", "mock", "--port", "0", *flags]
+    command = [sys.executable, "-m", "dcs_contract.cli.app", "mock", "--port", "0", *flags]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env={"PATH": os.environ["PATH"]}) as process:
         try:
             assert process.stdout is not None

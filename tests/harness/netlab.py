@@ -28,8 +28,8 @@ from typing import Any
 
 import trustme
 
+from dcs_contract.contract.spec import Spec
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.spec import Spec
 
 TINYPROXY = shutil.which("tinyproxy") or "/usr/bin/tinyproxy"
 _STARTUP = 10.0

@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.baseline import Baseline
-from dcs_contract.cli import main
-from dcs_contract.engine import PropertyRun
+from dcs_contract.cli.app import main
+from dcs_contract.contract.findings import Finding, RequestInfo
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.run import PropertyRun
 from dcs_contract.errors import ConfigError
-from dcs_contract.findings import Finding, RequestInfo
 from dcs_contract.mock.data import generate_records
-from dcs_contract.properties import PROPERTIES
 from dcs_contract.redaction import Scrubber
-from dcs_contract.spec import Spec
+from dcs_contract.results.baseline import Baseline
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -320,9 +320,9 @@ def test_a_baseline_write_that_fails_leaves_the_file_as_it_was(
         raise OSError(errno.ENOSPC, "No space left on device")
 
     if fails == "write":
-        monkeypatch.setattr("dcs_contract.baseline.os.fdopen", lambda handle, mode: FullDisk(handle, "wb"))
+        monkeypatch.setattr("dcs_contract.results.baseline.os.fdopen", lambda handle, mode: FullDisk(handle, "wb"))
     else:
-        monkeypatch.setattr("dcs_contract.baseline.os.replace", refuse)
+        monkeypatch.setattr("dcs_contract.results.baseline.os.replace", refuse)
     with pytest.raises(OSError):
         Baseline.load(path).updated([_finding("/b")], scrubber=NONE).write(scrubber=NONE)
     assert path.read_bytes() == before

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from jsonschema import Draft202012Validator
 
-from dcs_contract import config
-from dcs_contract.cli import build_parser
+from dcs_contract.cli.app import build_parser
+from dcs_contract.settings import config
 
 EXAMPLES = Path(__file__).parents[2] / "examples" / "ci"
 

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
 from dcs_contract.errors import ConfigError
-from dcs_contract.signing import Credentials
-from dcs_contract.target import BOUNDS, RunSettings, Target
+from dcs_contract.settings.target import BOUNDS, RunSettings, Target
+from dcs_contract.transport.signing import Credentials
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 

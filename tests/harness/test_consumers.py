@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 
-from dcs_contract import checks
-from dcs_contract.cli import main
-from dcs_contract.consumers import Consumers, Reliance, affected_consumers, seen_in
+from dcs_contract.cli.app import main
+from dcs_contract.contract import checks
+from dcs_contract.contract.consumers import Consumers, Reliance, affected_consumers, seen_in
+from dcs_contract.contract.findings import CATEGORIES, NO_KNOWN_CONSUMER, Finding
+from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.errors import SpecError
-from dcs_contract.findings import CATEGORIES, NO_KNOWN_CONSUMER, Finding
-from dcs_contract.spec import OPERATION_PATH, Spec
 
 RECORDS = "/backup_record_response/*"
 # Where a finding may be that is neither a field nor a parameter: the harness's own names.

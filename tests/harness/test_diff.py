@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
-from dcs_contract import diff as diff_module
-from dcs_contract.cli import main
-from dcs_contract.consumers import Consumers
-from dcs_contract.diff import (
+from dcs_contract.cli.app import main
+from dcs_contract.contract.consumers import Consumers
+from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.spec import OPERATION_PATH, load_spec
+from dcs_contract.docs.model import read_report
+from dcs_contract.results import diff as diff_module
+from dcs_contract.results.diff import (
     RULES,
     FindingRef,
     ObservedValue,
@@ -29,10 +32,7 @@ from dcs_contract.diff import (
     render_markdown,
     render_text,
 )
-from dcs_contract.docs.model import read_report
-from dcs_contract.findings import Finding
-from dcs_contract.report import RunReport, SpecInfo
-from dcs_contract.spec import OPERATION_PATH, load_spec
+from dcs_contract.results.report import RunReport, SpecInfo
 
 # Each run's drift switches: one run per entry, made once for the module.
 RUNS: dict[str, tuple[str, ...]] = {

@@ -20,10 +20,10 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
-from dcs_contract.cli import main
-from dcs_contract.consumers import Consumers
+from dcs_contract.cli.app import main
+from dcs_contract.contract.consumers import Consumers
+from dcs_contract.contract.spec import Spec
 from dcs_contract.docs.model import DocsModel
-from dcs_contract.spec import Spec
 
 pytestmark = pytest.mark.browser
 

@@ -14,17 +14,17 @@ from typing import Any
 
 import pytest
 
-from dcs_contract.cli import main
-from dcs_contract.consumers import Consumers
-from dcs_contract.engine import ContractRun, RunLog
-from dcs_contract.findings import NO_KNOWN_CONSUMER
-from dcs_contract.invariants import INVARIANTS
+from dcs_contract.cli.app import main
+from dcs_contract.contract.consumers import Consumers
+from dcs_contract.contract.findings import NO_KNOWN_CONSUMER
+from dcs_contract.contract.invariants import INVARIANTS
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.run import ContractRun, RunLog
+from dcs_contract.engine.suite import embedded_mock, guarded, run_contract
 from dcs_contract.mock.drift import DRIFTS
-from dcs_contract.properties import PROPERTIES
-from dcs_contract.spec import Spec
-from dcs_contract.suite import embedded_mock, guarded, run_contract
-from dcs_contract.target import RunSettings, Target
-from dcs_contract.transport import build_client
+from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.transport.guard import build_client
 
 # switch -> (category, location, check) of a finding the run must report.
 CAUGHT_AS = {

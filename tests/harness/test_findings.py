@@ -16,23 +16,23 @@ from typing import Any
 import httpx
 import pytest
 
-from dcs_contract import checks
-from dcs_contract import invariants as rules
-from dcs_contract.consumers import Consumers
-from dcs_contract.engine import CHECKED_BY, ContractRun, RunLog
+from dcs_contract.contract import checks
+from dcs_contract.contract import invariants as rules
+from dcs_contract.contract.consumers import Consumers
+from dcs_contract.contract.findings import NO_KNOWN_CONSUMER, Finding, RequestInfo
+from dcs_contract.contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
+from dcs_contract.contract.invariants import Invariants, Page
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog
+from dcs_contract.engine.suite import run_contract
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.findings import NO_KNOWN_CONSUMER, Finding, RequestInfo
-from dcs_contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
-from dcs_contract.invariants import Invariants, Page
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
 from dcs_contract.mock.service import ServiceCall
-from dcs_contract.properties import PROPERTIES
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import write_reports
-from dcs_contract.spec import Spec
-from dcs_contract.suite import run_contract
-from dcs_contract.target import Credentials, RunSettings, Target
-from dcs_contract.transport import GuardedTransport
+from dcs_contract.results.report import write_reports
+from dcs_contract.settings.target import Credentials, RunSettings, Target
+from dcs_contract.transport.guard import GuardedTransport
 
 Handler = Callable[[httpx.Request], httpx.Response]
 RECORDS = "/backup_record_response/*"

@@ -28,14 +28,14 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from dcs_contract.contract.spec import load_spec
+from dcs_contract.engine.suite import run_contract
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app
 from dcs_contract.mock.service import ServiceCall
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RunReport, write_reports
-from dcs_contract.spec import load_spec
-from dcs_contract.suite import run_contract
-from dcs_contract.target import Credentials, RunSettings, Target
-from dcs_contract.transport import GuardedTransport
+from dcs_contract.results.report import RunReport, write_reports
+from dcs_contract.settings.target import Credentials, RunSettings, Target
+from dcs_contract.transport.guard import GuardedTransport
 
 SPEC = load_spec()
 Served = Callable[[ServiceCall, ServiceAnswer], ServiceAnswer]

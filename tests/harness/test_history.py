@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from dcs_contract import history as history_module
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
+from dcs_contract.contract.findings import Finding
 from dcs_contract.docs.model import read_report
 from dcs_contract.errors import ConfigError
-from dcs_contract.findings import Finding
-from dcs_contract.history import SCHEMA_VERSION, History, HistoryError
-from dcs_contract.report import RunReport, TargetInfo
+from dcs_contract.results import history as history_module
+from dcs_contract.results.history import SCHEMA_VERSION, History, HistoryError
+from dcs_contract.results.report import RunReport, TargetInfo
 
 SITE_A = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-a")
 SITE_B = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-b")
@@ -569,8 +569,8 @@ import json, sys, time
 from dataclasses import replace
 from pathlib import Path
 
-import dcs_contract.history as history
-from dcs_contract.report import RunReport
+import dcs_contract.results.history as history
+from dcs_contract.results.report import RunReport
 
 o = json.loads(sys.argv[1])
 base = RunReport.from_dict(json.loads(Path(o["report"]).read_text()))

@@ -16,11 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
 from dcs_contract.errors import ResponseTooLarge, StillThrottled, Unreachable
 from dcs_contract.mock.service import ServiceAnswer, ServiceCall
-from dcs_contract.transport import GuardedTransport, build_client
-from dcs_contract.wire import DeadlineTransport, finite_delay
+from dcs_contract.transport.deadline import DeadlineTransport, finite_delay
+from dcs_contract.transport.guard import GuardedTransport, build_client
 from tests.harness.conftest import Serve, live_env
 from tests.harness.hostile import (
     Behaviour,
@@ -79,8 +79,8 @@ def test_a_gzip_bomb_stops_at_the_cap_counted_decompressed() -> None:
 _MEASURE_BOMB = """
 import sys
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.transport import GuardedTransport, build_client
-from dcs_contract.wire import DeadlineTransport
+from dcs_contract.transport.guard import GuardedTransport, build_client
+from dcs_contract.transport.deadline import DeadlineTransport
 guard = GuardedTransport(DeadlineTransport(), max_requests=1, rate_limit=None, retries=0, deadline=30.0)
 with build_client(sys.argv[1], auth=None, guard=guard, timeout=30.0) as client:
     try:
@@ -262,7 +262,7 @@ def test_a_long_remark_of_letters_and_an_address_leaves_its_reports_well_within_
         return replace(answer, body={**body, "backup_record_response": records})
 
     # A bound twenty times what it takes: a scrubber that turns quadratic again fails here (exit 4).
-    monkeypatch.setattr("dcs_contract.cli.WRITE_DEADLINE", 20.0)
+    monkeypatch.setattr("dcs_contract.cli.app.WRITE_DEADLINE", 20.0)
     with serve(records=5) as (server, state):
         state.served = chatty
         env = live_env(server, state)

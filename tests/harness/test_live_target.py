@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
+from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.mock import FaultPlan
-from dcs_contract.properties import PROPERTIES
-from dcs_contract.target import RunSettings
+from dcs_contract.settings.target import RunSettings
 from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 
 # A live target gets 2 requests/s by default; these runs are small and faster, the rules the same.

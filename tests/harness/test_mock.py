@@ -10,10 +10,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.mock import FaultPlan, MockServer, MockState, ServiceAnswer, create_app, generate_records
 from dcs_contract.mock.service import ServiceCall
-from dcs_contract.signing import AkSkAuth, Credentials, TokenAuth
-from dcs_contract.spec import OPERATION_PATH, Spec
+from dcs_contract.transport.signing import AkSkAuth, Credentials, TokenAuth
 
 
 @pytest.fixture(scope="module")

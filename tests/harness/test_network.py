@@ -20,15 +20,15 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.suite import guarded
 from dcs_contract.errors import ConfigError, ProxyRejected, TlsRejected, Unreachable
 from dcs_contract.mock import MockServer, MockState
-from dcs_contract.network import Network
 from dcs_contract.redaction import Scrubber
-from dcs_contract.spec import Spec
-from dcs_contract.suite import guarded
-from dcs_contract.target import RunSettings
-from dcs_contract.transport import GuardedTransport, UnsafeMethod, build_client
-from dcs_contract.wire import DeadlineTransport
+from dcs_contract.settings.target import RunSettings
+from dcs_contract.transport.deadline import DeadlineTransport
+from dcs_contract.transport.guard import GuardedTransport, UnsafeMethod, build_client
+from dcs_contract.transport.network import Network
 from tests.harness.conftest import Serve
 from tests.harness.hostile import Behaviour, HostileServer, dripping, processing_forever
 from tests.harness.leaks import assert_no_leak

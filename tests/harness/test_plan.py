@@ -9,16 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.checks import CHECK_NAMES
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
+from dcs_contract.contract.checks import CHECK_NAMES
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.plan import MIN_RESERVE, BudgetPlan
+from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.suite import embedded_mock, guarded, run_contract
 from dcs_contract.mock import FaultPlan
-from dcs_contract.plan import MIN_RESERVE, BudgetPlan
-from dcs_contract.properties import PROPERTIES
-from dcs_contract.report import RunReport
-from dcs_contract.spec import Spec
-from dcs_contract.suite import embedded_mock, guarded, run_contract
-from dcs_contract.target import RunSettings, Target
-from dcs_contract.transport import build_client
+from dcs_contract.results.report import RunReport
+from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.transport.guard import build_client
 
 README = Path(__file__).parents[2] / "README.md"
 

@@ -11,9 +11,9 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from dcs_contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
+from dcs_contract.contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
-from dcs_contract.report import RequestCounts, RunReport, SpecInfo, TargetInfo, write_reports
+from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, TargetInfo, write_reports
 from tests.harness.leaks import assert_no_leak
 
 AK = "REPORTAKEXAMPLE00001"

@@ -19,8 +19,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcs_contract.cli import main
-from dcs_contract.formats import printable
+from dcs_contract.cli.app import main
+from dcs_contract.contract.formats import printable
 from dcs_contract.redaction import MIN_FRAGMENT, PLACEHOLDER, Scrubber, _forms
 from tests.harness.hostile import HostileServer, Received, answer
 from tests.harness.leaks import fragments, leaks

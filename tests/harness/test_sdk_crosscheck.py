@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.cli import main
-from dcs_contract.sdk import compare_with_sdk
-from dcs_contract.spec import Spec
+from dcs_contract.cli.app import main
+from dcs_contract.contract.sdk import compare_with_sdk
+from dcs_contract.contract.spec import Spec
 
 
 def _changed(spec: Spec, change: str) -> Spec:

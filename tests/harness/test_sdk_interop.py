@@ -14,9 +14,9 @@ from huaweicloudsdkcore.auth.credentials import BasicCredentials
 from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
 from huaweicloudsdkdcs.v2 import DcsClient, ListBackupRecordsRequest
 
-from dcs_contract.formats import parse_dcs_timestamp, parse_record_time
+from dcs_contract.contract.formats import parse_dcs_timestamp, parse_record_time
+from dcs_contract.contract.spec import Spec
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.spec import Spec
 from tests.harness.conftest import Serve
 
 

@@ -21,10 +21,10 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from dcs_contract import cli
-from dcs_contract.cli import main
-from dcs_contract.engine import RunLog
-from dcs_contract.transport import GuardedTransport
+from dcs_contract.cli import app as cli
+from dcs_contract.cli.app import main
+from dcs_contract.engine.run import RunLog
+from dcs_contract.transport.guard import GuardedTransport
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -44,7 +44,7 @@ def test_a_signal_mid_run_writes_the_reports_of_what_was_found(
     serve: Serve, tmp_path: Path, signum: signal.Signals
 ) -> None:
     reports = tmp_path / "reports"
-    command = [sys.executable, "-m", "dcs_contract.cli", "run", "--report-dir", str(reports), *ENDLESS, *FAST]
+    command = [sys.executable, "-m", "dcs_contract.cli.app", "run", "--report-dir", str(reports), *ENDLESS, *FAST]
     with serve(drifts=("extra-field",)) as (server, state):
         env = {"PATH": os.environ["PATH"], **live_env(server, state)}
         with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:

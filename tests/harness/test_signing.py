@@ -12,7 +12,7 @@ from huaweicloudsdkcore.signer.signer import Signer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcs_contract.signing import AkSkAuth, TokenAuth, canonical_request, sign, verify
+from dcs_contract.transport.signing import AkSkAuth, TokenAuth, canonical_request, sign, verify
 
 DATE = "20060102T150405Z"
 _odd_text = st.text(

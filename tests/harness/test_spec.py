@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 import yaml
 
-from dcs_contract.cli import main
+from dcs_contract.cli.app import main
+from dcs_contract.contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
+from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec
 from dcs_contract.errors import SpecError
-from dcs_contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
-from dcs_contract.spec import OPERATION_PATH, Spec, load_spec
 
 SOURCES = {"seed", "public-doc", "decision"}
 

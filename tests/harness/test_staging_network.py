@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.cli import main
-from dcs_contract.spec import Spec
+from dcs_contract.cli.app import main
+from dcs_contract.contract.spec import Spec
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 from tests.harness.netlab import TINYPROXY, Pki, Seen, Tinyproxy, serve_tls

@@ -8,9 +8,17 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dcs_contract.formats import parse_dcs_timestamp
-from dcs_contract.spec import load_spec
-from dcs_contract.strategies import SplitWindow, limits, offsets, order_window, query_times, split_windows, windows
+from dcs_contract.contract.formats import parse_dcs_timestamp
+from dcs_contract.contract.spec import load_spec
+from dcs_contract.engine.strategies import (
+    SplitWindow,
+    limits,
+    offsets,
+    order_window,
+    query_times,
+    split_windows,
+    windows,
+)
 
 SPEC = load_spec()
 TIME_IS_VALID = SPEC.validator(SPEC.component("QueryTime")).is_valid

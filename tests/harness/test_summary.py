@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from dcs_contract.cli import main
-from dcs_contract.findings import Finding
+from dcs_contract.cli.app import main
+from dcs_contract.cli.summary import Style, Verbosity, summary, verdict_line
+from dcs_contract.contract.findings import Finding
 from dcs_contract.mock.service import ServiceAnswer, ServiceCall
-from dcs_contract.report import RequestCounts, RunReport, TargetInfo, harness_version
-from dcs_contract.summary import Style, Verbosity, summary, verdict_line
+from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo, harness_version
 from tests.harness.conftest import Serve, live_env
 
 QUICK_LIVE = ["--max-examples", "3", "--seed", "2", "--rate-limit", "1000"]
@@ -131,7 +131,7 @@ def test_quiet_and_no_color_through_the_command_line(
 
 def test_version_is_printed_and_in_every_report(tmp_path: Path, serve: Serve) -> None:
     shown = subprocess.run(
-        [sys.executable, "-m", "dcs_contract.cli", "--version"], capture_output=True, text=True, check=False
+        [sys.executable, "-m", "dcs_contract.cli.app", "--version"], capture_output=True, text=True, check=False
     )
     assert shown.returncode == 0 and shown.stdout.strip() == f"dcs-contract {harness_version()}"
     assert harness_version() != "unknown"

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from dcs_contract.errors import AuthRejected, BudgetExhausted, StillThrottled, Unreachable
-from dcs_contract.transport import EXPECT_REFUSAL, GuardedTransport, UnsafeMethod
+from dcs_contract.transport.guard import EXPECT_REFUSAL, GuardedTransport, UnsafeMethod
 
 
 class Script:

@@ -12,15 +12,15 @@ from typing import Any
 
 import pytest
 
-from dcs_contract.cli import main
-from dcs_contract.engine import ContractRun, RunLog
-from dcs_contract.history import History
-from dcs_contract.report import harness_version
-from dcs_contract.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED
-from dcs_contract.spec import Spec
-from dcs_contract.suite import confirm_findings, embedded_mock, guarded, run_contract
-from dcs_contract.target import RunSettings, Target
-from dcs_contract.transport import build_client
+from dcs_contract.cli.app import main
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED
+from dcs_contract.engine.run import ContractRun, RunLog
+from dcs_contract.engine.suite import confirm_findings, embedded_mock, guarded, run_contract
+from dcs_contract.results.history import History
+from dcs_contract.results.report import harness_version
+from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.transport.guard import build_client
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -212,7 +212,7 @@ def test_a_live_report_is_replayed_against_its_own_target_never_silently_against
         env, staging_url = live_env(staging, state), staging.base_url
         argv = ["run", "--report-dir", str(tmp_path), *QUICK, "--rate-limit", "1000", "--no-confirm"]
         assert main(argv, env=env) == 1
-        monkeypatch.setattr("dcs_contract.triage.MockServer", no_mock)
+        monkeypatch.setattr("dcs_contract.cli.triage.MockServer", no_mock)
         credentials_only = {name: value for name, value in env.items() if name.startswith("CLOUD_SDK_")}
         sent = len(state.requests())
         # No target configured: the report's own, with the environment's credentials.

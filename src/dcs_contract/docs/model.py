@@ -17,13 +17,13 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from dcs_contract.consumers import Consumer, Consumers
+from dcs_contract.contract.consumers import Consumer, Consumers
+from dcs_contract.contract.findings import CATEGORIES, BaselineEntry, Finding
+from dcs_contract.contract.formats import printable, read_json_file
+from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.docs.timeline import Timeline
 from dcs_contract.errors import ConfigError
-from dcs_contract.findings import CATEGORIES, BaselineEntry, Finding
-from dcs_contract.formats import printable, read_json_file
-from dcs_contract.report import VERDICTS, RunReport, TargetInfo
-from dcs_contract.spec import OPERATION_PATH, Spec
+from dcs_contract.results.report import VERDICTS, RunReport, TargetInfo
 
 __all__ = [
     "REPORT_SCHEMA",

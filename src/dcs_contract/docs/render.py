@@ -15,10 +15,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup, escape
 
+from dcs_contract.contract.formats import printable
+from dcs_contract.contract.spec import Spec
 from dcs_contract.docs.model import DocsModel, read_report
 from dcs_contract.docs.timeline import TIMELINE_RUNS, read_timeline
-from dcs_contract.formats import printable
-from dcs_contract.spec import Spec
 
 __all__ = ["build_docs", "render_html", "render_markdown"]
 

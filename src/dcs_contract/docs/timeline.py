@@ -15,8 +15,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dcs_contract.errors import ConfigError
-from dcs_contract.history import FingerprintHistory, History, HistoryError, RunSummary
-from dcs_contract.report import VERDICTS
+from dcs_contract.results.history import FingerprintHistory, History, HistoryError, RunSummary
+from dcs_contract.results.report import VERDICTS
 
 __all__ = ["TIMELINE_RUNS", "Timeline", "TimelineCell", "TimelineTarget", "drift_row", "read_timeline"]
 

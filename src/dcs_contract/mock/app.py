@@ -25,13 +25,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.mock.data import DEFAULT_RECORD_COUNT, generate_records
 from dcs_contract.mock.drift import Drift, Handler, drifts_named
 from dcs_contract.mock.faults import FaultPlan
 from dcs_contract.mock.service import BackupService, ServiceAnswer, ServiceCall, error_body, gateway_error
 from dcs_contract.redaction import SENSITIVE_HEADERS
-from dcs_contract.signing import Credentials, verify
-from dcs_contract.spec import OPERATION_PATH, Spec
+from dcs_contract.transport.signing import Credentials, verify
 
 __all__ = ["LoggedRequest", "MockState", "Served", "create_app"]
 

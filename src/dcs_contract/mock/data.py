@@ -15,7 +15,7 @@ import uuid
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from dcs_contract.spec import Spec
+from dcs_contract.contract.spec import Spec
 
 __all__ = ["DEFAULT_RECORD_COUNT", "generate_records"]
 

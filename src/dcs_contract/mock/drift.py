@@ -21,9 +21,9 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
-from dcs_contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
+from dcs_contract.contract.formats import format_dcs_timestamp, is_dcs_timestamp, parse_dcs_timestamp
+from dcs_contract.contract.spec import Spec
 from dcs_contract.mock.service import INVALID_PARAMETER, ServiceAnswer, ServiceCall, error_body
-from dcs_contract.spec import Spec
 
 __all__ = ["DRIFTS", "Drift", "Handler", "Wrap", "drifts_named"]
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcs_contract.formats import parse_dcs_timestamp, parse_record_time
-from dcs_contract.spec import Spec
+from dcs_contract.contract.formats import parse_dcs_timestamp, parse_record_time
+from dcs_contract.contract.spec import Spec
 
 __all__ = ["BackupService", "ServiceAnswer", "ServiceCall", "error_body", "gateway_error"]
 

@@ -1,0 +1,203 @@
+"""What a finding breaks: the endpoint's known consumers, from the spec's ``x-consumers``.
+
+A platform team's first question about drift is "what breaks?". The spec names each public
+consumer of the endpoint (the Terraform data source and resource, the official SDKs,
+cloudmux): the files it is read from, how it pages, and what it relies on, each reliance
+with how the consumer fails when it breaks. This module reads them and answers for a
+finding::
+
+    consumers = Consumers.of(spec)
+    consumers.affected(finding)
+    # ('Terraform data source huaweicloud_dcs_backups: loops forever, ...', 'yunionio/cloudmux ...: stops ...')
+    report_findings = consumers.annotate(findings)   # each with its ``consumers`` filled in
+
+A reliance covers a finding when it names the finding (``names``: the check's invariant id,
+or the location, or one of its comma-separated names) or holds its whole location
+(``within``: a query made only of parameters the consumer sends), and the finding passes its
+filters: ``categories``, ``checks``, and ``seen`` (what the finding saw: see :func:`seen_in`).
+A reliance with neither ``names`` nor ``within`` covers every finding of its categories.
+
+The spec is the only list of consumers and of what they rely on: nothing here names one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from dcs_contract.contract.findings import CATEGORIES, CONSUMER_SEPARATOR, NO_KNOWN_CONSUMER, Finding
+from dcs_contract.contract.spec import Spec
+from dcs_contract.errors import SpecError
+
+__all__ = ["NO_KNOWN_CONSUMER", "Consumer", "Consumers", "Reliance", "affected_consumers", "seen_in"]
+
+# A schema finding of a field left out says so in its ``actual`` (checks.py): nothing else does.
+_MISSING = "missing"
+
+
+def seen_in(finding: Finding) -> str:
+    """What a finding saw, as a reliance's ``seen`` names it.
+
+    The JSON type of a type finding and the value of an enum finding (their ``detail``);
+    ``missing`` for a required field left out; otherwise the JSON Schema keyword the value
+    broke (``format``, ``pattern``, ``minimum``), which begins a schema finding's ``expected``.
+    """
+    if finding.detail:
+        return finding.detail
+    if finding.actual == _MISSING:
+        return _MISSING
+    return finding.expected.split(" ", 1)[0]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Reliance:
+    """One thing a consumer relies on, what covers it (see the module's doc), and how the consumer breaks."""
+
+    what: str
+    breaks: str
+    names: tuple[str, ...] = ()
+    within: tuple[str, ...] = ()
+    categories: tuple[str, ...] = ()
+    checks: tuple[str, ...] = ()
+    seen: tuple[str, ...] = ()
+
+    def covers(self, finding: Finding) -> bool:
+        parts = finding.location.split(",")
+        named = any(name in self.names for name in (finding.check, finding.location, *parts))
+        within = bool(self.within) and all(part in self.within for part in parts)
+        selected = named or within or not (self.names or self.within)
+        return (
+            selected
+            and (not self.categories or finding.category in self.categories)
+            and (not self.checks or finding.check in self.checks)
+            and (not self.seen or seen_in(finding) in self.seen)
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class Consumer:
+    """A known consumer of the endpoint, as the spec's ``x-consumers`` describes it."""
+
+    id: str
+    name: str
+    repository: str
+    files: tuple[str, ...]
+    paging: str
+    source: str
+    relies_on: tuple[Reliance, ...]
+
+    def breaks(self, finding: Finding) -> str | None:
+        """How this consumer breaks on ``finding``; None when none of its reliances covers it."""
+        ways = [reliance.breaks for reliance in self.relies_on if reliance.covers(finding)]
+        # One reliance's text per way, each once: two reliances may say the same of one finding.
+        return "; ".join(dict.fromkeys(ways)) or None
+
+
+@dataclass(frozen=True)
+class Consumers:
+    """The spec's consumers, read once; :meth:`of` refuses an ``x-consumers`` it cannot read."""
+
+    consumers: tuple[Consumer, ...]
+
+    @classmethod
+    def of(cls, spec: Spec) -> Consumers:
+        entries = spec.operation.get("x-consumers", [])
+        if not isinstance(entries, list):
+            raise SpecError(f"{spec.path}: x-consumers is {type(entries).__name__}, not a list")
+        consumers = tuple(_consumer(spec, index, entry) for index, entry in enumerate(entries))
+        ids = [consumer.id for consumer in consumers]
+        if len(set(ids)) != len(ids):
+            raise SpecError(f"{spec.path}: x-consumers names a consumer twice: {sorted(ids)}")
+        return cls(consumers)
+
+    def affected(self, finding: Finding) -> tuple[str, ...]:
+        """Each consumer ``finding`` breaks, as ``"<name>: <how it breaks>"``, or ``(NO_KNOWN_CONSUMER,)``."""
+        broken = tuple(
+            f"{consumer.name}{CONSUMER_SEPARATOR}{way}"
+            for consumer in self.consumers
+            if (way := consumer.breaks(finding)) is not None
+        )
+        return broken or (NO_KNOWN_CONSUMER,)
+
+    def annotate(self, findings: Iterable[Finding]) -> list[Finding]:
+        """The findings, each naming the consumers it breaks."""
+        return [replace(finding, consumers=self.affected(finding)) for finding in findings]
+
+
+def affected_consumers(spec: Spec, finding: Finding) -> tuple[str, ...]:
+    """The consumers ``finding`` breaks and how, or ``(NO_KNOWN_CONSUMER,)``: :meth:`Consumers.affected`."""
+    return Consumers.of(spec).affected(finding)
+
+
+# -- reading x-consumers ------------------------------------------------------------------
+
+
+def _text(spec: Spec, where: str, entry: Mapping[str, Any], key: str) -> str:
+    value = entry.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise SpecError(f"{spec.path}: {where}.{key}={value!r}, but it must be a non-empty string")
+    return " ".join(value.split())
+
+
+def _texts(spec: Spec, where: str, entry: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    value = entry.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise SpecError(f"{spec.path}: {where}.{key}={value!r}, but it must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _mapping(spec: Spec, where: str, entry: Any) -> Mapping[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise SpecError(f"{spec.path}: {where} is {type(entry).__name__}, not a mapping")
+    return entry
+
+
+# What a reliance may say. YAML 1.1 reads a bare ``on:`` as the key true: an unknown key is
+# refused, not silently ignored.
+_RELIANCE_KEYS = {"what", "breaks", "names", "within", "categories", "checks", "seen"}
+
+
+def _reliance(spec: Spec, where: str, raw: Any) -> Reliance:
+    entry = _mapping(spec, where, raw)
+    unknown_keys = [key for key in entry if key not in _RELIANCE_KEYS]
+    if unknown_keys:
+        allowed = sorted(_RELIANCE_KEYS)
+        raise SpecError(f"{spec.path}: {where} has keys {unknown_keys!r}, but it may have only {allowed}")
+    reliance = Reliance(
+        what=_text(spec, where, entry, "what"),
+        breaks=_text(spec, where, entry, "breaks"),
+        **{key: _texts(spec, where, entry, key) for key in ("names", "within", "categories", "checks", "seen")},
+    )
+    unknown = sorted(set(reliance.categories) - set(CATEGORIES))
+    if unknown:
+        raise SpecError(f"{spec.path}: {where}.categories names {unknown}, but they must be of {list(CATEGORIES)}")
+    if not (reliance.names or reliance.within or reliance.categories):
+        raise SpecError(f"{spec.path}: {where} covers nothing: it needs names, within or categories")
+    return reliance
+
+
+def _consumer(spec: Spec, index: int, raw: Any) -> Consumer:
+    where = f"x-consumers[{index}]"
+    entry = _mapping(spec, where, raw)
+    name = _text(spec, where, entry, "name")
+    if CONSUMER_SEPARATOR in name:
+        # A finding's consumers are "<name>: <how>": the summary reads the name back up to it.
+        raise SpecError(f"{spec.path}: {where}.name={name!r}, but it must not contain {CONSUMER_SEPARATOR!r}")
+    relies_on = entry.get("relies-on")
+    if not isinstance(relies_on, Sequence) or isinstance(relies_on, str) or not relies_on:
+        raise SpecError(f"{spec.path}: {where}.relies-on must be a non-empty list")
+    files = _texts(spec, where, entry, "files")
+    if not files:
+        raise SpecError(f"{spec.path}: {where}.files must name the public files the consumer is read from")
+    return Consumer(
+        id=_text(spec, where, entry, "id"),
+        name=name,
+        repository=_text(spec, where, entry, "repository"),
+        files=files,
+        paging=_text(spec, where, entry, "paging"),
+        source=_text(spec, where, entry, "x-source"),
+        relies_on=tuple(
+            _reliance(spec, f"{where}.relies-on[{number}]", reliance) for number, reliance in enumerate(relies_on)
+        ),
+    )

@@ -1,0 +1,234 @@
+"""Loading and reading the spec: the single source of truth for shapes, enums and bounds.
+
+The mock, the strategies, the checks and the docs ask this module; none of them restates
+a field, an enum value or a bound.
+
+    >>> spec = load_spec()
+    >>> spec.query_parameters["limit"]["maximum"]
+    1000
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jsonschema import FormatChecker
+from jsonschema.protocols import Validator
+from openapi_schema_validator import OAS31Validator, oas31_format_checker
+from openapi_spec_validator import validate as validate_openapi
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
+
+from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
+from dcs_contract.errors import SpecError
+
+__all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec"]
+
+OPERATION_PATH = "/v2/{project_id}/instances/{instance_id}/backups"
+_SPEC_FILE = "dcs-backups.yaml"
+_SPEC_URI = "urn:dcs-contract:spec"
+
+
+def default_spec_path() -> Path:
+    """The packaged copy of ``spec/dcs-backups.yaml``, or the checkout's own in a source tree."""
+    packaged = Path(__file__).parents[1] / "spec" / _SPEC_FILE
+    if packaged.is_file():
+        return packaged
+    # An editable install runs from src/, where the wheel's copy does not exist.
+    return Path(__file__).resolve().parents[3] / "spec" / _SPEC_FILE
+
+
+def _format_checker() -> FormatChecker:
+    checker = copy.deepcopy(oas31_format_checker)
+    checker.checks(FORMAT_NAME)(dcs_timestamp_format)
+    return checker
+
+
+_FORMAT_CHECKER = _format_checker()
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A loaded, validated spec with typed accessors for the parts the harness reads."""
+
+    document: dict[str, Any]
+    path: Path
+    _registry: Registry[Any] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        resource = Resource.from_contents(self.document, default_specification=DRAFT202012)
+        object.__setattr__(self, "_registry", Registry().with_resource(_SPEC_URI, resource))
+
+    @cached_property
+    def sha256(self) -> str:
+        """The hash of the document's content, not of its file: the same contract written otherwise hashes the same."""
+        canonical = json.dumps(self.document, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    # -- the operation ---------------------------------------------------------------------
+    @cached_property
+    def operation(self) -> dict[str, Any]:
+        return dict(self.document["paths"][OPERATION_PATH]["get"])
+
+    @cached_property
+    def parameters(self) -> dict[str, dict[str, Any]]:
+        """Every parameter by name, with its ``schema`` resolved."""
+        return {p["name"]: {**p, "schema": self.resolve(p["schema"])} for p in self.operation["parameters"]}
+
+    @cached_property
+    def query_parameters(self) -> dict[str, dict[str, Any]]:
+        """The query parameters' resolved schemas by name."""
+        return {name: p["schema"] for name, p in self.parameters.items() if p["in"] == "query"}
+
+    @cached_property
+    def invariants(self) -> dict[str, dict[str, Any]]:
+        """The operation's ``x-invariants`` by id: rule, category, location and source."""
+        return {entry["id"]: dict(entry) for entry in self.operation.get("x-invariants", [])}
+
+    @cached_property
+    def defaults(self) -> dict[str, Any]:
+        """The query parameters' defaults, as a request without them is answered."""
+        return {name: schema["default"] for name, schema in self.query_parameters.items() if "default" in schema}
+
+    @cached_property
+    def status_codes(self) -> list[int]:
+        return sorted(int(code) for code in self.operation["responses"])
+
+    def response_schema(self, status: int) -> dict[str, Any] | None:
+        """The JSON schema of a documented status's body, or None when it has no body."""
+        content = self.operation["responses"][str(status)].get("content")
+        if not content:
+            return None
+        return dict(content["application/json"]["schema"])
+
+    # -- schemas ---------------------------------------------------------------------------
+    def component(self, name: str) -> dict[str, Any]:
+        return dict(self.document["components"]["schemas"][name])
+
+    def resolve(self, schema: Mapping[str, Any]) -> dict[str, Any]:
+        """Follow a local ``$ref`` one level, keeping sibling keywords (OpenAPI 3.1 allows them)."""
+        ref = schema.get("$ref")
+        if ref is None:
+            return dict(schema)
+        target = self._registry.resolver().lookup(_SPEC_URI + ref).contents
+        return {**target, **{k: v for k, v in schema.items() if k != "$ref"}}
+
+    @cached_property
+    def record_fields(self) -> dict[str, dict[str, Any]]:
+        """The backup record's fields and their resolved schemas, in the spec's order."""
+        properties = self.component("BackupRecordResponse")["properties"]
+        return {name: self.resolve(schema) for name, schema in properties.items()}
+
+    def enum(self, record_field: str) -> list[Any]:
+        """A record field's enum values, as listed in the spec (null included where allowed)."""
+        return list(self.record_fields[record_field]["enum"])
+
+    def enum_values(self, record_field: str) -> list[str]:
+        """A record field's enum values without null: the values a record can really carry."""
+        return [value for value in self.enum(record_field) if value is not None]
+
+    @cached_property
+    def enum_fields(self) -> dict[str, list[Any]]:
+        return {name: list(schema["enum"]) for name, schema in self.record_fields.items() if "enum" in schema}
+
+    def validator(self, schema: Mapping[str, Any]) -> Validator:
+        """A JSON Schema validator for a fragment of the spec, with its $refs and formats."""
+        validator: Validator = OAS31Validator(
+            _absolute_refs(schema), registry=self._registry, format_checker=_FORMAT_CHECKER
+        )
+        return validator
+
+    def examples(self) -> Iterator[tuple[str, dict[str, Any], Any]]:
+        """Every example in the spec as (where, schema, value): responses and schemas alike."""
+        for status, response in self.operation["responses"].items():
+            for media, content in response.get("content", {}).items():
+                for name, example in content.get("examples", {}).items():
+                    yield f"responses/{status}/{media}/examples/{name}", content["schema"], example["value"]
+        for name, schema in self.document["components"]["schemas"].items():
+            for index, value in enumerate(schema.get("examples", [])):
+                yield f"components/schemas/{name}/examples/{index}", {"$ref": f"#/components/schemas/{name}"}, value
+
+    # -- schemathesis ----------------------------------------------------------------------
+    def for_generation(self) -> dict[str, Any]:
+        """The document as the generator sees it: without ``security``.
+
+        Auth is the client's job (signing.py). Left in, schemathesis would generate junk
+        ``Authorization`` and ``X-Auth-Token`` headers that the signer then overwrites.
+        """
+        document = copy.deepcopy(self.document)
+        document.pop("security", None)
+        document["paths"][OPERATION_PATH]["get"].pop("security", None)
+        return document
+
+
+def _absolute_refs(node: Any) -> Any:
+    """A copy of a fragment whose local refs ("#/components/...") point into the document."""
+    if isinstance(node, Mapping):
+        return {
+            key: _SPEC_URI + value
+            if key == "$ref" and isinstance(value, str) and value.startswith("#")
+            else _absolute_refs(value)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [_absolute_refs(item) for item in node]
+    return node
+
+
+def load_spec(path: str | Path | None = None) -> Spec:
+    """Read, parse and validate the spec; ``SpecError`` says what is wrong and where.
+
+    Whatever the file holds (not UTF-8, YAML nested 100,000 deep, a valid OpenAPI document
+    of another shape) is a SpecError, never a traceback: ``--spec`` is a user's file.
+    """
+    spec_path = Path(path) if path is not None else default_spec_path()
+    try:
+        text = spec_path.read_bytes().decode("utf-8")
+    except OSError as exc:
+        raise SpecError(f"cannot read the spec at {spec_path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{spec_path} is not UTF-8 text: {exc}") from None
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{spec_path} is not valid YAML: {exc}") from exc
+    except RecursionError:
+        raise SpecError(f"{spec_path} nests too deeply to be a spec") from None
+    except (ValueError, TypeError, OverflowError) as exc:  # a tagged scalar that does not convert: !!int x
+        raise SpecError(f"{spec_path} is not valid YAML: {exc}") from None
+    if not isinstance(document, dict):
+        raise SpecError(f"{spec_path} holds {type(document).__name__}, not an OpenAPI document")
+    try:
+        validate_openapi(document)
+    except Exception as exc:  # the validator raises several unrelated types
+        raise SpecError(f"{spec_path} is not valid OpenAPI: {exc}") from exc
+    if OPERATION_PATH not in document.get("paths", {}) or "get" not in document["paths"][OPERATION_PATH]:
+        raise SpecError(f"{spec_path} does not describe GET {OPERATION_PATH}")
+    return _read_whole(Spec(document=document, path=spec_path))
+
+
+# What the harness reads of a spec, beyond what OpenAPI requires of any document.
+_READ_PARTS = ("parameters", "query_parameters", "defaults", "invariants", "record_fields", "enum_fields")
+
+
+def _read_whole(spec: Spec) -> Spec:
+    """``spec``, once every part the harness reads was read: a part it lacks fails here, not mid-run."""
+    try:
+        for name in _READ_PARTS:
+            getattr(spec, name)
+        for code in spec.status_codes:
+            spec.response_schema(code)
+    except (LookupError, TypeError, AttributeError, ValueError, Unresolvable) as exc:
+        raise SpecError(
+            f"{spec.path} is valid OpenAPI, but not the shape this harness reads: {type(exc).__name__}: {exc}"
+        ) from None
+    return spec

@@ -1,0 +1,220 @@
+"""Running the contract suite: every registered property against one target, into one report.
+
+    report = run_contract(spec, target, RunSettings.for_target(target))
+
+``embedded_mock`` serves the mock on loopback for a run that has no target of its own. The
+pytest face of the suite is ``tests/contract/``; ``dcs-contract run`` writes the reports.
+
+``run_contract`` always returns a report with the findings found so far: a target that
+cannot be tested, a signal (:class:`~dcs_contract.errors.RunStopped`) and a bug in the
+harness (its traceback in ``RunReport.crash``) each end the run, not the report.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.plan import MIN_RESERVE, BudgetPlan
+from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED, Rebase, reproduce
+from dcs_contract.engine.run import ContractRun, FirstFinding, ProgressCallback, RunLog
+from dcs_contract.errors import AuthRejected, BudgetExhausted, RunStopped, TargetUnavailable
+from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.results.report import RunReport, utc_now
+from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.transport.deadline import DeadlineTransport
+from dcs_contract.transport.guard import GuardedTransport, build_client
+
+__all__ = ["PROPERTIES", "confirm_findings", "embedded_mock", "guarded", "run_contract"]
+
+
+@contextmanager
+def embedded_mock(spec: Spec, target: Target, **mock_options: Any) -> Iterator[tuple[Target, MockState]]:
+    """Serve the embedded mock on loopback and point ``target`` at it."""
+    state = MockState.default(spec, **mock_options)
+    with MockServer(create_app(state)) as server:
+        yield (
+            target.with_mock(
+                server.base_url, state.project_id, state.instance_id, state.empty_instance_id, state.credentials
+            ),
+            state,
+        )
+
+
+def _what_to_check(exc: AuthRejected, target: Target) -> str:
+    hint = {
+        "APIGW.0303": "the clock of this machine: the signature's X-Sdk-Date is more than 15 minutes off",
+    }.get(exc.error_code or "", "that the AK/SK or the token is valid, and that it may read DCS in this project")
+    return (
+        f"{exc}; sent {target.credentials.describe()} for project {target.project_id}. Check {hint}. "
+        "Not retried: five refused signatures in a row lock the AK for 5 minutes."
+    )
+
+
+def guarded(
+    settings: RunSettings, *, shared: bool = False, stopped: Callable[[], str | None] = lambda: None
+) -> GuardedTransport:
+    """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline,
+    through the proxy and with the TLS trust of ``settings.network``."""
+    return GuardedTransport(
+        DeadlineTransport(settings.network),
+        max_requests=settings.max_requests,
+        rate_limit=settings.rate_limit,
+        retries=settings.retries,
+        record=settings.record_traffic,
+        shared=shared,
+        deadline=settings.timeout,
+        max_body=settings.max_body,
+        stopped=stopped,
+    )
+
+
+def run_contract(
+    spec: Spec,
+    target: Target,
+    settings: RunSettings,
+    *,
+    properties: list[str] | None = None,
+    progress: ProgressCallback | None = None,
+    guard: GuardedTransport | None = None,
+    stopped: Callable[[], str | None] = lambda: None,
+    accepted: Callable[[Finding], bool] = lambda finding: False,
+) -> RunReport:
+    """Run the suite's properties against a live (already resolved) target; never raises for the target's faults.
+
+    Two passes (see :mod:`dcs_contract.engine.plan`): every property's probe, then every
+    property's exploration within its share of what the budget has left.
+
+    ``guard``: a transport shared with other runs, whose budget and rate limit they all
+    share; by default the run has its own, from ``settings``. ``stopped``: the name of a
+    signal that asked the run to stop, if one did; nothing more is sent after it.
+    ``accepted``: findings a baseline accepts, at which ``settings.fail_fast`` does not stop.
+    """
+    assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
+    assert target.project_id is not None
+    started = utc_now()
+    guard = guard or guarded(settings, stopped=stopped)
+    mark = guard.stats.mark()
+    selected = [PROPERTIES[name] for name in properties or list(PROPERTIES)]
+    plan = BudgetPlan.of(spec, target, max_requests=guard.requests_left, properties=selected, confirm=settings.confirm)
+    client = build_client(
+        target.base_url, auth=target.credentials.auth(target.project_id), guard=guard, timeout=settings.timeout
+    )
+    log = RunLog(
+        spec,
+        progress,
+        requests_sent=lambda: guard.stats.attempts - mark.attempts,
+        fail_fast=settings.fail_fast,
+        accepted=accepted,
+    )
+    stage = "the setup of the run"
+    planned = False
+    probes_sent: int | None = None
+    error: str | None = None
+    crash: str | None = None
+    halted: str | None = None
+    refused = False
+    with client:
+        # Each way the run can end is caught here, where the findings so far are at hand:
+        # they are reported whatever stopped the run.
+        try:
+            if plan.max_requests < plan.minimum:
+                # A guard shared with other runs has spent what they needed (--max-requests is
+                # checked whole before a CLI run): what is left cannot send this probe plan.
+                raise BudgetExhausted(
+                    f"the request budget of {guard.max_requests} is spent: {plan.max_requests} requests are left, "
+                    f"and the probe plan needs {plan.minimum} ({plan.probe_requests}, and {MIN_RESERVE} for retries)"
+                )
+            run = ContractRun(spec, target, settings, client, log)
+            for prop in selected:
+                stage = f"the probe plan ({prop.name})"
+                prop.run_probe(run)
+            planned = True
+            probes_sent = guard.stats.attempts - mark.attempts
+            for index, prop in enumerate(selected):
+                stage = f"the exploration of {prop.name}"
+                after = [other.name for other in selected[index:]]
+                prop.run_exploration(run, plan.share(prop.name, left=guard.requests_left, after=after))
+            stage = "the confirmation of the findings"
+            if settings.confirm:
+                confirm_findings(run, guard, accepted)
+        except BudgetExhausted as exc:
+            sent = guard.stats.since(mark)
+            if planned:
+                # The probe plan was sent whole: what was cut is exploration, which retries ate.
+                halted = f"{exc} during {stage}, after {sent.attempts} requests ({sent.retries} of them retries)"
+            else:
+                error = f"{exc} during {stage}: the probe plan was not sent whole, {sent.retries} requests were retries"
+        except AuthRejected as exc:
+            error, refused = _what_to_check(exc, target), True
+        except TargetUnavailable as exc:
+            error = str(exc)
+        except FirstFinding:
+            sent = guard.stats.since(mark)
+            halted = f"at the first finding (--fail-fast), during {stage}, after {sent.attempts} requests"
+            if settings.confirm:
+                # The one finding that stopped the run is the one a red build is read for. Whatever
+                # ends its confirmation, the finding stays in the report.
+                try:
+                    confirm_findings(run, guard, accepted)
+                except (TargetUnavailable, RunStopped) as exc:
+                    halted += f"; its confirmation was cut short: {exc}"
+                except Exception:
+                    crash = f"during the confirmation of the first finding:\n{traceback.format_exc()}"
+        except RunStopped as exc:
+            # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
+            sent = guard.stats.since(mark)
+            error = (
+                f"stopped by {exc.signal_name} during {stage}, after {sent.attempts} requests: the run was cut short, "
+                "and reports what it found until then"
+            )
+        except Exception:
+            crash = f"during {stage}:\n{traceback.format_exc()}"
+    budget = {
+        "max_requests": plan.max_requests,
+        "probe_plan": plan.probe_requests,
+        "reserve": plan.reserve,
+        "confirmation": plan.confirmation,
+    }
+    if probes_sent is not None:
+        budget["probe_plan_sent"] = probes_sent
+    return log.report(
+        target=target,
+        settings=settings,
+        started=started,
+        traffic=guard.stats.since(mark),
+        error=error,
+        crash=crash,
+        stopped=halted,
+        budget=budget,
+        credentials_refused=refused,
+    )
+
+
+def confirm_findings(run: ContractRun, guard: GuardedTransport, accepted: Callable[[Finding], bool]) -> None:
+    """Send each new finding's requests once more, the shortest first, and label it with what they showed.
+
+    A finding whose requests the budget can no longer send whole is labelled so, and nothing
+    of it is sent. A RunStopped or a refused credential ends the run as anywhere else.
+    """
+    findings = run.log.findings
+    same_target = Rebase({})
+    for finding in sorted(findings, key=lambda found: len(found.requests)):
+        if accepted(finding) or not finding.requests:
+            continue
+        if guard.requests_left < len(finding.requests):
+            findings.label(finding.fingerprint, NOT_CONFIRMED)
+            continue
+        try:
+            shown = reproduce(run, finding, same_target, as_property="confirmation")
+        except BudgetExhausted:
+            # Retries took what was left: this one, and every one after it, goes unconfirmed.
+            findings.label(finding.fingerprint, NOT_CONFIRMED)
+            continue
+        if shown is not None:
+            findings.label(finding.fingerprint, REPRODUCED if shown else NOT_REPRODUCED)

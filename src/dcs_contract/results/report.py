@@ -1,0 +1,438 @@
+"""The writers: a run's :class:`RunReport`, and report.json, report.md and junit.xml made of it.
+
+What a finding is lives in :mod:`dcs_contract.contract.findings`; this module says what a run learned
+and lays it out. The report crosses module boundaries typed: :meth:`RunReport.as_dict` is the
+one place that gives report.json its shape, and :meth:`RunReport.from_dict` the one place that
+reads it back, once the docs have checked it against their JSON Schema.
+
+Every writer writes :meth:`RunReport.scrubbed`: the texts are scrubbed first and cut for
+display after (see :mod:`dcs_contract.redaction`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields, replace
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from xml.etree import ElementTree as ET
+
+from dcs_contract.contract.findings import (
+    BaselineEntry,
+    Finding,
+)
+from dcs_contract.redaction import Scrubber
+
+if TYPE_CHECKING:
+    from dcs_contract.transport.guard import Exchange
+
+__all__ = [
+    "VERDICTS",
+    "RequestCounts",
+    "RunReport",
+    "SpecInfo",
+    "TargetInfo",
+    "harness_version",
+    "markdown_of",
+    "utc_now",
+    "verdict_of",
+    "write_reports",
+]
+
+# Every verdict verdict_of gives: report.json's schema and the exit codes read them from here.
+VERDICTS = ("conforms", "violations", "untestable", "error")
+
+
+def utc_now() -> str:
+    """A report's timestamps: UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def harness_version() -> str:
+    """The installed dcs-contract's version, for a report to say which harness judged the target."""
+    try:
+        return metadata.version("dcs-contract")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def verdict_of(*, findings: bool, error: str | None, crash: str | None, credentials_refused: bool = False) -> str:
+    """A bug in the harness is an error whatever else happened; refused credentials leave the target
+    untested whatever the unauthenticated probe found, since nothing authenticated was judged; drift
+    found is drift, even when the run was cut short; otherwise an error leaves the target untested."""
+    if crash:
+        return "error"
+    if credentials_refused:
+        return "untestable"
+    if findings:
+        return "violations"
+    return "untestable" if error else "conforms"
+
+
+@dataclass(frozen=True, kw_only=True)
+class TargetInfo:
+    """The target as a report names it: no secret, and no more of a key than the credentials' description shows.
+
+    The report of ``dcs-contract sdk-check`` names the SDK it compared instead (``sdk``): it sends nothing.
+    """
+
+    base_url: str | None = None
+    project_id: str | None = None
+    instance_id: str | None = None
+    empty_instance_id: str | None = None
+    credentials: str | None = None
+    sdk: str | None = None
+    # The run served its own mock on loopback: replay serves a fresh one, never a live target.
+    embedded_mock: bool = False
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TargetInfo:
+        texts = {f.name: data.get(f.name) for f in fields(cls) if f.name != "embedded_mock"}
+        return cls(**texts, embedded_mock=data.get("embedded_mock") is True)
+
+    def scrubbed(self, scrubber: Scrubber) -> TargetInfo:
+        texts: dict[str, Any] = {
+            f.name: scrubber.text(v) for f in fields(self) if isinstance(v := getattr(self, f.name), str) and v
+        }
+        return replace(self, **texts)
+
+    def as_dict(self) -> dict[str, str | bool | None]:
+        data: dict[str, str | bool | None] = asdict(self)
+        # Only an SDK comparison has one: the report.json of a run never had the key.
+        if self.sdk is None:
+            del data["sdk"]
+        return data
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequestCounts:
+    """What a run sent: every attempt (retries included), the retries, and the answers by status code."""
+
+    total: int = 0
+    retries: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RequestCounts:
+        return cls(total=data["total"], retries=data.get("retries", 0), by_status=dict(data.get("by_status", {})))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SpecInfo:
+    """The spec a run judged the target by: its hash, and the document itself.
+
+    A report carries the whole document, so that two reports can be compared field by field
+    (``dcs-contract diff``) long after the spec they were run with has changed.
+    """
+
+    sha256: str
+    document: Mapping[str, Any] = field(compare=False, repr=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SpecInfo:
+        return cls(sha256=data["sha256"], document=dict(data.get("document") or {}))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256, "document": self.document}
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunReport:
+    """Everything a run learned, ready to be written.
+
+    ``findings`` are the new ones; ``accepted`` are findings a baseline accepts, and
+    ``resolved`` the baseline entries this run no longer saw. What accepted them is a
+    baseline file (``baseline``, its path) or, for a list that is not one, ``accepted_by``
+    (the SDK comparison's: "the spec's info.x-sdk.differences"). ``occurrences`` counts how
+    often each finding, new or accepted, was seen (1 when absent). ``error`` says why the
+    run was cut short or could not test the target; ``crash`` holds the traceback of a bug
+    in the harness itself. ``evaluated`` counts how often each check and invariant ran,
+    and ``not_evaluated`` says why each of the others did not. ``traffic`` is kept for the
+    HAR recording only: it is no part of what the report says.
+    """
+
+    target: TargetInfo
+    started: str
+    finished: str
+    seed: int | None
+    cases: dict[str, int]
+    requests: RequestCounts
+    findings: Sequence[Finding]
+    occurrences: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+    observed: dict[str, dict[str, int]] = field(default_factory=dict)
+    skipped: dict[str, str] = field(default_factory=dict)
+    accepted: Sequence[Finding] = ()
+    resolved: Sequence[BaselineEntry] = ()
+    baseline: str | None = None
+    accepted_by: str | None = None
+    crash: str | None = None
+    evaluated: dict[str, int] = field(default_factory=dict)
+    not_evaluated: dict[str, str] = field(default_factory=dict)
+    traffic: Sequence[Exchange] = field(default=(), repr=False, compare=False)
+    spec: SpecInfo | None = None
+    # Every report says which harness wrote it; one read back keeps what its file said.
+    harness_version: str | None = field(default_factory=lambda: harness_version())
+    # How the budget was planned: max_requests, probe_plan (its requests at most) and reserve;
+    # probe_plan_sent, the requests it took, once it was sent whole.
+    budget: dict[str, int] = field(default_factory=dict)
+    # Why a run that was not cut short by its target stopped before its plan ended (--fail-fast).
+    stopped: str | None = None
+    # The settings the run had (max_examples, max_requests, rate_limit, ...): what a history keeps.
+    settings: dict[str, Any] = field(default_factory=dict)
+    # The target refused the credentials (401/403): nothing authenticated was tested, so the run is
+    # untestable (exit 3) whatever else it found; what it found stays in the report.
+    credentials_refused: bool = False
+
+    def __post_init__(self) -> None:
+        # A report is a value: built from lists or tuples, the same contents make equal reports.
+        for name in ("findings", "accepted", "resolved"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if self.baseline and self.accepted_by:
+            raise ValueError(
+                f"baseline={self.baseline!r} and accepted_by={self.accepted_by!r}: a report's findings are "
+                "accepted by one list"
+            )
+
+    @property
+    def verdict(self) -> str:
+        return verdict_of(
+            findings=bool(self.findings),
+            error=self.error,
+            crash=self.crash,
+            credentials_refused=self.credentials_refused,
+        )
+
+    def scrubbed(self, scrubber: Scrubber) -> RunReport:
+        """This report as it may be written: every text from the target or the run scrubbed, then cut."""
+        findings = [finding.scrubbed(scrubber) for finding in self.findings]
+        accepted = [finding.scrubbed(scrubber) for finding in self.accepted]
+        # A location or detail may hold a secret: each count follows its finding to the scrubbed fingerprint.
+        pairs = zip([*self.findings, *self.accepted], [*findings, *accepted], strict=True)
+        occurrences = {after.fingerprint: self.occurrences.get(before.fingerprint, 1) for before, after in pairs}
+        return replace(
+            self,
+            target=self.target.scrubbed(scrubber),
+            findings=findings,
+            accepted=accepted,
+            occurrences=occurrences,
+            error=scrubber.text(self.error) if self.error is not None else None,
+            stopped=scrubber.text(self.stopped) if self.stopped is not None else None,
+            crash=scrubber.text(self.crash) if self.crash is not None else None,
+            observed=scrubber.data(self.observed),
+            skipped=scrubber.data(self.skipped),
+            not_evaluated=scrubber.data(self.not_evaluated),
+            resolved=[entry.shown(scrubber) for entry in self.resolved],
+            traffic=(),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """report.json: the one place that gives it its shape (``docs.model.REPORT_SCHEMA`` describes it)."""
+
+        def listed(findings: Sequence[Finding]) -> list[dict[str, Any]]:
+            return [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in findings]
+
+        baseline: dict[str, Any] = {"file": self.baseline}
+        if self.accepted_by:
+            baseline["accepted_by"] = self.accepted_by
+        baseline |= {"accepted": listed(self.accepted), "resolved": [entry.as_dict() for entry in self.resolved]}
+        return {
+            "verdict": self.verdict,
+            "target": self.target.as_dict(),
+            "started": self.started,
+            "finished": self.finished,
+            "seed": self.seed,
+            "cases": dict(self.cases),
+            "skipped": dict(self.skipped),
+            "requests": self.requests.as_dict(),
+            "error": self.error,
+            "crash": self.crash,
+            "evaluated": dict(self.evaluated),
+            "not_evaluated": dict(self.not_evaluated),
+            "observed": {name: dict(counts) for name, counts in self.observed.items()},
+            "findings": listed(self.findings),
+            "baseline": baseline if self.baseline or self.accepted_by else None,
+            "budget": dict(self.budget),
+            "stopped": self.stopped,
+            "settings": dict(self.settings),
+            "harness_version": self.harness_version,
+            "credentials_refused": self.credentials_refused,
+            "spec": self.spec.as_dict() if self.spec is not None else None,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
+        """A report.json as :meth:`as_dict` writes it, already checked against ``docs.model.REPORT_SCHEMA``.
+
+        What an older report lacks takes the value a run without it has. The verdict is not
+        read but derived: a ValueError says so when the one written is not the one the
+        report's findings, error and crash give.
+        """
+        baseline = data.get("baseline") or {}
+        listed = {"findings": data["findings"], "accepted": baseline.get("accepted", [])}
+        read = {key: [Finding.from_dict(item) for item in items] for key, items in listed.items()}
+        pairs = zip([*read["findings"], *read["accepted"]], [*listed["findings"], *listed["accepted"]], strict=True)
+        report = cls(
+            target=TargetInfo.from_dict(data["target"]),
+            started=data["started"],
+            finished=data["finished"],
+            seed=data.get("seed"),
+            cases=dict(data.get("cases", {})),
+            requests=RequestCounts.from_dict(data["requests"]),
+            findings=read["findings"],
+            occurrences={finding.fingerprint: item.get("occurrences", 1) for finding, item in pairs},
+            error=data.get("error"),
+            observed={name: dict(counts) for name, counts in data.get("observed", {}).items()},
+            skipped=dict(data.get("skipped", {})),
+            accepted=read["accepted"],
+            resolved=[BaselineEntry.from_dict(entry) for entry in baseline.get("resolved", [])],
+            baseline=baseline.get("file"),
+            accepted_by=baseline.get("accepted_by"),
+            crash=data.get("crash"),
+            evaluated=dict(data.get("evaluated", {})),
+            not_evaluated=dict(data.get("not_evaluated", {})),
+            spec=SpecInfo.from_dict(data["spec"]) if data.get("spec") else None,
+            harness_version=data.get("harness_version"),
+            budget=dict(data.get("budget", {})),
+            stopped=data.get("stopped"),
+            settings=dict(data.get("settings", {})),
+            credentials_refused=data.get("credentials_refused") is True,
+        )
+        if report.verdict != data["verdict"]:
+            raise ValueError(
+                f"its verdict is {data['verdict']!r}, but its findings, error and crash make it {report.verdict!r}"
+            )
+        return report
+
+
+def markdown_of(report: RunReport, *, scrubber: Scrubber) -> str:
+    """report.md's text: the report scrubbed, then laid out (the CI's job summary takes it too)."""
+    return _markdown(report.scrubbed(scrubber))
+
+
+def _markdown(report: RunReport) -> str:
+    lines = [f"# dcs-contract: {report.verdict}", ""]
+    target = report.target
+    lines += [
+        f"- target: {target.base_url or 'embedded mock'}",
+        f"- instance: {target.instance_id}",
+        f"- run: {report.started} → {report.finished}, seed {report.seed}",
+        f"- cases: {sum(report.cases.values())} ({', '.join(f'{k} {v}' for k, v in report.cases.items())})",
+        f"- requests: {report.requests.total} by status {json.dumps(report.requests.by_status)}",
+    ]
+    if report.crash:
+        lines += ["", "**The harness failed (a bug in dcs-contract, not drift):**", ""]
+        lines += ["```", report.crash.strip(), "```"]
+    if report.error:
+        cut = "The run was cut short" if report.findings else "The target could not be tested"
+        lines += ["", f"**{cut}:** {report.error}"]
+    if report.verdict == "conforms":
+        accepted = f", {len(report.accepted)} accepted by the baseline" if report.accepted else ""
+        lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
+    signed = (report.target.credentials or "").startswith("AK/SK")
+    lines += _markdown_findings(report.findings, level="##", signed=signed)
+    if report.accepted:
+        source = f"the baseline {report.baseline}" if report.baseline else report.accepted_by
+        lines += ["", f"## Accepted by {source} ({len(report.accepted)})"]
+        lines += _markdown_findings(report.accepted, level="###", signed=signed)
+    if report.resolved:
+        lines += ["", f"## Resolved: in the baseline, no longer seen ({len(report.resolved)})", ""]
+        lines += [f"- `{e.fingerprint}` {e.category} `{e.location}` ({e.check})" for e in report.resolved]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _markdown_findings(findings: Sequence[Finding], *, level: str, signed: bool = False) -> list[str]:
+    """Findings grouped by category, each with what to run to see it again.
+
+    ``signed``: the run signed with an AK/SK, which curl cannot do: ``dcs-contract replay``
+    sends the finding's requests again, signed, and says whether it still fails.
+    """
+    lines: list[str] = []
+    by_category: dict[str, list[Finding]] = {}
+    for finding in findings:
+        by_category.setdefault(finding.category, []).append(finding)
+    for category, group in by_category.items():
+        lines += ["", f"{level} {category} ({len(group)})"]
+        for f in group:
+            lines += [
+                "",
+                f"{level}# {f.title}: `{f.location}`",
+                "",
+                f"- check: `{f.check}`, fingerprint `{f.fingerprint}`",
+                f"- expected: {f.expected}",
+                f"- actual: {f.actual}",
+            ]
+            if f.first_seen is not None:
+                lines += [f"- first seen at request {f.first_seen} of the run"]
+            if f.confirmation:
+                lines += [f"- sent again before the run ended: {f.confirmation}"]
+            lines += [f"- reproduce: `{r.curl}`" for r in f.requests]
+            if signed and f.requests:
+                lines += [f"- replay, signed: `dcs-contract replay report.json --finding {f.fingerprint}`"]
+            if f.consumers:
+                lines += ["- consumers it breaks:", *(f"  - {entry}" for entry in f.consumers)]
+            if f.message:
+                lines += ["", "```", f.message.strip(), "```"]
+    return lines
+
+
+def _junit(report: RunReport) -> bytes:
+    errors = (1 if report.error else 0) + (1 if report.crash else 0)
+    conforms = report.verdict == "conforms"
+    suite = ET.Element(
+        "testsuite",
+        name="dcs-contract",
+        tests=str(len(report.findings) + (1 if conforms else 0) + len(report.accepted) + errors),
+        failures=str(len(report.findings)),
+        errors=str(errors),
+        skipped=str(len(report.accepted)),
+        timestamp=report.started,
+    )
+    # "contract conforms" only when the run completed and found nothing: a run cut short or
+    # untestable is an error in the CI's test view, never a pass.
+    if conforms:
+        ET.SubElement(suite, "testcase", classname="dcs-contract", name="contract conforms")
+    for f in report.findings:
+        case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
+        failure = ET.SubElement(case, "failure", message=f"{f.title}: expected {f.expected}, got {f.actual}")
+        failure.text = "\n".join([f.message, *(r.curl for r in f.requests)])
+    # Accepted drift shows in the CI's test view as skipped: visible, but not failing.
+    for f in report.accepted:
+        case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
+        ET.SubElement(case, "skipped", message=f"accepted by the baseline: {f.title}")
+    if report.error:
+        case = ET.SubElement(suite, "testcase", classname="dcs-contract", name="run completed")
+        ET.SubElement(case, "error", message=report.error)
+    if report.crash:
+        case = ET.SubElement(suite, "testcase", classname="dcs-contract", name="harness")
+        error = ET.SubElement(case, "error", message="dcs-contract failed: a bug in the harness, not drift")
+        error.text = report.crash
+    xml: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
+    return xml
+
+
+def write_reports(report: RunReport, directory: Path, *, scrubber: Scrubber) -> list[Path]:
+    """Write report.json, report.md and junit.xml; returns their paths.
+
+    The report is scrubbed before it is laid out, and each file once more as a whole: the
+    layout escapes text (JSON, XML), and the scrubber knows those forms too.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    clean = report.scrubbed(scrubber)
+    outputs = {
+        "report.json": json.dumps(clean.as_dict(), indent=2, ensure_ascii=False) + "\n",
+        "report.md": _markdown(clean),
+        "junit.xml": _junit(clean).decode("utf-8"),
+    }
+    paths = []
+    for name, text in outputs.items():
+        path = directory / name
+        path.write_text(scrubber.text(text), encoding="utf-8")
+        paths.append(path)
+    return paths
