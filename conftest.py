@@ -15,30 +15,22 @@ from __future__ import annotations
 import pytest
 
 from dcs_contract.contract.spec import Spec
+from dcs_contract.settings.table import plugin_options
+
+# The suite's own short names for some of the plugin's options (the same dest, type and help).
+_ALIASES = {
+    "--max-examples": "--dcs-max-examples",
+    "--contract-seed": "--dcs-seed",
+    "--max-requests": "--dcs-max-requests",
+    "--rate-limit": "--dcs-rate-limit",
+}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dcs-contract")
-    group.addoption(
-        "--max-examples", dest="dcs_max_examples", metavar="N", type=int, help="cases per contract property"
-    )
-    group.addoption(
-        "--contract-seed", dest="dcs_seed", metavar="SEED", type=int, help="replay the contract suite with this seed"
-    )
-    group.addoption(
-        "--max-requests",
-        dest="dcs_max_requests",
-        metavar="N",
-        type=int,
-        help="request budget of the contract suite, all workers",
-    )
-    group.addoption(
-        "--rate-limit",
-        dest="dcs_rate_limit",
-        metavar="PER_SECOND",
-        type=float,
-        help="requests per second, all workers together",
-    )
+    options = dict(plugin_options())
+    for alias, flag in _ALIASES.items():
+        group.addoption(alias, **{**options[flag], "default": None})
 
 
 @pytest.fixture(scope="session")

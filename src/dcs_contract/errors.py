@@ -46,7 +46,15 @@ class SpecError(DcsContractError):
 
 
 class ConfigError(DcsContractError):
-    """A configuration value is wrong. The message names the variable or flag to fix."""
+    """A configuration value is wrong. The message names the variable or flag to fix.
+
+    ``setting``: that flag, key or variable as the message names it (``--max-requests``), when
+    one setting is at fault: what a caller adds context to (where the value was set).
+    """
+
+    def __init__(self, message: str, *, setting: str | None = None) -> None:
+        super().__init__(message)
+        self.setting = setting
 
 
 class ResponseTooLarge(DcsContractError):

@@ -49,7 +49,8 @@ from dcs_contract.results.report import (
     write_reports,
 )
 from dcs_contract.settings import config as config_file
-from dcs_contract.settings.target import BOUNDS, RunSettings, Target, check_output_dir
+from dcs_contract.settings.table import OPTIONS, plugin_options
+from dcs_contract.settings.target import RunSettings, Target, check_output_dir
 from dcs_contract.transport.guard import GuardedTransport, TrafficMark, TrafficStats, build_client
 from dcs_contract.transport.network import Network, proxy_secrets_in
 from dcs_contract.transport.signing import Credentials
@@ -76,37 +77,9 @@ _TRAFFIC_ATTR = "dcs_traffic"
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dcs-contract", "dcs-contract: contract tests of the DCS backups endpoint")
-    group.addoption("--dcs-spec", metavar="FILE", default=None, help="the contract (default: the bundled spec)")
-    group.addoption("--dcs-base-url", metavar="URL", default=None, help="the target (overrides DCS_BASE_URL)")
-    group.addoption("--dcs-instance-id", metavar="ID", default=None, help="the instance (overrides DCS_INSTANCE_ID)")
-    group.addoption(
-        "--dcs-max-requests",
-        metavar="N",
-        type=int,
-        default=None,
-        help="request budget of the whole session, all workers",
-    )
-    group.addoption(
-        "--dcs-rate-limit",
-        metavar="PER_SECOND",
-        type=float,
-        default=None,
-        help="requests per second, all workers together",
-    )
-    group.addoption(
-        "--dcs-max-examples", metavar="N", type=int, default=None, help="cases per property, for run_contract"
-    )
-    group.addoption("--dcs-seed", metavar="SEED", type=int, default=None, help="the seed of the session's RunSettings")
-    group.addoption(
-        "--dcs-mock-drift",
-        metavar="NAME",
-        action="append",
-        default=[],
-        help="serve the embedded mock with this drift switch (repeatable): to see a team rule fail",
-    )
-    group.addoption(
-        "--dcs-report-dir", metavar="DIR", type=Path, default=None, help="write the session's findings here"
-    )
+    # The settings the plugin shares with `dcs-contract run`, as the settings table defines them.
+    for flag, keywords in plugin_options():
+        group.addoption(flag, **keywords)
     group.addoption("--dcs-profile", metavar="NAME", default=None, help="take the settings of this config profile")
 
 
@@ -114,8 +87,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 class _Options:
     """The plugin's options, checked once, at configure time."""
 
-    spec: str | None = None
+    spec: Path | None = None
     base_url: str | None = None
+    region: str | None = None
+    project_id: str | None = None
     instance_id: str | None = None
     max_requests: int | None = None
     rate_limit: float | None = None
@@ -136,12 +111,10 @@ class _Options:
             values["report_dir"] = Path(values["report_dir"])
         options = cls(**{name: value for name, value in values.items() if value is not None})
         for name in ("max_requests", "rate_limit", "max_examples", "seed"):
-            value = getattr(options, name)
-            if value is not None:
-                try:
-                    BOUNDS[name].check(f"--dcs-{name.replace('_', '-')}", value)
-                except ConfigError as exc:
-                    raise pytest.UsageError(str(exc)) from None
+            try:
+                OPTIONS[name].check(getattr(options, name), f"--dcs-{OPTIONS[name].flag[2:]}")
+            except ConfigError as exc:
+                raise pytest.UsageError(str(exc)) from None
         unknown = [name for name in options.mock_drift if name not in DRIFTS]
         if unknown:
             raise pytest.UsageError(
@@ -264,7 +237,14 @@ class _Session:
     def _from_env(self) -> Target:
         if self.profile is not None:
             return self.profile.target()
-        return Target.from_env(os.environ, base_url=self.options.base_url, instance_id=self.options.instance_id)
+        options = self.options
+        return Target.from_env(
+            os.environ,
+            base_url=options.base_url,
+            region=options.region,
+            project_id=options.project_id,
+            instance_id=options.instance_id,
+        )
 
     def scrubber(self) -> Scrubber:
         resolved = self.target.credentials.secrets() if self.target is not None else []

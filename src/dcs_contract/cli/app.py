@@ -64,7 +64,8 @@ from dcs_contract.results.report import (
     write_reports,
 )
 from dcs_contract.settings import config
-from dcs_contract.settings.target import BOUNDS, RunSettings, Target, check_id, check_output_dir, check_output_file
+from dcs_contract.settings.table import BOUNDS, OPTIONS, add_flags
+from dcs_contract.settings.target import RunSettings, Target, check_id, check_output_dir, check_output_file
 from dcs_contract.transport.guard import GuardedTransport
 from dcs_contract.transport.network import Network, proxy_secrets_in
 from dcs_contract.transport.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
@@ -116,50 +117,19 @@ _number = _converter(float, "a number")
 
 
 _DEFAULT_RECORDING = "traffic.har"  # in --report-dir
-# What a bare `--record` gives, told apart by identity: `--record traffic.har` is another object.
-_BARE_RECORD = Path(_DEFAULT_RECORDING)
 
 
 _DRIFT_HELP = f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
+# What the settings table cannot say of the embedded mock without importing it.
+_MOCK_HELPS = {
+    "mock_drift": f": {', '.join(sorted(DRIFTS))}",
+    "mock_faults": f": {FaultPlan().describe()}",
+    "mock_records": f" (default {DEFAULT_RECORD_COUNT})",
+}
+# check-har and sdk-check write their reports apart from a run's, by default.
+_HAR_REPORT_DIR, _SDK_REPORT_DIR = Path("dcs-contract-har-report"), Path("dcs-contract-sdk-report")
 _FAULTS_HELP = f"behave like a busy gateway: {FaultPlan().describe()}"
 _RECORDS_HELP = f"backups of the instance (default {DEFAULT_RECORD_COUNT})"
-
-
-def _target_flags(command: argparse.ArgumentParser) -> None:
-    target = command.add_argument_group("target (each flag wins over its environment variable)")
-    target.add_argument("--base-url", help="the target's base URL [DCS_BASE_URL]")
-    target.add_argument("--region", help="builds https://dcs.{region}.myhuaweicloud.com [DCS_REGION]")
-    target.add_argument("--project-id", help="required for a live target [DCS_PROJECT_ID]")
-    target.add_argument("--instance-id", help="an instance whose backups are read [DCS_INSTANCE_ID]")
-    target.add_argument("--empty-instance-id", help="an instance with no backups [DCS_EMPTY_INSTANCE_ID]")
-
-
-def _tls_verify(text: str) -> bool | Path:
-    try:
-        return Network.parse_tls_verify(text)
-    except ConfigError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _network_flags(command: argparse.ArgumentParser) -> None:
-    network = command.add_argument_group("network (a live target only; each flag wins over its environment variable)")
-    network.add_argument(
-        "--proxy",
-        metavar="URL",
-        help="a forward proxy, http://[user:password@]host:port; CONNECT for an https target "
-        "[HTTPS_PROXY, HTTP_PROXY, ALL_PROXY; NO_PROXY still applies]",
-    )
-    network.add_argument(
-        "--tls-verify",
-        type=_tls_verify,
-        metavar="PATH|true|false",
-        help="check the target's certificate: a CA bundle file or directory to trust, true, or false "
-        "(warned, and written in the report) [SSL_CERT_FILE, SSL_CERT_DIR, REQUESTS_CA_BUNDLE]",
-    )
-    network.add_argument("--request-cert", type=Path, metavar="FILE", help="a client certificate (PEM), for mutual TLS")
-    network.add_argument(
-        "--request-cert-key", type=Path, metavar="FILE", help="its private key (PEM, not encrypted), if not in FILE"
-    )
 
 
 def _config_flags(command: argparse.ArgumentParser) -> None:
@@ -168,17 +138,6 @@ def _config_flags(command: argparse.ArgumentParser) -> None:
         "--config", type=Path, metavar="FILE", help="a dcs-contract.toml, or a pyproject.toml with [tool.dcs-contract]"
     )
     group.add_argument("--profile", metavar="NAME", help="a [profiles.NAME] table of the file [DCS_PROFILE]")
-
-
-def _mock_flags(command: argparse.ArgumentParser) -> None:
-    embedded = command.add_argument_group("the embedded mock (only when no target is configured)")
-    embedded.add_argument("--mock-drift", action="append", default=[], metavar="NAME", help=_DRIFT_HELP)
-    embedded.add_argument(
-        "--mock-drift-every", type=_integer, metavar="N", help="the drift switches drift on every N-th answer only"
-    )
-    embedded.add_argument("--mock-faults", action="store_true", help=_FAULTS_HELP)
-    embedded.add_argument("--mock-records", type=_integer, help=_RECORDS_HELP)
-    embedded.add_argument("--mock-data-seed", type=_integer, help="the seed of the mock's generated records")
 
 
 def _output_flags(command: argparse.ArgumentParser) -> None:
@@ -208,68 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="exit codes: 0 conforms, 1 contract violations, 2 usage or configuration error, "
         "3 the target could not be tested, 4 a bug in the harness (reports written, verdict error)",
     )
-    _target_flags(run)
-    _network_flags(run)
+    add_flags(run, "run", helps=_MOCK_HELPS)
     _config_flags(run)
-    behaviour = run.add_argument_group("the run")
-    behaviour.add_argument(
-        "--max-examples", type=_integer, help=f"cases per property (mock 200, live 100; {BOUNDS['max_examples'].rule})"
-    )
-    behaviour.add_argument("--seed", type=_integer, help="replay a run: the seed its report shows")
-    behaviour.add_argument(
-        "--max-requests",
-        type=_integer,
-        help=f"hard cap on requests (mock 5000, live 600; {BOUNDS['max_requests'].rule})",
-    )
-    behaviour.add_argument(
-        "--rate-limit", type=_number, help=f"requests per second (mock none, live 2; {BOUNDS['rate_limit'].rule})"
-    )
-    behaviour.add_argument(
-        "--timeout",
-        type=_number,
-        help=f"seconds for each whole exchange: connect, headers and body (mock 10, live 15; {BOUNDS['timeout'].rule})",
-    )
-    behaviour.add_argument(
-        "--max-body",
-        type=_integer,
-        metavar="BYTES",
-        help=f"cap on a response body, decompressed (default 8 MiB; {BOUNDS['max_body'].rule})",
-    )
-    behaviour.add_argument(
-        "--fail-fast",
-        action="store_true",
-        help="stop at the first finding that no --baseline accepts (a CI queue's red build, sooner)",
-    )
-    behaviour.add_argument(
-        "--confirm",
-        action=argparse.BooleanOptionalAction,
-        help="send each new finding's requests once more before exiting 1, and label it reproduced or not "
-        "(within the budget; default on)",
-    )
-    behaviour.add_argument(
-        "--history", type=Path, metavar="FILE", help="append this run to a run history (SQLite; created if missing)"
-    )
-    behaviour.add_argument(
-        "--shrink",
-        action=argparse.BooleanOptionalAction,
-        help="shrink each semantic finding to its simplest requests (costs requests; mock on, live off)",
-    )
-    behaviour.add_argument("--report-dir", type=Path, help="where reports go (default dcs-contract-report)")
-    behaviour.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
-    behaviour.add_argument(
-        "--record",
-        type=Path,
-        nargs="?",
-        const=_BARE_RECORD,
-        help="write the traffic, redacted, as a HAR file (default: REPORT_DIR/traffic.har)",
-    )
-    accepted = run.add_argument_group("known drift")
-    accepted.add_argument("--baseline", type=Path, help="accepted findings: reported, but they do not fail the run")
-    accepted.add_argument(
-        "--baseline-update", action="store_true", help="write this run's findings into the --baseline file"
-    )
     _output_flags(run)
-    _mock_flags(run)
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
     docs.add_argument("--out", type=Path, required=True, help="the directory for index.html and index.md")
@@ -282,10 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="report.json of a run, for the conformance panel (several: one panel each)",
     )
-    docs.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
-    docs.add_argument(
-        "--history", type=Path, metavar="FILE", help="a run history: the page gets a timeline of each target's runs"
-    )
+    add_flags(docs, "docs", helps={"history": "; the page gets a timeline of each target's runs"})
 
     diff = commands.add_parser(
         "diff",
@@ -294,12 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     diff.add_argument("old", metavar="OLD", help="a report.json, or with --history a run id, last or previous")
     diff.add_argument("new", metavar="NEW", help="a report.json, or with --history a run id, last or previous")
-    diff.add_argument("--history", type=Path, metavar="FILE", help="the run history OLD and NEW are runs of")
+    add_flags(diff, "diff", helps={"history": "; OLD and NEW are runs of it"})
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
     diff.add_argument("--out", type=Path, help="write the diff to this file instead of stdout")
 
     history = commands.add_parser("history", help="the runs of a run history, and each finding's first and last run")
-    history.add_argument("--history", type=Path, metavar="FILE", required=True, help="the run history")
+    add_flags(history, "history", helps={"history": " (required)"})
     history.add_argument("--last", type=_integer, metavar="N", help="only the last N runs (findings: over the last N)")
 
     replay = commands.add_parser(
@@ -309,20 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
     replay.add_argument("--finding", metavar="FINGERPRINT", help="only this finding (a prefix is enough)")
-    _target_flags(replay)
-    _network_flags(replay)
     _config_flags(replay)
-    replay.add_argument("--max-requests", type=_integer, help=f"hard cap on requests ({BOUNDS['max_requests'].rule})")
-    replay.add_argument("--rate-limit", type=_number, help=f"requests per second ({BOUNDS['rate_limit'].rule})")
-    replay.add_argument("--timeout", type=_number, help=f"seconds per exchange ({BOUNDS['timeout'].rule})")
-    replay.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
     replay.add_argument(
         "--mock",
         action="store_true",
         help="replay against the embedded mock, whatever the report's target (a live report is never replayed "
         "against the mock otherwise)",
     )
-    _mock_flags(replay)
+    add_flags(replay, "replay", helps=_MOCK_HELPS)
 
     har = commands.add_parser(
         "check-har",
@@ -333,17 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     har.add_argument(
         "files", type=Path, nargs="+", metavar="FILE", help="HAR files: --record's, a browser's, a gateway's"
     )
-    har.add_argument("--report-dir", type=Path, default=Path("dcs-contract-har-report"), help="where reports go")
-    har.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
-    har.add_argument(
-        "--max-body",
-        type=_integer,
-        metavar="BYTES",
-        help=f"cap on a recorded body (default 8 MiB; {BOUNDS['max_body'].rule})",
-    )
-    har.add_argument(
-        "--empty-instance-id", help="an instance with no backups, judged where recorded [DCS_EMPTY_INSTANCE_ID]"
-    )
+    add_flags(har, "check-har", defaults={"report_dir": str(_HAR_REPORT_DIR)})
     _output_flags(har)
 
     config = commands.add_parser("config", help="the settings a run would use, and where each comes from (redacted)")
@@ -351,8 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_flags(config)
 
     sdk = commands.add_parser("sdk-check", help="compare the spec with the official SDK's models")
-    sdk.add_argument("--report-dir", type=Path, default=Path("dcs-contract-sdk-report"), help="where reports go")
-    sdk.add_argument("--spec", type=Path, help="another spec file (default: the packaged one)")
+    add_flags(sdk, "sdk-check", defaults={"report_dir": str(_SDK_REPORT_DIR)})
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
     mock.add_argument("--port", type=_integer, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
@@ -371,21 +251,18 @@ def _check_drifts(flag: str, names: list[str]) -> None:
 
 
 def _mock_options(args: argparse.Namespace) -> dict[str, Any]:
-    """The embedded mock's options from the --mock-* flags."""
-    _check_drifts("--mock-drift", args.mock_drift)
-    options: dict[str, Any] = {"drifts": tuple(args.mock_drift)}
+    """The embedded mock's options from the --mock-* flags, each within its bound."""
+    drifts = args.mock_drift or []
+    _check_drifts("--mock-drift", drifts)
+    options: dict[str, Any] = {"drifts": tuple(drifts)}
     if args.mock_faults:
         options["faults"] = FaultPlan()
-    if args.mock_records is not None:
-        BOUNDS["records"].check("--mock-records", args.mock_records)
-        options["records"] = args.mock_records
-    if args.mock_data_seed is not None:
-        BOUNDS["seed"].check("--mock-data-seed", args.mock_data_seed)
-        options["seed"] = args.mock_data_seed
-    if args.mock_drift_every is not None:
-        if not 1 <= args.mock_drift_every <= 1000:
-            raise ConfigError(f"--mock-drift-every={args.mock_drift_every}, but it must be 1..1000 answers")
-        options["drift_every"] = args.mock_drift_every
+    # The mock's keyword for each flag that takes a number.
+    for name, keyword in (("mock_records", "records"), ("mock_data_seed", "seed"), ("mock_drift_every", "drift_every")):
+        value = getattr(args, name)
+        if value is not None:
+            OPTIONS[name].check(value)
+            options[keyword] = value
     return options
 
 
@@ -552,32 +429,25 @@ def _terminal(args: argparse.Namespace, out: TextIO, env: Mapping[str, str]) -> 
 
 def _given(args: argparse.Namespace) -> dict[str, Any]:
     """The settings the user gave as flags (None: not given), keyed as the configuration file keys them."""
-    given = {key: getattr(args, key, None) for key in config.KEYS}
-    # A flag that stores False when absent, or a bare --record, says nothing or "yes".
-    given["fail_fast"] = True if getattr(args, "fail_fast", False) else None
-    record = getattr(args, "record", None)
-    given["record"] = True if record is _BARE_RECORD else record
-    return given
+    return {key: getattr(args, key, None) for key in config.KEYS}
 
 
 def _resolved(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[argparse.Namespace, config.Resolved]:
     """``args`` with every setting resolved: flag > env > profile > file defaults > built-in."""
     resolved = config.resolve(_given(args), env, cwd=Path.cwd(), config=args.config, profile=args.profile)
     values = {key: resolved.value(key) for key in config.KEYS if hasattr(args, key)}
-    if "record" in values:
-        record = values["record"]
-        values["record"] = _BARE_RECORD if record is True else (record or None)
     if "fail_fast" in values:
         values["fail_fast"] = bool(values["fail_fast"])
     return argparse.Namespace(**{**vars(args), **values}), resolved
 
 
-def _with_source(message: str, resolved: config.Resolved) -> str:
-    """``message`` of a bound a value breaks, saying the file and key that set it when no flag did."""
+def _with_source(exc: ConfigError, resolved: config.Resolved) -> ConfigError:
+    """``exc``, saying the file and key that set the value at fault when no flag or variable did."""
     for key, setting in resolved.items():
-        if f"--{key.replace('_', '-')}=" in message and not setting.source.startswith(("flag", "env", "built-in")):
-            return f"{message} (set by {key} in the {setting.source})"
-    return message
+        named = exc.setting is not None and exc.setting.split("/")[-1] == config.KEYS[key].flag
+        if named and not setting.source.startswith(("flag", "env", "built-in")):
+            return ConfigError(f"{exc} (set by {key} in the {setting.source})", setting=exc.setting)
+    return exc
 
 
 def _network(resolved: config.Resolved, env: Mapping[str, str], *, embedded: bool) -> Network:
@@ -606,10 +476,10 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         target = resolved.target(env)
         network = _network(resolved, env, embedded=target.is_mock)
         settings = RunSettings.for_target(
-            target, **resolved.run_overrides(), record_traffic=args.record is not None, network=network
+            target, **resolved.run_overrides(), record_traffic=bool(args.record), network=network
         )
     except ConfigError as exc:
-        raise ConfigError(_with_source(str(exc), resolved)) from None
+        raise _with_source(exc, resolved) from None
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
     # whole cannot test the contract, and the message names the smallest that can.
     BudgetPlan.of(
@@ -623,8 +493,8 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> _Plan:
         raise ConfigError("--baseline-update needs --baseline FILE: the file to write")
     # Read the baseline and check every output before sending anything: a broken file or an
     # unwritable path is a usage error, not a run whose results are then lost.
-    # Identity, not equality: `--record traffic.har` given is a file in the working directory.
-    recording = args.report_dir / _DEFAULT_RECORDING if args.record is _BARE_RECORD else args.record
+    # true (a bare --record): the report directory's traffic.har; false: none.
+    recording = args.report_dir / _DEFAULT_RECORDING if args.record is True else (args.record or None)
     outputs = [(recording, f"--record={str(recording)!r}")] if recording is not None else []
     if args.baseline_update:
         outputs.append((args.baseline, f"--baseline={str(args.baseline)!r}"))
@@ -976,6 +846,7 @@ def _target_source(resolved: config.Resolved) -> str:
 
 def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     """Recorded traffic against the spec: the same reports, summary and exit codes as a run, nothing sent."""
+    args.report_dir = args.report_dir or _HAR_REPORT_DIR
     _check_outputs(args.report_dir, [])
     spec = load_spec(args.spec)
     empty = args.empty_instance_id or env.get("DCS_EMPTY_INSTANCE_ID") or None
@@ -992,6 +863,7 @@ def _check_har(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) ->
 
 
 def _sdk_check(args: argparse.Namespace, out: TextIO) -> int:
+    args.report_dir = args.report_dir or _SDK_REPORT_DIR
     _check_outputs(args.report_dir, [])
     started = utc_now()
     spec = load_spec(args.spec)

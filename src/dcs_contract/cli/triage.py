@@ -108,6 +108,8 @@ def diff_command(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def history_command(args: argparse.Namespace, out: TextIO) -> int:
+    if args.history is None:
+        raise ConfigError("history needs --history FILE: the run history to read", setting="--history")
     if args.last is not None and not 1 <= args.last <= _MAX_LAST:
         raise ConfigError(f"--last={args.last}, but it must be 1..{_MAX_LAST} runs")
     with History.open(args.history, create=False) as history:

@@ -55,17 +55,17 @@ import re
 import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from functools import partial
 from importlib.resources import files
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.redaction import MIN_FRAGMENT, Scrubber
-from dcs_contract.settings.target import BOUNDS, RunSettings, Target
-from dcs_contract.transport.guard import DEFAULT_MAX_BODY
+from dcs_contract.settings.table import KIND_TEXT, OPTIONS, Group, Option
+from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.network import Network
 from dcs_contract.transport.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
 
@@ -91,161 +91,16 @@ PROFILE_VARIABLE = "DCS_PROFILE"
 _TABLE = "tool.dcs-contract"  # in pyproject.toml
 _SCHEMA_FILE = "config.schema.json"
 
-# "switch": true, false or a path (record = true is REPORT_DIR/traffic.har; tls_verify = "ca.pem").
-Kind = Literal["string", "integer", "number", "boolean", "path", "switch"]
-_KIND_TEXT: dict[Kind, str] = {
-    "string": "a string",
-    "integer": "an integer",
-    "number": "a number",
-    "boolean": "true or false",
-    "path": "a path (a string)",
-    "switch": "true, false or a path",
-}
-
-
-def _word(value: Any) -> str:
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "on" if value else "off"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
-
-
-def _by_target(name: str) -> str:
-    """A default that depends on the target, as RunSettings has it: ``mock 200, live 100``."""
-    return f"mock {_word(getattr(RunSettings(), name))}, live {_word(RunSettings.LIVE_DEFAULTS.get(name))}"
-
-
-@dataclass(frozen=True)
-class Key:
-    """One setting of the file: its type, what it does, and what gives it when nothing else does."""
-
-    name: str
-    kind: Kind
-    help: str
-    variable: str | None = None  # the environment variable that sets it, for the target's keys only
-    built_in: Any = None  # None: the harness decides (RunSettings.for_target, Target.from_env)
-    built_in_text: str = "not set"
-
-    @property
-    def flag(self) -> str:
-        return "--" + self.name.replace("_", "-")
-
-
-# The one list of keys: resolve(), the error messages and the JSON Schema all read it.
-KEYS: dict[str, Key] = {
-    key.name: key
-    for key in (
-        Key(
-            "base_url",
-            "string",
-            "The target's base URL, such as https://dcs.ap-southeast-3.myhuaweicloud.com. "
-            "With neither base_url nor region, the target is the embedded mock.",
-            variable="DCS_BASE_URL",
-            built_in_text="not set: the embedded mock, unless region is set",
-        ),
-        Key(
-            "region",
-            "string",
-            "A region id such as ap-southeast-3: the base URL is https://dcs.{region}.myhuaweicloud.com. "
-            "base_url and region go together: the first level that gives either gives both.",
-            variable="DCS_REGION",
-        ),
-        Key("project_id", "string", "The project id; required for a live target.", variable="DCS_PROJECT_ID"),
-        Key(
-            "instance_id",
-            "string",
-            "An instance whose backups are read; required for a live target.",
-            variable="DCS_INSTANCE_ID",
-        ),
-        Key("empty_instance_id", "string", "An instance with no backups.", variable="DCS_EMPTY_INSTANCE_ID"),
-        Key("max_requests", "integer", "Hard cap on requests.", built_in_text=_by_target("max_requests")),
-        Key("max_examples", "integer", "Cases per property.", built_in_text=_by_target("max_examples")),
-        Key("rate_limit", "number", "Requests per second.", built_in_text=_by_target("rate_limit")),
-        Key(
-            "timeout",
-            "number",
-            "Seconds for each whole exchange: connect, headers and body.",
-            built_in_text=_by_target("timeout"),
-        ),
-        Key(
-            "max_body",
-            "integer",
-            "Cap on a response body, decompressed, in bytes.",
-            built_in_text=f"{DEFAULT_MAX_BODY}, 8 MiB",
-        ),
-        Key("seed", "integer", "The seed of a run, to replay it.", built_in_text="random, shown in the report"),
-        Key(
-            "shrink",
-            "boolean",
-            "Shrink each semantic finding to its simplest requests (costs requests).",
-            built_in_text=_by_target("shrink"),
-        ),
-        Key("fail_fast", "boolean", "Stop at the first finding that no baseline accepts.", built_in_text="off"),
-        Key(
-            "confirm",
-            "boolean",
-            "Send each new finding's requests once more before exiting 1, and label it.",
-            built_in_text="on",
-        ),
-        Key(
-            "report_dir",
-            "path",
-            "Where reports go.",
-            built_in=Path("dcs-contract-report"),
-            built_in_text="dcs-contract-report",
-        ),
-        Key("baseline", "path", "Accepted findings: reported, but they do not fail the run.", built_in_text="none"),
-        Key("history", "path", "The run history (one SQLite file) each run is appended to.", built_in_text="none"),
-        Key(
-            "record",
-            "switch",
-            "Write the traffic, redacted, as a HAR file: true for REPORT_DIR/traffic.har, a path for that file, "
-            "false for none.",
-            built_in_text="off",
-        ),
-        Key("spec", "path", "Another spec file.", built_in_text="the packaged spec"),
-        Key(
-            "proxy",
-            "string",
-            "A forward proxy to the target, http://[user:password@]host:port: it wins over HTTPS_PROXY, "
-            "HTTP_PROXY and ALL_PROXY, and NO_PROXY still applies. The only setting that may hold a password, "
-            "best read from the environment (${PROXY_PASSWORD}); it is scrubbed from every output.",
-            built_in_text="HTTPS_PROXY, HTTP_PROXY or ALL_PROXY of the environment, if set",
-        ),
-        Key(
-            "tls_verify",
-            "switch",
-            "Check the target's TLS certificate: true, false (a warning, and written in the report), "
-            "or the path of a CA bundle file or directory to trust instead of the default ones.",
-            built_in_text="true: SSL_CERT_FILE, SSL_CERT_DIR and REQUESTS_CA_BUNDLE if set, else certifi's bundle",
-        ),
-        Key("request_cert", "path", "A client certificate (PEM) for mutual TLS.", built_in_text="none"),
-        Key(
-            "request_cert_key",
-            "path",
-            "The client certificate's private key (PEM, not encrypted), when not in the certificate's file.",
-            built_in_text="none",
-        ),
-    )
-}
+# A key of the file is a setting of the one table (settings/table.py): its flag, type and bounds.
+Key = Option
+# The keys, in the table's order: resolve(), the error messages and the JSON Schema all read it.
+KEYS: dict[str, Key] = {name: option for name, option in OPTIONS.items() if option.in_file}
 # How the harness reaches a live target (network.Network): ignored for the embedded mock.
-NETWORK_KEYS = ("proxy", "tls_verify", "request_cert", "request_cert_key")
+NETWORK_KEYS = tuple(name for name, key in KEYS.items() if key.group is Group.NETWORK)
 _ENDPOINT = ("base_url", "region")
 _TARGET_KEYS = tuple(name for name, key in KEYS.items() if key.variable)
-_RUN_KEYS = (
-    "max_examples",
-    "seed",
-    "max_requests",
-    "rate_limit",
-    "timeout",
-    "max_body",
-    "shrink",
-    "fail_fast",
-    "confirm",
-)
+# The keys RunSettings.for_target takes (the others name the target, its network and the outputs).
+_RUN_KEYS = tuple(name for name in KEYS if name in {f.name for f in fields(RunSettings)} and name != "network")
 
 # Keys that name a credential (compared lower-case, '-' as '_'), and the variable it belongs in.
 _CREDENTIAL_KEYS = {
@@ -547,7 +402,7 @@ def _check_type(key: Key, value: Any, where: str) -> Any:
         if isinstance(value, str) and key.kind in ("integer", "number", "boolean") and _unquoted(key, value):
             hint = f" (without quotes: {key.name} = {value.strip()})"
         raise ConfigError(
-            f"{where} {key.name}={_shown_value(value)} is {_what(value)}, but it must be {_KIND_TEXT[key.kind]}{hint}"
+            f"{where} {key.name}={_shown_value(value)} is {_what(value)}, but it must be {KIND_TEXT[key.kind]}{hint}"
         )
     if isinstance(value, str):
         _check_reference_syntax(value, where, key.name)
@@ -747,7 +602,7 @@ def _property(key: Key) -> dict[str, Any]:
         words.append("May read the environment: ${NAME} or ${NAME:-default}.")
     if key.kind in ("path", "switch"):
         words.append("Relative to the file's directory.")
-    bound = BOUNDS.get(key.name)
+    bound = key.bound
     if bound is not None:
         words.append(f"Must be {bound.rule}.")
     words.append(f"Built-in: {key.built_in_text}.")

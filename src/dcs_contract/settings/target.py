@@ -10,7 +10,6 @@ that names the variable or flag and repeats the value (never a credential in it)
 
 from __future__ import annotations
 
-import math
 import os
 import random
 import re
@@ -24,7 +23,7 @@ import httpx
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.report import TargetInfo
-from dcs_contract.transport.guard import DEFAULT_MAX_BODY
+from dcs_contract.settings.table import BOUNDS, OPTIONS, Bound, live_defaults
 from dcs_contract.transport.network import Network
 from dcs_contract.transport.signing import CREDENTIALS_HINT, Credentials
 
@@ -75,13 +74,13 @@ def _without_userinfo(url: str) -> str | None:
 def check_id(value: str, setting: str) -> str:
     """``value`` if it is safe as one path segment, else a ConfigError naming ``setting``."""
     if not _ID_RE.fullmatch(value) or value in (".", ".."):
-        raise ConfigError(f"{setting}={value!r}, but an id must be {_ID_RULE}")
+        raise ConfigError(f"{setting}={value!r}, but an id must be {_ID_RULE}", setting=setting)
     return value
 
 
 def check_region(value: str, setting: str = "DCS_REGION/--region") -> str:
     if not _REGION_RE.fullmatch(value):
-        raise ConfigError(f"{setting}={value!r} is not a region id such as ap-southeast-1")
+        raise ConfigError(f"{setting}={value!r} is not a region id such as ap-southeast-1", setting=setting)
     return value
 
 
@@ -99,58 +98,31 @@ def check_url(value: str, setting: str = "DCS_BASE_URL/--base-url") -> str:
             f"{CREDENTIALS_HINT} instead"
         )
     if not _is_printable(value):
-        raise ConfigError(f"{setting}={value!r} holds whitespace or control characters")
+        raise ConfigError(f"{setting}={value!r} holds whitespace or control characters", setting=setting)
     try:
         parts = urlsplit(value)
     except ValueError as exc:
-        raise ConfigError(f"{setting}={value!r} is not a URL: {exc}") from None
+        raise ConfigError(f"{setting}={value!r} is not a URL: {exc}", setting=setting) from None
     hostport = parts.netloc
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{setting}={value!r} is not an http(s) URL with a host, such as https://dcs.example.com")
+        raise ConfigError(
+            f"{setting}={value!r} is not an http(s) URL with a host, such as https://dcs.example.com", setting=setting
+        )
     if parts.query or parts.fragment or value.endswith(("?", "#")):
-        raise ConfigError(f"{setting}={value!r} has a query or fragment: give the base URL only")
+        raise ConfigError(f"{setting}={value!r} has a query or fragment: give the base URL only", setting=setting)
     # The port as written: urlsplit's own check differs between Python releases, and a port of
     # 65536 + P must not quietly become P further down.
     _, bracket, after = hostport.rpartition("]")
     _, colon, port = (after if bracket else hostport).partition(":")
     if colon and not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
-        raise ConfigError(f"{setting}={value!r} has port {port!r}, but a port must be 1..65535")
+        raise ConfigError(f"{setting}={value!r} has port {port!r}, but a port must be 1..65535", setting=setting)
     try:
         httpx.URL(value)
     except (httpx.InvalidURL, ValueError) as exc:
-        raise ConfigError(f"{setting}={value!r} is not a valid URL: {exc}") from None
+        raise ConfigError(f"{setting}={value!r} is not a valid URL: {exc}", setting=setting) from None
     return value.rstrip("/")
 
 
-@dataclass(frozen=True)
-class Bound:
-    """The range a numeric setting must lie in, and how to say it."""
-
-    low: float
-    high: float
-    rule: str
-    low_open: bool = False
-
-    def check(self, setting: str, value: float) -> None:
-        above = value > self.low if self.low_open else value >= self.low
-        # nan compares false both ways, and inf overflows what uses it (1 / rate); an int is
-        # always finite, and math.isfinite would overflow on a large one.
-        finite = isinstance(value, int) or math.isfinite(value)
-        if not (finite and above and value <= self.high):
-            raise ConfigError(f"{setting}={value!r}, but it must be {self.rule}")
-
-
-# Bounds a user would find reasonable: far past any real run, short of what breaks the harness.
-BOUNDS: dict[str, Bound] = {
-    "max_examples": Bound(1, 100_000, "1..100000 cases per property"),
-    "max_requests": Bound(1, 1_000_000, "1..1000000 requests"),
-    "rate_limit": Bound(0.01, 1000, "0.01..1000 requests per second"),
-    "timeout": Bound(0, 3600, "more than 0 and at most 3600 seconds", low_open=True),
-    "max_body": Bound(64 * 1024, 1024**3, "65536..1073741824 bytes (64 KiB..1 GiB)"),
-    "seed": Bound(0, 2**64 - 1, "0..18446744073709551615"),
-    "port": Bound(0, 65535, "0..65535 (0: any free port)"),
-    "records": Bound(0, 100_000, "0..100000 records"),
-}
 # The settings of RunSettings a user gives, each by the flag of the same name.
 _DESCRIBED = (
     "max_examples",
@@ -163,7 +135,6 @@ _DESCRIBED = (
     "fail_fast",
     "confirm",
 )
-_FLAGGED = ("max_examples", "max_requests", "rate_limit", "timeout", "max_body", "seed")
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -189,20 +160,20 @@ def check_output_dir(path: Path, setting: str) -> None:
             return
     except (OSError, ValueError) as exc:
         existing, reason = path, str(exc)
-    raise ConfigError(f"{setting}: cannot write {existing}: {reason}")
+    raise ConfigError(f"{setting}: cannot write {existing}: {reason}", setting=setting)
 
 
 def check_output_file(path: Path, setting: str) -> None:
     """A ConfigError unless ``path`` is a file that can be (over)written; ``setting`` as for check_output_dir."""
     try:
         if path.is_dir():
-            raise ConfigError(f"{setting}: cannot write {path}: it is a directory")
+            raise ConfigError(f"{setting}: cannot write {path}: it is a directory", setting=setting)
         if path.exists():
             if not os.access(path, os.W_OK):
-                raise ConfigError(f"{setting}: cannot write {path}: permission denied")
+                raise ConfigError(f"{setting}: cannot write {path}: permission denied", setting=setting)
             return
     except (OSError, ValueError) as exc:
-        raise ConfigError(f"{setting}: cannot write {path}: {exc}") from None
+        raise ConfigError(f"{setting}: cannot write {path}: {exc}", setting=setting) from None
     check_output_dir(path.parent, setting)
 
 
@@ -294,32 +265,22 @@ class Target:
 class RunSettings:
     """How a run behaves. ``for_target`` picks the defaults: gentle on a live target."""
 
-    max_examples: int = 200
+    # The defaults are the settings table's (settings/table.py), which says why each is what it is.
+    max_examples: int = OPTIONS["max_examples"].default
     seed: int | None = None
-    max_requests: int = 5000
-    rate_limit: float | None = None
-    timeout: float = 10.0
+    max_requests: int = OPTIONS["max_requests"].default
+    rate_limit: float | None = OPTIONS["rate_limit"].default
+    timeout: float = OPTIONS["timeout"].default
     retries: int = 4
-    # Decompressed bytes of one response body (8 MiB): a page of limit=1000 records is under 1 MiB.
-    max_body: int = DEFAULT_MAX_BODY
+    max_body: int = OPTIONS["max_body"].default
     record_traffic: bool = False
-    # Shrinking a semantic finding costs requests: on by default against the mock only.
-    shrink: bool = True
-    # Stop at the first finding that no baseline accepts: a CI queue's red build comes sooner.
-    fail_fast: bool = False
-    # Send each new finding's requests once more before the run ends, and label it.
-    confirm: bool = True
+    shrink: bool = OPTIONS["shrink"].default
+    fail_fast: bool = OPTIONS["fail_fast"].default
+    confirm: bool = OPTIONS["confirm"].default
     # How the target is reached: proxy, TLS trust, client certificate. The embedded mock: directly.
     network: Network = field(default_factory=Network.direct)
 
-    # A shared staging account: ~400 requests at 2 per second is under 4 minutes of gentle load.
-    LIVE_DEFAULTS: ClassVar[dict[str, Any]] = {
-        "max_examples": 100,
-        "max_requests": 600,
-        "rate_limit": 2.0,
-        "timeout": 15.0,
-        "shrink": False,
-    }
+    LIVE_DEFAULTS: ClassVar[dict[str, Any]] = live_defaults()
 
     @classmethod
     def for_target(cls, target: Target, **overrides: Any) -> RunSettings:
@@ -336,8 +297,6 @@ class RunSettings:
         return {**{name: getattr(self, name) for name in _DESCRIBED}, "network": self.network.describe()}
 
     def validate(self) -> None:
-        """Every numeric setting within :data:`BOUNDS`; the error names the flag that sets it."""
-        for name in _FLAGGED:
-            value = getattr(self, name)
-            if value is not None:
-                BOUNDS[name].check("--" + name.replace("_", "-"), value)
+        """Every numeric setting within its bound; the error names the flag that sets it."""
+        for name in ("max_examples", "max_requests", "rate_limit", "timeout", "max_body", "seed"):
+            OPTIONS[name].check(getattr(self, name))
