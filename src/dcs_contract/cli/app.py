@@ -35,6 +35,7 @@ from types import FrameType
 from typing import Any, NoReturn, TextIO, TypeVar
 
 from dcs_contract.cli import triage
+from dcs_contract.cli.flags import add_flags, converter
 from dcs_contract.cli.summary import Progress, Style, Verbosity, summary
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding
@@ -64,7 +65,7 @@ from dcs_contract.results.report import (
     write_reports,
 )
 from dcs_contract.settings import config
-from dcs_contract.settings.table import BOUNDS, OPTIONS, add_flags
+from dcs_contract.settings.table import BOUNDS, OPTIONS
 from dcs_contract.settings.target import RunSettings, Target, check_id, check_output_dir, check_output_file
 from dcs_contract.transport.guard import GuardedTransport
 from dcs_contract.transport.network import Network, proxy_secrets_in
@@ -100,20 +101,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_CONFIG, f"{self.prog}: {_one_line(message)} (see {self.prog} --help)\n")
 
 
-def _converter(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
-    """An argparse type that only converts; the range is checked with the other settings (target.BOUNDS)."""
-
-    def parse(text: str) -> Any:
-        try:
-            return convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-
-    return parse
-
-
-_integer = _converter(int, "an integer")
-_number = _converter(float, "a number")
+_integer = converter(int, "an integer")
 
 
 _DEFAULT_RECORDING = "traffic.har"  # in --report-dir

@@ -1,20 +1,18 @@
 """The one table of settings: each setting of a run is defined here once.
 
-From :data:`OPTIONS` come the command line's flags (:func:`add_flags`), the configuration
+From :data:`OPTIONS` come the command line's flags (``cli/flags.py``), the configuration
 file's keys and their JSON Schema (``config.KEYS``, ``config.build_schema``), the bounds every
 value is checked against (:data:`BOUNDS`, :meth:`Bound.check`), the run's defaults for the
 embedded mock and for a live target (``RunSettings``), the pytest plugin's options
 (:func:`plugin_options`) and the README's table (:func:`markdown_table`). Adding a setting is
 one entry here, and the code that reads it.
 
-    parser = argparse.ArgumentParser()
-    add_flags(parser, "run")
-    OPTIONS["max_requests"].bound.check(OPTIONS["max_requests"], 0)   # ConfigError naming --max-requests
+    OPTIONS["max_requests"].check(0)    # ConfigError("--max-requests=0, but it must be 1..1000000 requests")
+    OPTIONS["max_requests"].describe()  # its --help: what it does, its defaults and its range
 """
 
 from __future__ import annotations
 
-import argparse
 import enum
 import math
 from collections.abc import Callable, Iterator
@@ -27,12 +25,12 @@ from dcs_contract.transport.guard import DEFAULT_MAX_BODY
 
 __all__ = [
     "BOUNDS",
+    "CONVERTERS",
     "OPTIONS",
     "Bound",
     "Group",
     "Kind",
     "Option",
-    "add_flags",
     "live_defaults",
     "markdown_table",
     "parse_switch",
@@ -486,65 +484,16 @@ def parse_switch(text: str) -> bool | Path:
     return Path(text)
 
 
-def _converter(convert: Callable[[str], Any], what: str) -> Callable[[str], Any]:
-    """An argparse type that only converts; the range is checked with the other settings."""
-
-    def parse(text: str) -> Any:
-        try:
-            return convert(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-
-    return parse
-
-
-_TYPES: dict[Kind, Callable[[str], Any] | None] = {
+# What each kind of setting is read as from a command line: a converter of its text.
+CONVERTERS: dict[Kind, Callable[[str], Any] | None] = {
     "string": None,
-    "integer": _converter(int, "an integer"),
-    "number": _converter(float, "a number"),
+    "integer": int,
+    "number": float,
     "path": Path,
-    "switch": _converter(parse_switch, "true, false or a path"),
+    "switch": parse_switch,
     "names": None,
+    "boolean": None,
 }
-
-
-def _argparse_keywords(option: Option, *, help_suffix: str = "", default: str | None = None) -> dict[str, Any]:
-    """How argparse takes ``option``: absent, every flag gives None, so that the configuration file can fill it."""
-    keywords: dict[str, Any] = {"dest": option.name, "default": None, "help": option.describe(default, help_suffix)}
-    if option.kind == "boolean":
-        keywords["action"] = argparse.BooleanOptionalAction if option.negatable else "store_true"
-        return keywords
-    if option.kind == "names":
-        keywords["action"] = "append"
-    elif option.kind == "switch":
-        keywords |= {"nargs": "?", "const": True}
-    keywords["type"] = _TYPES[option.kind]
-    if option.metavar:
-        keywords["metavar"] = option.metavar
-    return keywords
-
-
-def add_flags(
-    parser: argparse.ArgumentParser,
-    command: str,
-    *,
-    helps: dict[str, str] | None = None,
-    defaults: dict[str, str] | None = None,
-) -> None:
-    """The flags of ``command``'s settings, in their groups.
-
-    ``helps`` adds to an option's help; ``defaults`` says another default than the run's, for
-    a command that applies its own (check-har's report directory).
-    """
-    for group in Group:
-        options = [option for option in OPTIONS.values() if command in option.commands and option.group is group]
-        if not options:
-            continue
-        added = parser.add_argument_group(group.value)
-        for option in options:
-            added.add_argument(
-                option.flag, **_argparse_keywords(option, help_suffix=(helps or {}).get(option.name, ""))
-            )
 
 
 def plugin_options() -> Iterator[tuple[str, dict[str, Any]]]:
@@ -552,10 +501,13 @@ def plugin_options() -> Iterator[tuple[str, dict[str, Any]]]:
     for option in OPTIONS.values():
         if not option.plugin:
             continue
-        keywords = _argparse_keywords(option)
-        keywords["dest"] = f"dcs_{option.name}"
+        keywords: dict[str, Any] = {"dest": f"dcs_{option.name}", "default": None, "help": option.describe()}
         if option.kind == "names":
-            keywords["default"] = []
+            keywords |= {"action": "append", "default": []}
+        elif option.kind != "string":
+            keywords["type"] = CONVERTERS[option.kind]
+        if option.metavar:
+            keywords["metavar"] = option.metavar
         yield f"--dcs-{option.flag[2:]}", keywords
 
 
