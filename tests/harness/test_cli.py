@@ -14,7 +14,8 @@ from xml.etree import ElementTree as ET
 import httpx
 import pytest
 
-from dcs_contract.cli.app import _EXIT_BY_VERDICT, main
+from dcs_contract.cli.app import main
+from dcs_contract.cli.common import EXIT_BY_VERDICT
 from dcs_contract.cli.summary import Verbosity
 from dcs_contract.cli.summary import summary as _summary
 from dcs_contract.contract.spec import Spec
@@ -231,7 +232,7 @@ def test_the_summary_lists_what_ran_and_what_did_not_from_the_run() -> None:
 
 
 def test_every_verdict_has_its_exit_code() -> None:
-    assert set(_EXIT_BY_VERDICT) == set(VERDICTS)
+    assert set(EXIT_BY_VERDICT) == set(VERDICTS)
 
 
 def test_the_timeout_help_states_the_bound_the_run_checks(
@@ -300,7 +301,7 @@ def test_a_failure_after_the_run_exits_4_and_the_reports_carry_it(
 ) -> None:
     """Requests were sent: not exit 2 ("nothing was sent"), but 4, and what could be written is written."""
     reports, baseline = tmp_path / "reports", tmp_path / "b.json"
-    monkeypatch.setattr(f"dcs_contract.cli.app.{patched}", failure)
+    monkeypatch.setattr(f"dcs_contract.cli.outputs.{patched}", failure)
     argv = ["run", "--report-dir", str(reports), "--record", "--baseline", str(baseline), "--baseline-update"]
     with serve(drifts=("extra-field",)) as (server, state):
         assert main([*argv, *QUICK_LIVE], env=live_env(server, state)) == 4
@@ -331,9 +332,9 @@ def test_outputs_still_unwritten_at_the_deadline_exit_4_with_what_was_written(
     """A step that never ends (a HAR writer stuck on what a target sent) does not hold the run past the deadline."""
     reports, baseline = tmp_path / "reports", tmp_path / "b.json"
     stuck = threading.Event()
-    monkeypatch.setattr("dcs_contract.cli.app.WRITE_DEADLINE", 0.5)
+    monkeypatch.setattr("dcs_contract.cli.outputs.WRITE_DEADLINE", 0.5)
     # Left behind by the run, it must not outlive the test: the test releases it at the end.
-    monkeypatch.setattr("dcs_contract.cli.app.write_har", lambda *args, **kwargs: stuck.wait(30))
+    monkeypatch.setattr("dcs_contract.cli.outputs.write_har", lambda *args, **kwargs: stuck.wait(30))
     argv = ["run", "--report-dir", str(reports), "--record", "--baseline", str(baseline), "--baseline-update"]
     try:
         with serve(drifts=("extra-field",)) as (server, state):
@@ -358,7 +359,7 @@ def test_reports_that_cannot_be_written_are_said_so_and_exit_4(
     failure: Callable[..., NoReturn],
 ) -> None:
     reports = tmp_path / "reports"
-    monkeypatch.setattr("dcs_contract.cli.app.write_reports", failure)
+    monkeypatch.setattr("dcs_contract.cli.outputs.write_reports", failure)
     with serve() as (server, state):
         argv = ["run", "--report-dir", str(reports), "--record", *QUICK_LIVE]
         assert main(argv, env=live_env(server, state)) == 4
@@ -376,7 +377,7 @@ def test_reports_that_cannot_be_written_are_said_so_and_exit_4(
 def test_an_embedded_mock_that_does_not_start_still_leaves_the_reports(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("dcs_contract.cli.app.embedded_mock", _a_bug)
+    monkeypatch.setattr("dcs_contract.cli.run.embedded_mock", _a_bug)
     assert main(["run", "--report-dir", str(tmp_path)], env={}) == 4
     captured = capsys.readouterr()
     assert "RuntimeError: an injected bug" in captured.err
@@ -391,7 +392,7 @@ def test_a_bug_while_checking_the_settings_still_leaves_the_reports(
 ) -> None:
     """Nothing was sent, but it is a bug, not a usage error: exit 4, and the reports say where."""
     token = "MIIT-" + "t0k3n" * 8
-    monkeypatch.setattr("dcs_contract.cli.app.RunSettings.for_target", _a_bug)
+    monkeypatch.setattr("dcs_contract.cli.run.RunSettings.for_target", _a_bug)
     assert main(["run", "--report-dir", str(tmp_path)], env={"DCS_AUTH_TOKEN": token}) == 4
     captured = capsys.readouterr()
     assert "RuntimeError: an injected bug" in captured.err

@@ -262,7 +262,7 @@ def test_a_long_remark_of_letters_and_an_address_leaves_its_reports_well_within_
         return replace(answer, body={**body, "backup_record_response": records})
 
     # A bound twenty times what it takes: a scrubber that turns quadratic again fails here (exit 4).
-    monkeypatch.setattr("dcs_contract.cli.app.WRITE_DEADLINE", 20.0)
+    monkeypatch.setattr("dcs_contract.cli.outputs.WRITE_DEADLINE", 20.0)
     with serve(records=5) as (server, state):
         state.served = chatty
         env = live_env(server, state)

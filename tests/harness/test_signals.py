@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from dcs_contract.cli import app as cli
+from dcs_contract.cli import run as cli_run
 from dcs_contract.cli.app import main
 from dcs_contract.engine.run import RunLog
 from dcs_contract.transport.guard import GuardedTransport
@@ -147,7 +147,7 @@ def test_a_signal_before_the_run_sends_nothing_and_still_reports(
 ) -> None:
     """Received while the settings are checked: the guard refuses the first request, and the run says so."""
     sent: list[float] = []
-    monkeypatch.setattr(cli, "_check_outputs", _signalling(cli._check_outputs, sent))
+    monkeypatch.setattr(cli_run, "check_outputs", _signalling(cli_run.check_outputs, sent))
     with serve() as (server, state):
         code = main(["run", "--report-dir", str(tmp_path), *FAST], env=live_env(server, state))
         assert state.requests() == [], "nothing is sent"

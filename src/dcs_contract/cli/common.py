@@ -1,0 +1,162 @@
+"""What the commands share: exit codes, the settings resolved from the flags and the file, the
+mock's flags, the outputs checked before anything is sent, and messages on one line, scrubbed."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+from dcs_contract.cli.flags import converter
+from dcs_contract.cli.summary import Style, Verbosity
+from dcs_contract.errors import ConfigError
+from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan
+from dcs_contract.mock.drift import DRIFTS
+from dcs_contract.redaction import Scrubber
+from dcs_contract.settings import config
+from dcs_contract.settings.table import OPTIONS
+from dcs_contract.settings.target import check_output_dir, check_output_file
+from dcs_contract.transport.network import Network, proxy_secrets_in
+from dcs_contract.transport.signing import Credentials
+
+EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE, EXIT_ERROR = 0, 1, 2, 3, 4
+
+
+EXIT_BY_VERDICT = {
+    "conforms": EXIT_CONFORMS,
+    "violations": EXIT_VIOLATIONS,
+    "untestable": EXIT_UNTESTABLE,
+    "error": EXIT_ERROR,
+}
+
+
+# check-har and sdk-check write their reports apart from a run's, by default.
+HAR_REPORT_DIR, SDK_REPORT_DIR = Path("dcs-contract-har-report"), Path("dcs-contract-sdk-report")
+
+
+REPORT_FILES = ("report.json", "report.md", "junit.xml")
+
+
+def secrets_in(env: Mapping[str, str]) -> list[str]:
+    """Every secret the environment holds: the credentials, and the passwords of its proxy URLs."""
+    return [*Credentials.secrets_in(env), *proxy_secrets_in(env)]
+
+
+def one_line(text: str) -> str:
+    """A message as one line: a value echoed in it cannot add lines or control characters."""
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+integer = converter(int, "an integer")
+
+
+DRIFT_HELP = f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
+
+
+# What the settings table cannot say of the embedded mock without importing it.
+MOCK_HELPS = {
+    "mock_drift": f": {', '.join(sorted(DRIFTS))}",
+    "mock_faults": f": {FaultPlan().describe()}",
+    "mock_records": f" (default {DEFAULT_RECORD_COUNT})",
+}
+
+
+FAULTS_HELP = f"behave like a busy gateway: {FaultPlan().describe()}"
+
+
+RECORDS_HELP = f"backups of the instance (default {DEFAULT_RECORD_COUNT})"
+
+
+def verbosity_of(args: argparse.Namespace) -> Verbosity:
+    if getattr(args, "quiet", False):
+        return Verbosity.QUIET
+    return Verbosity.VERBOSE if getattr(args, "verbose", False) else Verbosity.NORMAL
+
+
+def check_drifts(flag: str, names: list[str]) -> None:
+    unknown = [name for name in names if name not in DRIFTS]
+    if unknown:
+        raise ConfigError(f"{flag}={unknown[0]!r} is not a drift switch; known: {', '.join(sorted(DRIFTS))}")
+
+
+def mock_options_of(args: argparse.Namespace) -> dict[str, Any]:
+    """The embedded mock's options from the --mock-* flags, each within its bound."""
+    drifts = args.mock_drift or []
+    check_drifts("--mock-drift", drifts)
+    options: dict[str, Any] = {"drifts": tuple(drifts)}
+    if args.mock_faults:
+        options["faults"] = FaultPlan()
+    # The mock's keyword for each flag that takes a number.
+    for name, keyword in (("mock_records", "records"), ("mock_data_seed", "seed"), ("mock_drift_every", "drift_every")):
+        value = getattr(args, name)
+        if value is not None:
+            OPTIONS[name].check(value)
+            options[keyword] = value
+    return options
+
+
+def check_outputs(report_dir: Path, files: list[tuple[Path, str]]) -> None:
+    """Every file a command will write, checked before anything is sent, and no two the same.
+
+    ``files``: (path, the setting it comes from, with its value).
+    """
+    check_output_dir(report_dir, f"--report-dir={str(report_dir)!r}")
+    written: dict[str, str] = {}
+    for path, setting in [(report_dir / name, f"--report-dir={str(report_dir)!r}") for name in REPORT_FILES] + files:
+        check_output_file(path, setting)
+        key = os.path.normcase(os.path.abspath(path))
+        if key in written:
+            raise ConfigError(f"{setting}: {path} is written as {written[key]} too: give each output its own file")
+        written[key] = f"{path.name} of {setting}"
+
+
+def terminal(args: argparse.Namespace, out: TextIO, env: Mapping[str, str]) -> dict[str, Any]:
+    """How much the summary says (-v, -q) and whether it is coloured (a TTY, NO_COLOR, --no-color)."""
+    return {"verbosity": verbosity_of(args), "style": Style.for_stream(out, env, no_color=args.no_color)}
+
+
+def _given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings the user gave as flags (None: not given), keyed as the configuration file keys them."""
+    return {key: getattr(args, key, None) for key in config.KEYS}
+
+
+def resolved_args(args: argparse.Namespace, env: Mapping[str, str]) -> tuple[argparse.Namespace, config.Resolved]:
+    """``args`` with every setting resolved: flag > env > profile > file defaults > built-in."""
+    resolved = config.resolve(_given(args), env, cwd=Path.cwd(), config=args.config, profile=args.profile)
+    values = {key: resolved.value(key) for key in config.KEYS if hasattr(args, key)}
+    if "fail_fast" in values:
+        values["fail_fast"] = bool(values["fail_fast"])
+    return argparse.Namespace(**{**vars(args), **values}), resolved
+
+
+def with_source(exc: ConfigError, resolved: config.Resolved) -> ConfigError:
+    """``exc``, saying the file and key that set the value at fault when no flag or variable did."""
+    for key, setting in resolved.items():
+        named = exc.setting is not None and exc.setting.split("/")[-1] == config.KEYS[key].flag
+        if named and not setting.source.startswith(("flag", "env", "built-in")):
+            return ConfigError(f"{exc} (set by {key} in the {setting.source})", setting=exc.setting)
+    return exc
+
+
+def network_for(resolved: config.Resolved, env: Mapping[str, str], *, embedded: bool) -> Network:
+    """How the target is reached. The embedded mock is on loopback: directly, whatever the environment's proxies."""
+    if not embedded:
+        return resolved.network(env)
+    given = [config.KEYS[key].flag for key in config.NETWORK_KEYS if resolved[key].source.startswith("flag")]
+    if given:
+        raise ConfigError(f"{given[0]} applies to a live target only: the embedded mock is served on loopback")
+    return Network.direct()
+
+
+def reason(exc: BaseException) -> str:
+    """An exception in a few words: what failed and on which file, as an OSError gives them."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{exc.strerror}" + (f": {exc.filename}" if exc.filename else "")
+    return f"{type(exc).__name__}: {exc}"
+
+
+def say(stream: TextIO, scrubber: Scrubber, text: str) -> None:
+    stream.write(scrubber.text(text) + "\n")
+    stream.flush()

@@ -1,0 +1,82 @@
+"""SIGTERM and SIGINT during a run: stop sending, and still write what was found."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from dcs_contract.errors import RunStopped
+from dcs_contract.transport.guard import GuardedTransport
+
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+# The frame of one request through the guarded transport: the only place a signal raises.
+_SENDING = GuardedTransport.handle_request.__code__
+
+
+def _sending(frame: FrameType | None) -> bool:
+    """Whether ``frame``, or a frame that called it, is the guarded transport handling a request."""
+    while frame is not None:
+        if frame.f_code is _SENDING:
+            return True
+        frame = frame.f_back
+    return False
+
+
+class StopOnSignals:
+    """SIGTERM and SIGINT stop a run while it sends; later, they wait.
+
+    A CI job timeout, ``docker stop`` and a cancelled pipeline send SIGTERM: the reports of what
+    was found so far must still be written. Once the run has stopped, a second signal does not
+    cut the writing of those reports short.
+    """
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self._raising = False
+
+    def stop_signal(self) -> str | None:
+        """The signal received, if any: the guard checks it before each attempt."""
+        return self.received
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        self.received = self.received or name
+        # Raised only while a request waits on the target (a socket, a rate-limit or retry
+        # sleep), where nothing else would stop it soon: run_contract catches it there. Anywhere
+        # else the guard stops the run before its next attempt; raised there, it could escape
+        # run_contract after its properties ended (closing the client, building the report) and
+        # take what they found with it.
+        if self._raising and _sending(frame):
+            self._raising = False
+            raise RunStopped(name)
+
+    @contextmanager
+    def installed(self) -> Iterator[StopOnSignals]:
+        # Python lets only the main thread set signal handlers (and only it receives them).
+        if threading.current_thread() is not threading.main_thread():
+            yield self
+            return
+        previous = {signum: signal.signal(signum, self._handle) for signum in _STOP_SIGNALS}
+        try:
+            yield self
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
+
+    @contextmanager
+    def sending(self) -> Iterator[None]:
+        """Signals may raise while in this block.
+
+        One received before it does not raise: the guard refuses the run's first attempt, and
+        the run reports that it was stopped before it sent anything.
+        """
+        self._raising = True
+        try:
+            yield
+        finally:
+            self._raising = False
