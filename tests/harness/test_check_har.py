@@ -21,11 +21,11 @@ import pytest
 
 from dcs_contract.cli.app import main
 from dcs_contract.contract.spec import Spec
-from dcs_contract.docs.model import REPORT_SCHEMA
 from dcs_contract.errors import ConfigError
 from dcs_contract.har.check import CHECK_HAR, CREDENTIALS, check_har
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import RunReport, write_reports
+from dcs_contract.results.schema import REPORT_SCHEMA
 from dcs_contract.transport.guard import MAX_RECORDED_BODY
 from tests.harness.leaks import assert_no_leak
 

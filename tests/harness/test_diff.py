@@ -19,7 +19,6 @@ from dcs_contract.cli.app import main
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, load_spec
-from dcs_contract.docs.model import read_report
 from dcs_contract.results import diff as diff_module
 from dcs_contract.results.diff import (
     RULES,
@@ -33,6 +32,7 @@ from dcs_contract.results.diff import (
     render_text,
 )
 from dcs_contract.results.report import RunReport, SpecInfo
+from dcs_contract.results.schema import read_report
 
 # Each run's drift switches: one run per entry, made once for the module.
 RUNS: dict[str, tuple[str, ...]] = {

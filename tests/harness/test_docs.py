@@ -13,10 +13,11 @@ from jsonschema import Draft202012Validator
 from dcs_contract.cli.app import main
 from dcs_contract.contract.findings import CATEGORIES, BaselineEntry, Finding, RequestInfo
 from dcs_contract.contract.spec import OPERATION_PATH, Spec
-from dcs_contract.docs.model import REPORT_SCHEMA, DocsModel, load_report, read_report
+from dcs_contract.docs.model import DocsModel
 from dcs_contract.docs.render import render_html, render_markdown
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import VERDICTS, RequestCounts, RunReport, TargetInfo, verdict_of, write_reports
+from dcs_contract.results.schema import REPORT_SCHEMA, load_report, read_report
 
 ROOT = Path(__file__).parents[2]
 SAMPLE = Path("docs/sample")

@@ -27,11 +27,11 @@ from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import Spec
 from dcs_contract.docs import build_docs, read_timeline
 from dcs_contract.docs import timeline as timeline_module
-from dcs_contract.docs.model import read_report
 from dcs_contract.docs.timeline import LIMITS
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.history import History, HistoryError
 from dcs_contract.results.report import RunReport, TargetInfo
+from dcs_contract.results.schema import read_report
 from tests.harness.test_docs_browser import chromium
 
 SITE_A = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-a")

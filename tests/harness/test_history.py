@@ -19,11 +19,11 @@ import pytest
 
 from dcs_contract.cli.app import main
 from dcs_contract.contract.findings import Finding
-from dcs_contract.docs.model import read_report
 from dcs_contract.errors import ConfigError
 from dcs_contract.results import history as history_module
 from dcs_contract.results.history import SCHEMA_VERSION, History, HistoryError
 from dcs_contract.results.report import RunReport, TargetInfo
+from dcs_contract.results.schema import read_report
 
 SITE_A = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-a")
 SITE_B = TargetInfo(base_url="https://dcs.eu-west-101.example.com", project_id="p" * 32, instance_id="inst-b")

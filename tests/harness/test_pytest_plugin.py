@@ -15,7 +15,7 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from dcs_contract.contract.spec import Spec
-from dcs_contract.docs.model import read_report
+from dcs_contract.results.schema import read_report
 from dcs_contract.mock import MockState
 from tests.harness.conftest import Serve, live_env
 

@@ -30,7 +30,6 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.sdk import compare_with_sdk
 from dcs_contract.contract.spec import load_spec
 from dcs_contract.docs import build_docs
-from dcs_contract.docs.model import read_report
 from dcs_contract.errors import ConfigError
 from dcs_contract.har.check import check_har
 from dcs_contract.mock import FaultPlan, MockServer, MockState, create_app
@@ -39,6 +38,7 @@ from dcs_contract.results.report import (
     utc_now,
     write_reports,
 )
+from dcs_contract.results.schema import read_report
 from dcs_contract.settings import config
 from dcs_contract.settings.table import BOUNDS
 from dcs_contract.settings.target import RunSettings, check_id, check_output_dir, check_output_file

@@ -30,7 +30,6 @@ from dcs_contract.cli.summary import plural
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec
-from dcs_contract.docs.model import read_report
 from dcs_contract.engine.reproduce import Rebase, not_replayable, reproduce
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import guarded
@@ -40,6 +39,7 @@ from dcs_contract.redaction import Scrubber
 from dcs_contract.results.diff import ReportDiff, as_dict, render_markdown, render_text
 from dcs_contract.results.history import History, HistoryError
 from dcs_contract.results.report import RunReport, TargetInfo
+from dcs_contract.results.schema import read_report
 from dcs_contract.settings.target import RunSettings, Target, check_id, check_url
 from dcs_contract.transport.guard import build_client
 from dcs_contract.transport.signing import Credentials

@@ -6,9 +6,10 @@
 Everything on the page is read from the spec, the reports and the history, so it cannot drift from them.
 """
 
-from dcs_contract.docs.model import ConformancePanel, DocsModel, load_report, read_report
+from dcs_contract.docs.model import ConformancePanel, DocsModel
 from dcs_contract.docs.render import build_docs
 from dcs_contract.docs.timeline import TIMELINE_RUNS, Timeline, read_timeline
+from dcs_contract.results.schema import load_report, read_report
 
 __all__ = [
     "TIMELINE_RUNS",

@@ -10,30 +10,21 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
-from pathlib import Path
+from dataclasses import dataclass, field
 from typing import Any
 
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
-
 from dcs_contract.contract.consumers import Consumer, Consumers
-from dcs_contract.contract.findings import CATEGORIES, BaselineEntry, Finding
-from dcs_contract.contract.formats import printable, read_json_file
+from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.docs.timeline import Timeline
-from dcs_contract.errors import ConfigError
-from dcs_contract.results.report import VERDICTS, RunReport, TargetInfo
+from dcs_contract.results.report import RunReport
 
 __all__ = [
-    "REPORT_SCHEMA",
     "Alternatives",
     "ConformancePanel",
     "DocsModel",
     "Field",
     "Parameter",
-    "load_report",
-    "read_report",
 ]
 
 _NULL_MEANING = "not set: null, or the field left out"
@@ -147,155 +138,6 @@ class ConformancePanel:
     accepted: int
     findings: Sequence[Finding]
     coverage: list[Coverage]
-
-
-_TEXT: dict[str, Any] = {"type": "string"}
-_OPTIONAL_TEXT: dict[str, Any] = {"type": ["string", "null"]}
-_COUNT: dict[str, Any] = {"type": "integer", "minimum": 0}
-_REQUEST: dict[str, Any] = {
-    "type": "object",
-    "required": ["method", "url"],
-    "properties": {"method": _TEXT, "url": _TEXT, "authenticated": {"type": "boolean"}, "curl": _TEXT},
-}
-_FINDING: dict[str, Any] = {
-    "type": "object",
-    "required": ["check", "category", "title", "location", "expected", "actual"],
-    "properties": {
-        **{
-            name: _TEXT
-            for name in ("check", "title", "location", "expected", "actual", "message", "response_excerpt", "detail")
-        },
-        "category": {"enum": list(CATEGORIES)},
-        "fingerprint": _TEXT,
-        "occurrences": _COUNT,
-        "status": {"type": ["integer", "null"]},
-        "requests": {"type": "array", "items": _REQUEST},
-        "consumers": {"type": "array", "items": _TEXT},
-        "first_seen": {"type": ["integer", "null"], "minimum": 1},
-        "confirmation": _TEXT,
-    },
-}
-_BASELINE_ENTRY: dict[str, Any] = {
-    "type": "object",
-    "required": ["fingerprint", "check", "category", "location"],
-    "properties": {entry.name: _TEXT for entry in fields(BaselineEntry)},
-}
-# The shape of report.json as ``RunReport.as_dict`` writes it, as far as ``RunReport.from_dict``
-# reads it: checked once when a report is loaded, so that reading it never meets a wrong type.
-# Fields added after a report was written (crash, evaluated, ...) are optional: older reports still load.
-REPORT_SCHEMA: dict[str, Any] = {
-    "$schema": "https://json-schema.org/draft/2020-12/schema",
-    "title": "dcs-contract report.json",
-    "type": "object",
-    "required": ["verdict", "target", "started", "finished", "requests", "findings"],
-    "properties": {
-        "verdict": {"enum": list(VERDICTS)},
-        "target": {
-            "type": "object",
-            "properties": {
-                **{info.name: _OPTIONAL_TEXT for info in fields(TargetInfo) if info.name != "embedded_mock"},
-                "embedded_mock": {"type": "boolean"},
-            },
-        },
-        "started": _TEXT,
-        "finished": _TEXT,
-        "seed": {"type": ["integer", "null"]},
-        "cases": {"type": "object", "additionalProperties": _COUNT},
-        "skipped": {"type": "object", "additionalProperties": _TEXT},
-        "requests": {
-            "type": "object",
-            "required": ["total"],
-            "properties": {
-                "total": _COUNT,
-                "retries": _COUNT,
-                "by_status": {"type": "object", "additionalProperties": _COUNT},
-            },
-        },
-        "error": _OPTIONAL_TEXT,
-        "crash": _OPTIONAL_TEXT,
-        "evaluated": {"type": "object", "additionalProperties": _COUNT},
-        "not_evaluated": {"type": "object", "additionalProperties": _TEXT},
-        "observed": {"type": "object", "additionalProperties": {"type": "object", "additionalProperties": _COUNT}},
-        "findings": {"type": "array", "items": _FINDING},
-        "baseline": {
-            "type": ["object", "null"],
-            "properties": {
-                "file": _OPTIONAL_TEXT,
-                "accepted_by": _OPTIONAL_TEXT,
-                "accepted": {"type": "array", "items": _FINDING},
-                "resolved": {"type": "array", "items": _BASELINE_ENTRY},
-            },
-        },
-        "harness_version": _OPTIONAL_TEXT,
-        "credentials_refused": {"type": "boolean"},
-        "budget": {"type": "object", "additionalProperties": _COUNT},
-        "stopped": _OPTIONAL_TEXT,
-        "settings": {"type": "object"},
-        "spec": {
-            "type": ["object", "null"],
-            "required": ["sha256"],
-            "properties": {"sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"}, "document": {"type": "object"}},
-        },
-    },
-}
-_REPORT_VALIDATOR = Draft202012Validator(REPORT_SCHEMA)
-# What an error message shows of jsonschema's text, which repeats the value at fault.
-_PROBLEM = 200
-
-
-def _where(path: Path) -> str:
-    return f"--report={str(path)!r}"
-
-
-def read_report(path: Path, *, where: str | None = None) -> RunReport:
-    """The run report in a report.json, or a ConfigError that names the file and what is wrong with it."""
-    data = load_report(path, where=where)
-    try:
-        return RunReport.from_dict(data)
-    except ValueError as exc:
-        raise ConfigError(f"{where or _where(path)} is not a dcs-contract report.json: {exc}") from None
-
-
-def load_report(path: Path, *, where: str | None = None) -> dict[str, Any]:
-    """A report.json of the shape :data:`REPORT_SCHEMA` gives, or a ConfigError that names the file and the field.
-
-    The JSON document as it is, checked: :func:`read_report` reads it as a :class:`RunReport`.
-    """
-    where = where or _where(path)
-    try:
-        data = read_json_file(path, where, what="a dcs-contract report.json")
-    except FileNotFoundError:
-        raise ConfigError(f"{where} does not exist: run dcs-contract run first") from None
-    if not isinstance(data, dict) or "verdict" not in data:
-        raise ConfigError(f"{where} is not a dcs-contract report.json (it has no verdict)")
-    try:
-        error = best_match(_REPORT_VALIDATOR.iter_errors(data))
-    except RecursionError:
-        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
-    if error is not None:
-        field_name = error.json_path.removeprefix("$").removeprefix(".") or "the top level"
-        problem = error.message if len(error.message) <= _PROBLEM else error.message[:_PROBLEM] + "…"
-        raise ConfigError(f"{where} is not a dcs-contract report.json: at {field_name}, {problem}")
-    try:
-        writable: dict[str, Any] = _writable(data)
-    except RecursionError:  # the schema leaves unknown keys free: one may nest deeply
-        raise ConfigError(f"{where} nests too deeply to be a dcs-contract report.json") from None
-    return writable
-
-
-def _writable(value: Any) -> Any:
-    """``value`` with every string, keys included, as UTF-8 can carry it.
-
-    JSON may escape a lone surrogate (``"\\ud800"``), which no page can be written with: it is
-    shown as its escape instead, as the scrubber shows one in a report.
-    """
-    if isinstance(value, str):
-        return printable(value)
-    if isinstance(value, dict):
-        return {printable(key): _writable(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_writable(item) for item in value]
-    return value
 
 
 @dataclass

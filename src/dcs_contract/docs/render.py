@@ -17,8 +17,9 @@ from markupsafe import Markup, escape
 
 from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec
-from dcs_contract.docs.model import DocsModel, read_report
+from dcs_contract.docs.model import DocsModel
 from dcs_contract.docs.timeline import TIMELINE_RUNS, read_timeline
+from dcs_contract.results.schema import read_report
 
 __all__ = ["build_docs", "render_html", "render_markdown"]
 

@@ -4,7 +4,7 @@
 away, and whether the contract they were judged by moved under them::
 
     from dcs_contract.results.diff import ReportDiff, render_text
-    from dcs_contract.docs.model import read_report
+    from dcs_contract.results.schema import read_report
 
     diff = ReportDiff.between(read_report(old_path), read_report(new_path))
     print(render_text(diff))
