@@ -12,6 +12,7 @@ redone per run.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +34,11 @@ _SCHEMATHESIS_CONFIG = {
     "generation": {"allow-extra-parameters": False, "with-security-parameters": False},
     "output": {"truncation": {"enabled": False}},
 }
-_BUILT: dict[int, tuple[Spec, Operation]] = {}
+# The operations built, most recent last: a process judges by one spec, or a few (a test's edited
+# copies), so a handful are kept and the oldest dropped; keyed by identity, the spec kept alive
+# beside its operation so that its id is not reused while it is here.
+_BUILT: OrderedDict[int, tuple[Spec, Operation]] = OrderedDict()
+_KEPT = 8
 _LOCK = threading.Lock()
 
 
@@ -50,6 +55,7 @@ class Operation:
         with _LOCK:
             built = _BUILT.get(id(spec))
             if built is not None and built[0] is spec:
+                _BUILT.move_to_end(id(spec))
                 return built[1]
             # Formats are schemathesis's process-wide table: the one entry this spec needs.
             schemathesis.openapi.format(FORMAT_NAME, query_times(spec))
@@ -57,6 +63,8 @@ class Operation:
             schema = schemathesis.openapi.from_dict(spec.for_generation(), config=config)
             operation = cls(spec, schema[OPERATION_PATH]["GET"])
             _BUILT[id(spec)] = (spec, operation)
+            while len(_BUILT) > _KEPT:
+                _BUILT.popitem(last=False)
             return operation
 
     def cases(self, mode: GenerationMode, *, path_parameters: dict[str, str]) -> SearchStrategy[Case[Any]]:
