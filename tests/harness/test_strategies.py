@@ -9,18 +9,25 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcs_contract.contract.formats import parse_dcs_timestamp
+from dcs_contract.contract.query import InvalidQuery, QueryRule
 from dcs_contract.contract.spec import load_spec
 from dcs_contract.engine.strategies import (
     SplitWindow,
+    invalid_queries,
     limits,
     offsets,
     order_window,
+    paging_queries,
+    probe_invalid_queries,
     query_times,
     split_windows,
+    valid_queries,
     windows,
 )
 
 SPEC = load_spec()
+# The rule the mock answers by and check-har judges by: what the strategies call valid must be valid to it.
+RULE = QueryRule.of(SPEC)
 TIME_IS_VALID = SPEC.validator(SPEC.component("QueryTime")).is_valid
 
 
@@ -104,3 +111,37 @@ def test_the_progress_edges_come_up() -> None:
     collect()
     assert "100.00" in drawn, "the largest progress the spec allows"
     assert any(value.startswith("99.") for value in drawn), "just below it"
+
+
+@settings(max_examples=300, deadline=None)
+@given(valid_queries(SPEC))
+def test_every_valid_query_is_accepted_by_the_query_rule(query: dict[str, str]) -> None:
+    assert RULE.accepts(list(query.items())), RULE.read(list(query.items()))
+
+
+@settings(max_examples=100, deadline=None)
+@given(paging_queries(SPEC, total=137), split_windows(SPEC, around=EDGE_RECORDS))
+def test_paging_queries_and_split_windows_are_accepted_by_the_query_rule(
+    paging: dict[str, str], window: SplitWindow
+) -> None:
+    for query in (paging, window.whole, window.left, window.right, {**window.whole, **paging}):
+        assert RULE.accepts(list(query.items())), RULE.read(list(query.items()))
+
+
+@settings(max_examples=500, deadline=None)
+@given(invalid_queries(SPEC))
+def test_every_invalid_query_is_refused_by_the_query_rule_for_the_parameter_it_names(
+    drawn: tuple[str, dict[str, str]],
+) -> None:
+    name, query = drawn
+    read = RULE.read(list(query.items()))
+    assert isinstance(read, InvalidQuery), query
+    assert read.parameters == (name,), (query, read.faults)
+
+
+def test_the_probe_s_invalid_queries_are_refused_for_the_parameter_they_name() -> None:
+    probes = probe_invalid_queries(SPEC)
+    assert probes
+    for name, query in probes:
+        read = RULE.read(list(query.items()))
+        assert isinstance(read, InvalidQuery) and read.parameters == (name,), (query, read)

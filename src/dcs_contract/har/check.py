@@ -16,10 +16,11 @@ to check tested nothing, and says so in ``error`` (untestable, 3).
 
 What a recording can judge, and what it cannot:
 
-- A query is classified as the mock's service reads it: valid, invalid in one parameter
-  (judged by ``invalid_input_rejected``, as the ``negative-inputs`` property does), or
-  invalid in several (its error body checked only). Only the answer to a valid query is
-  read as a page.
+- A query is classified by the spec's query rule
+  (:class:`~dcs_contract.contract.query.QueryRule`), the one the mock's service answers by:
+  valid, invalid in one parameter (judged by ``invalid_input_rejected``, as the
+  ``negative-inputs`` property does), or invalid in several (its error body checked only).
+  Only the answer to a valid query is read as a page.
 - ``negative_data_rejection`` and ``positive_data_acceptance`` need to know how schemathesis
   drew a case, which a recording does not carry; ``positive_data_acceptance`` could not be
   judged anyway: a valid query answered 4xx may be for an instance that does not exist.
@@ -101,6 +102,7 @@ from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.formats import json_document, json_type
 from dcs_contract.contract.invariants import Invariant, Invariants, Page
+from dcs_contract.contract.query import InvalidQuery, QueryRule
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.properties import UNKNOWN_INSTANCE
@@ -145,16 +147,12 @@ _STATUS_CHECKS: tuple[checks.CheckFunction, ...] = tuple(
 _CREATOR = "dcs-contract"
 # The endpoint's path, matched on the raw (still percent-encoded) path: an id with %2F is one segment.
 _PATH_RE = re.compile(r"/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/backups")
-# An integer as the service reads one from the query (the mock's own rule).
-_INTEGER_RE = re.compile(r"-?[0-9]+")
 # The headers that describe how the body travelled: the recorded text is the body already decoded.
 _CODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 _GZIP_MAGIC = b"\x1f\x8b"
 # dcs-contract's recorder marks an exchange whose body was over its cap: "_error": "body over N bytes".
 _OVERSIZE_RE = re.compile(r"body over (?P<limit>[0-9]{1,19}) bytes")
 _ONE_SECOND = timedelta(seconds=1)
-# Python's int() refuses longer digit strings (sys.int_info.default_max_str_digits).
-_MAX_DIGITS = 4300
 
 # Why a check or invariant that never ran did not, offline; the log's own reason comes first.
 _REASONS = {
@@ -465,8 +463,8 @@ class _HarCheck:
         self.log = RunLog(self.spec, requests_sent=lambda: self.at)
         self.invariants = Invariants(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
         self.operation = Operation.of(self.spec)
-        self._validators = {name: self.spec.validator(schema) for name, schema in self.spec.query_parameters.items()}
-        self._known = frozenset(self.spec.query_parameters)
+        self.query_rule = QueryRule.of(self.spec)
+        self._known = frozenset(self.query_rule.parameters)
 
     # -- a file ------------------------------------------------------------------------------
     def file(self, path: Path, *, max_file_size: int) -> None:
@@ -617,30 +615,14 @@ class _HarCheck:
     def fault(self, query: Sequence[tuple[str, str]]) -> str | None:
         """None for a valid query; the parameter at fault when only one is; "" when several are.
 
-        The query is read as the service reads it (the mock's rules): a parameter given
-        twice, not an integer where one is wanted, or outside its schema is at fault, and
-        a window whose begin is after its end is begin_time's fault.
+        The query rule says, as it says for the mock: a parameter given twice, not an
+        integer where one is wanted (thousands of digits included), or outside its schema is
+        at fault, and a window whose begin is after its end is begin_time's fault.
         """
-        faults: list[str] = []
-        values: dict[str, Any] = {}
-        for name, schema in self.spec.query_parameters.items():
-            raws = [value for key, value in query if key == name]
-            if not raws:
-                continue
-            value: Any = raws[0]
-            if schema.get("type") == "integer":
-                # A count of thousands of digits is past what int() converts: a fault, as any bad value.
-                value = int(value) if _INTEGER_RE.fullmatch(value) and len(value) <= _MAX_DIGITS else None
-            if len(raws) > 1 or value is None or not self._validators[name].is_valid(value):
-                faults.append(name)
-            else:
-                values[name] = value
-        begin, end = values.get("begin_time"), values.get("end_time")
-        if isinstance(begin, str) and isinstance(end, str) and begin > end:  # yyyyMMddHHmmss orders as text
-            faults.append("begin_time")
-        if not faults:
+        read = self.query_rule.read(query)
+        if not isinstance(read, InvalidQuery):
             return None
-        return faults[0] if len(faults) == 1 else ""
+        return read.parameters[0] if len(read.parameters) == 1 else ""
 
     # -- across requests -----------------------------------------------------------------------
     def judge(self, rule: Invariant, pages: Sequence[Page], *args: Any, **kwargs: Any) -> None:

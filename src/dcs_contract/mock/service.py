@@ -1,23 +1,22 @@
 """The endpoint's behaviour, as the contract states it, free of HTTP.
 
-Query validation reads each parameter's schema from the spec (type, bounds, pattern, the
-``dcs-timestamp`` format); paging and the time window follow contract-facts.md.
+Whether a query is valid is :class:`~dcs_contract.contract.query.QueryRule`'s to say, the rule
+check-har judges recordings by; paging and the time window follow contract-facts.md.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from dcs_contract.contract.formats import parse_dcs_timestamp, parse_record_time
+from dcs_contract.contract.query import WINDOW, FaultKind, InvalidQuery, QueryRule
 from dcs_contract.contract.spec import Spec
 
 __all__ = ["BackupService", "ServiceAnswer", "ServiceCall", "error_body", "gateway_error"]
 
-_INTEGER_RE = re.compile(r"^-?[0-9]+$")
 INVALID_PARAMETER = "111400063"  # DCS: "Invalid {0} parameter"
 REVERSED_WINDOW = "DCS.4025"  # DCS: "The end time must be after the start time"
 
@@ -78,48 +77,26 @@ class BackupService:
             instance: [parse_record_time(r[window_field]).replace(microsecond=0) for r in rows]
             for instance, rows in self.records.items()
         }
-        self._schemas = spec.query_parameters
-        self._validators = {name: spec.validator(schema) for name, schema in self._schemas.items()}
-
-    def _coerce(self, name: str, raw: str) -> int | str | None:
-        """A query string value as the type its schema declares, or None if it is not one."""
-        if self._schemas[name]["type"] == "integer":
-            return int(raw) if _INTEGER_RE.match(raw) else None
-        return raw
-
-    def parse_query(self, pairs: Sequence[tuple[str, str]]) -> dict[str, Any] | ServiceAnswer:
-        """The known parameters, typed and defaulted, or the 400 that the first bad one earns."""
-        values: dict[str, Any] = {}
-        for name in self._schemas:
-            raws = [value for key, value in pairs if key == name]
-            if not raws:
-                if "default" in self._schemas[name]:
-                    values[name] = self._schemas[name]["default"]
-                continue
-            if len(raws) > 1:
-                return _invalid(name)
-            value = self._coerce(name, raws[0])
-            if value is None or not self._validators[name].is_valid(value):
-                return _invalid(name)
-            values[name] = value
-        # Unknown parameters are ignored, as the real service does.
-        return values
+        self.query_rule = QueryRule.of(spec)
 
     def __call__(self, call: ServiceCall) -> ServiceAnswer:
         return self.list_backups(call.project_id, call.instance_id, call.pairs)
 
     def list_backups(self, project_id: str, instance_id: str, pairs: Sequence[tuple[str, str]]) -> ServiceAnswer:
-        query = self.parse_query(pairs)
-        if isinstance(query, ServiceAnswer):
-            return query
+        query = self.query_rule.read(pairs)
+        # A bad parameter is refused before the ids are looked at; a reversed window (the only
+        # fault when it is the first: the rule lists it last) after, with its own code.
+        if isinstance(query, InvalidQuery) and query.first.kind is not FaultKind.REVERSED_WINDOW:
+            return _invalid(query.first.parameter)
         if project_id != self.project_id:
             return _invalid("project_id")
         if instance_id not in self.records:
             return _invalid("instance_id")
-        begin = parse_dcs_timestamp(query["begin_time"]) if "begin_time" in query else None
-        end = parse_dcs_timestamp(query["end_time"]) if "end_time" in query else None
-        if begin is not None and end is not None and begin > end:
+        if isinstance(query, InvalidQuery):
             return ServiceAnswer(400, error_body(REVERSED_WINDOW, "The end time must be after the start time."))
+        begin_time, end_time = (query.text(name) for name in WINDOW)
+        begin = parse_dcs_timestamp(begin_time) if begin_time is not None else None
+        end = parse_dcs_timestamp(end_time) if end_time is not None else None
         # The window is inclusive at both ends, at second resolution (contract-facts.md).
         matching = [
             record
@@ -128,6 +105,6 @@ class BackupService:
         ]
         if not matching:
             return ServiceAnswer(204)
-        offset, limit = query["offset"], query["limit"]
+        offset, limit = query.integer("offset"), query.integer("limit")
         page = matching[offset : offset + limit]
         return ServiceAnswer(200, {"total_num": len(matching), "backup_record_response": page})
