@@ -9,22 +9,9 @@ from contextlib import contextmanager
 from types import FrameType
 
 from dcs_contract.errors import RunStopped
-from dcs_contract.transport.guard import GuardedTransport
+from dcs_contract.transport.guard import handling_request
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-# The frame of one request through the guarded transport: the only place a signal raises.
-_SENDING = GuardedTransport.handle_request.__code__
-
-
-def _sending(frame: FrameType | None) -> bool:
-    """Whether ``frame``, or a frame that called it, is the guarded transport handling a request."""
-    while frame is not None:
-        if frame.f_code is _SENDING:
-            return True
-        frame = frame.f_back
-    return False
 
 
 class StopOnSignals:
@@ -51,7 +38,7 @@ class StopOnSignals:
         # else the guard stops the run before its next attempt; raised there, it could escape
         # run_contract after its properties ended (closing the client, building the report) and
         # take what they found with it.
-        if self._raising and _sending(frame):
+        if self._raising and handling_request():
             self._raising = False
             raise RunStopped(name)
 

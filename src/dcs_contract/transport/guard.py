@@ -59,6 +59,7 @@ __all__ = [
     "TrafficStats",
     "UnsafeMethod",
     "build_client",
+    "handling_request",
     "redacted_headers",
 ]
 
@@ -140,6 +141,16 @@ class TrafficStats:
             retries=self.retries - mark.retries,
             exchanges=self.exchanges[mark.exchanges :],
         )
+
+
+# How many requests this thread is handling (0 or 1): a signal handler, which runs in the main
+# thread between two bytecodes of whatever it interrupted, may raise only inside one.
+_IN_REQUEST = threading.local()
+
+
+def handling_request() -> bool:
+    """Whether the calling thread is inside :meth:`GuardedTransport.handle_request` (sending, or waiting to)."""
+    return bool(getattr(_IN_REQUEST, "depth", 0))
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -282,11 +293,14 @@ class GuardedTransport(httpx.BaseTransport):
         # replays a failing case, and a replayed bad signature counts towards the AK lock-out.
         if self._stopped is not None:
             raise self._stopped
+        _IN_REQUEST.depth = getattr(_IN_REQUEST, "depth", 0) + 1
         try:
             return self._send_with_retries(request)
         except TargetUnavailable as exc:
             self._stopped = exc
             raise
+        finally:
+            _IN_REQUEST.depth -= 1
 
     def _send_with_retries(self, request: httpx.Request) -> httpx.Response:
         delay = self._backoff
