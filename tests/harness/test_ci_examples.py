@@ -52,10 +52,10 @@ def test_the_example_runs_against_staging_with_a_baseline_and_keeps_junit(name: 
     assert (diff_args.old, diff_args.new, str(diff_args.history)) == ("previous", "last", kept)
 
 
-def test_the_sample_configuration_is_the_readme_s_and_the_schema_accepts_it() -> None:
+def test_the_sample_configuration_is_the_configuration_guide_s_and_the_schema_accepts_it() -> None:
     sample = (EXAMPLES / "dcs-contract.toml").read_text()
     assert sample == config.EXAMPLE
-    readme = (EXAMPLES.parents[1] / "README.md").read_text()
-    assert f"```toml\n{sample}```" in readme, "the README shows the sample as it is"
+    guide = (EXAMPLES.parents[1] / "docs" / "configuration.md").read_text()
+    assert f"```toml\n{sample}```" in guide, "docs/configuration.md shows the sample as it is"
     errors = list(Draft202012Validator(config.schema()).iter_errors(tomllib.loads(sample)))
     assert errors == []

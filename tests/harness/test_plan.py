@@ -20,7 +20,7 @@ from dcs_contract.results.report import RunReport
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import build_client
 
-README = Path(__file__).parents[2] / "README.md"
+RUN_GUIDE = Path(__file__).parents[2] / "docs" / "how-a-run-works.md"
 
 
 def _plan(spec: Spec, budget: int, *, empty_instance: bool = True) -> BudgetPlan:
@@ -154,9 +154,9 @@ def test_fail_fast_does_not_stop_at_a_finding_the_baseline_accepts(tmp_path: Pat
     assert report["stopped"] is None and len(report["baseline"]["accepted"]) == 1
 
 
-def test_the_readme_states_each_weight_and_the_reserve(spec: Spec) -> None:
-    text = README.read_text()
+def test_the_run_guide_states_each_weight_and_the_reserve(spec: Spec) -> None:
+    text = RUN_GUIDE.read_text()
     for name, prop in PROPERTIES.items():
         if prop.weight:
-            assert re.search(rf"\| `{re.escape(name)}` \| {prop.weight} \|", text), f"README: the weight of {name}"
+            assert re.search(rf"\| `{re.escape(name)}` \| {prop.weight} \|", text), f"the guide: the weight of {name}"
     assert "5% of the budget, at least 2" in text

@@ -15,17 +15,17 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from dcs_contract.contract.spec import Spec
-from dcs_contract.results.schema import read_report
 from dcs_contract.mock import MockState
+from dcs_contract.results.schema import read_report
 from tests.harness.conftest import Serve, live_env
 
 pytest_plugins = ["pytester"]
 
 RULE = "every backup's instance_id is the instance's"
 CHECK = "team-rule:test_backups_belong_to_their_instance"
-README = Path(__file__).parents[2] / "README.md"
-# The README's example of a team's rule, as it is printed there: the tests run it.
-TEAM_RULES = README.read_text().split("### Your own rules", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+GUIDE = Path(__file__).parents[2] / "docs" / "pytest-plugin.md"
+# The plugin guide's example of a team's rule, as it is printed there: the tests run it.
+TEAM_RULES = GUIDE.read_text().split("## A team's own rules", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
 NODE = "test_team_rules.py::test_backups_belong_to_their_instance"
 
 
