@@ -18,70 +18,20 @@ from __future__ import annotations
 
 import argparse
 import random
-import re
 import statistics
 import string
 import time
 from collections.abc import Callable
 
-from dcs_contract.contract.formats import printable
-from dcs_contract.redaction import MIN_FRAGMENT, PLACEHOLDER, Scrubber, _forms
+from scrub_reference import ReferenceScrubber
+
+from dcs_contract.redaction import Scrubber
 
 MIB = 1024 * 1024
 AK = "HSTAKEXAMPLE00000001"
 SK = "hst-secret-key-example-0000000000000000001"
 # Base64 as an IAM token is, and as long: repeats of its own characters are the matcher's worst case.
 TOKEN = "MIIT" + "".join(random.Random(19).choices(string.ascii_letters + string.digits + "+/", k=2996))
-_OLD_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@")
-
-
-class OldScrubber:
-    """``Scrubber.text`` as it was before issue 19: the reference the linear one replaces."""
-
-    def __init__(self, secrets: list[str]) -> None:
-        forms: set[str] = set().union(*(_forms(secret) for secret in secrets))
-        self._short = sorted((form for form in forms if len(form) < MIN_FRAGMENT), key=len, reverse=True)
-        self._grams: dict[str, list[tuple[str, int]]] = {}
-        for form in sorted(form for form in forms if len(form) >= MIN_FRAGMENT):
-            for offset in range(len(form) - 4 + 1):
-                self._grams.setdefault(form[offset : offset + 4], []).append((form, offset))
-
-    def text(self, text: str) -> str:
-        text = printable(text)
-        if "@" in text:
-            text = _OLD_USERINFO_RE.sub(lambda m: m["scheme"] + PLACEHOLDER + "@", text)
-        if self._grams:
-            text = self._without_fragments(text)
-        for form in self._short:
-            if form in text:
-                text = text.replace(form, PLACEHOLDER)
-        return text
-
-    def _without_fragments(self, text: str) -> str:
-        spans: list[tuple[int, int]] = []
-        grams, size = self._grams, len(text)
-        for at in range(0, size - 4 + 1, 4):
-            for form, offset in grams.get(text[at : at + 4], ()):
-                begin, end = at, at + 4
-                while begin > 0 and offset - (at - begin) > 0 and text[begin - 1] == form[offset - (at - begin) - 1]:
-                    begin -= 1
-                while end < size and offset + (end - at) < len(form) and text[end] == form[offset + (end - at)]:
-                    end += 1
-                if end - begin >= MIN_FRAGMENT:
-                    spans.append((begin, end))
-        if not spans:
-            return text
-        pieces: list[str] = []
-        last = 0
-        for begin, end in sorted(spans):
-            if begin < last:
-                pieces[-1] = PLACEHOLDER
-                last = max(last, end)
-                continue
-            pieces += [text[last:begin], PLACEHOLDER]
-            last = end
-        pieces.append(text[last:])
-        return "".join(pieces)
 
 
 def _repeat(unit: str, size: int) -> str:
@@ -132,7 +82,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
     secrets = [AK, SK, TOKEN]
-    scrubber, old = Scrubber(secrets), OldScrubber(secrets)
+    scrubber, old = Scrubber(secrets), ReferenceScrubber(secrets)
     for name, make in TEXTS.items():  # the two must agree before their times mean anything
         sample = make(20_000)
         assert scrubber.text(sample) == old.text(sample), name

@@ -16,12 +16,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from benchmarks.scrub_reference import reference_scrub
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcs_contract.cli.app import main
-from dcs_contract.contract.formats import printable
-from dcs_contract.redaction import MIN_FRAGMENT, PLACEHOLDER, Scrubber, _forms
+from dcs_contract.redaction import MIN_FRAGMENT, Scrubber, _forms
 from tests.harness.hostile import HostileServer, Received, answer
 from tests.harness.leaks import fragments, leaks
 
@@ -81,61 +81,6 @@ def test_strings_in_keys_and_values_are_scrubbed() -> None:
 
 
 # -- the reference the linear scrubber replaces -------------------------------------------
-# Scrubber.text up to issue 19, kept as written then: right on every input, but quadratic on
-# long runs of letters (the regex) and on echoed secrets (the match grown from every gram).
-
-REFERENCE_USERINFO_RE = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^\s\"'<>]*@")
-
-
-def reference_without_fragments(text: str, long_forms: list[str]) -> str:
-    grams: dict[str, list[tuple[str, int]]] = {}
-    for form in long_forms:
-        for offset in range(len(form) - 4 + 1):
-            grams.setdefault(form[offset : offset + 4], []).append((form, offset))
-    spans: list[tuple[int, int]] = []
-    size = len(text)
-    for at in range(0, size - 4 + 1, 4):
-        for form, offset in grams.get(text[at : at + 4], ()):
-            begin, end = at, at + 4
-            while begin > 0 and offset - (at - begin) > 0 and text[begin - 1] == form[offset - (at - begin) - 1]:
-                begin -= 1
-            while end < size and offset + (end - at) < len(form) and text[end] == form[offset + (end - at)]:
-                end += 1
-            if end - begin >= MIN_FRAGMENT:
-                spans.append((begin, end))
-    if not spans:
-        return text
-    pieces: list[str] = []
-    last = 0
-    for begin, end in sorted(spans):
-        if begin < last:
-            pieces[-1] = PLACEHOLDER
-            last = max(last, end)
-            continue
-        pieces += [text[last:begin], PLACEHOLDER]
-        last = end
-    pieces.append(text[last:])
-    return "".join(pieces)
-
-
-def reference_scrub(secrets: list[str], text: str) -> str:
-    forms: set[str] = set()
-    for secret in secrets:
-        if secret:
-            forms |= _forms(secret)
-    short = sorted((form for form in forms if len(form) < MIN_FRAGMENT), key=len, reverse=True)
-    long_forms = sorted(form for form in forms if len(form) >= MIN_FRAGMENT)
-    text = printable(text)
-    if "@" in text:
-        text = REFERENCE_USERINFO_RE.sub(lambda m: m["scheme"] + PLACEHOLDER + "@", text)
-    if long_forms:
-        text = reference_without_fragments(text, long_forms)
-    for form in short:
-        if form in text:
-            text = text.replace(form, PLACEHOLDER)
-    return text
-
-
 # What trips a URL scan or a fragment match: scheme and URL characters, their ends (quotes,
 # ASCII and unicode whitespace), and characters secrets are drawn from.
 _PIECES = ["://", "://", "a://", "1://", "@", "@", ":", "/", '"', "'", "<", ">"]
