@@ -16,13 +16,16 @@ Under pytest-xdist each worker gets its share of the budget and of the rate limi
 
 A failing test marked ``dcs_rule`` is a finding; ``--dcs-report-dir DIR`` writes the
 session's findings as ``dcs-contract run`` writes its own (report.json, report.md, junit.xml).
+With ``--dcs-judge-pages``, every page ``dcs_pages`` fetches is also judged as a run judges a
+walk page (engine/judge.py: the response checks and the page's invariants, then the walk's),
+and what it shows joins the report's findings, whatever the test asserts.
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Callable, Generator, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
 from pathlib import Path
@@ -33,8 +36,10 @@ import pytest
 
 from dcs_contract.contract.findings import CATEGORIES, Finding, RequestInfo
 from dcs_contract.contract.formats import format_dcs_timestamp, is_dcs_timestamp, printable
-from dcs_contract.contract.invariants import Page
+from dcs_contract.contract.invariants import Page, Walk
 from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec
+from dcs_contract.engine.judge import ExchangeJudge, Listing
+from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.suite import embedded_mock, guarded
 from dcs_contract.errors import ConfigError, DcsContractError, ResponseTooLarge, SpecError
 from dcs_contract.mock.drift import DRIFTS
@@ -70,6 +75,7 @@ _KEPT_REQUESTS = 10
 # Set on a test's reports, which pytest-xdist carries from the worker to the controller.
 _RULE_ATTR = "dcs_rule"
 _TRAFFIC_ATTR = "dcs_traffic"
+_JUDGED_ATTR = "dcs_judged"
 
 
 # -- options ------------------------------------------------------------------------------
@@ -81,6 +87,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     for flag, keywords in plugin_options():
         group.addoption(flag, **keywords)
     group.addoption("--dcs-profile", metavar="NAME", default=None, help="take the settings of this config profile")
+    # Off by default: a team's session reports its own rules unless it asks for the contract's too.
+    group.addoption(
+        "--dcs-judge-pages",
+        action="store_true",
+        default=False,
+        help="judge every page dcs_pages fetches as a run judges a walk page; its findings join the report",
+    )
 
 
 @dataclass(frozen=True)
@@ -177,6 +190,8 @@ class _Rules:
     attempts: int = 0
     retries: int = 0
     by_status: Counter[str] = field(default_factory=Counter)
+    # What --dcs-judge-pages judged: each check and invariant's evaluations, and their findings.
+    judged: Counter[str] = field(default_factory=Counter)
 
     def gather(self, report: pytest.TestReport) -> None:
         outcome: dict[str, Any] | None = getattr(report, _RULE_ATTR, None)
@@ -189,6 +204,15 @@ class _Rules:
                 self.cases[outcome["check"]] += 1
                 if "finding" in outcome:
                     self.findings.append(Finding.from_dict(outcome["finding"]))
+        judged: dict[str, Any] | None = getattr(report, _JUDGED_ATTR, None)
+        if judged is not None:
+            self.judged.update(judged["evaluated"])
+            known = {finding.fingerprint for finding in self.findings}
+            for shown in judged["findings"]:
+                finding = Finding.from_dict(shown)
+                if finding.fingerprint not in known:
+                    known.add(finding.fingerprint)
+                    self.findings.append(finding)
         traffic: dict[str, Any] | None = getattr(report, _TRAFFIC_ATTR, None)
         if traffic is not None:
             self.attempts += traffic["attempts"]
@@ -217,6 +241,10 @@ class _Session:
     guard: GuardedTransport | None = None
     rules: _Rules = field(default_factory=_Rules)
     written: list[Path] = field(default_factory=list)
+    # --dcs-judge-pages: the judge of this worker's page walks, and the findings not yet on a report.
+    judge: ExchangeJudge | None = None
+    pending: list[Finding] = field(default_factory=list)
+    reported: Counter[str] = field(default_factory=Counter)
 
     def configured_target(self) -> Target:
         """The target as the environment and the flags configure it; ``base_url=None``, the embedded mock."""
@@ -245,6 +273,26 @@ class _Session:
             project_id=options.project_id,
             instance_id=options.instance_id,
         )
+
+    def page_judge(self, spec: Spec) -> ExchangeJudge | None:
+        """The judge of the pages dcs_pages fetches, with --dcs-judge-pages; None without."""
+        if self.judge is None and self.config.getoption("dcs_judge_pages"):
+            self.judge = ExchangeJudge(spec)
+        return self.judge
+
+    def keep(self, findings: Sequence[Finding]) -> None:
+        self.pending.extend(finding.scrubbed(self.scrubber()) for finding in findings)
+
+    def judged_since_last_report(self) -> dict[str, Any] | None:
+        """What the page walks judged since the last test's report, as plain data that xdist can carry."""
+        if self.judge is None:
+            return None
+        evaluated = self.judge.evaluated - self.reported
+        self.reported.update(evaluated)
+        findings, self.pending = self.pending, []
+        if not evaluated and not findings:
+            return None
+        return {"evaluated": dict(evaluated), "findings": [finding.as_dict() for finding in findings]}
 
     def scrubber(self) -> Scrubber:
         resolved = self.target.credentials.secrets() if self.target is not None else []
@@ -295,7 +343,7 @@ class _Session:
         """The session's team rules as a run's report: their findings, and why any could not be tested."""
         rules = self.rules
         errors = list(rules.errors)
-        if not rules.cases and not errors:
+        if not rules.cases and not rules.judged and not errors:
             errors.append("no test marked dcs_rule ran: the session tested no team rule")
         try:
             target = self.target or self.configured or self._from_env()
@@ -319,7 +367,7 @@ class _Session:
             findings=rules.findings,
             error="\n".join(errors) or None,
             skipped=dict(rules.skipped),
-            evaluated=dict(rules.cases),
+            evaluated={**rules.judged, **rules.cases},
             spec=SpecInfo(spec.sha256, spec.document) if spec is not None else None,
             harness_version=harness_version(),
             budget={"max_requests": budget},
@@ -451,9 +499,13 @@ def dcs_client(dcs_target: Target, dcs_settings: RunSettings, dcs_guard: Guarded
 
 
 @pytest.fixture(scope="session")
-def dcs_pages(dcs_client: httpx.Client, dcs_spec: Spec, dcs_target: Target) -> PageWalk:
-    """Walk the pages of a query: ``for page in dcs_pages(limit=100)``, or ``dcs_pages.records(...)``."""
-    return PageWalk(dcs_client, dcs_spec, dcs_target)
+def dcs_pages(pytestconfig: pytest.Config, dcs_client: httpx.Client, dcs_spec: Spec, dcs_target: Target) -> PageWalk:
+    """Walk the pages of a query: ``for page in dcs_pages(limit=100)``, or ``dcs_pages.records(...)``.
+
+    With ``--dcs-judge-pages`` each page is judged as a run judges a walk page, into the report.
+    """
+    session = _session(pytestconfig)
+    return PageWalk(dcs_client, dcs_spec, dcs_target, judge=session.page_judge(dcs_spec), keep=session.keep)
 
 
 class PageWalk:
@@ -467,14 +519,29 @@ class PageWalk:
     A walk stops after the page that reaches ``total_num``, at an empty page (a 204), or
     after ``max_pages`` pages. An answer that is not a page (a 400, a body without
     ``total_num``) fails the test, with the request and what came back.
+
+    Given a ``judge``, each answer is judged as the run judges a walk page (a ``Listing``),
+    and a walk from offset 0 that ends as its own ``Walk``; ``keep`` gets the findings.
     """
 
-    def __init__(self, client: httpx.Client, spec: Spec, target: Target, *, max_pages: int = DEFAULT_MAX_PAGES) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        spec: Spec,
+        target: Target,
+        *,
+        max_pages: int = DEFAULT_MAX_PAGES,
+        judge: ExchangeJudge | None = None,
+        keep: Callable[[Sequence[Finding]], None] | None = None,
+    ) -> None:
         assert target.project_id is not None and target.instance_id is not None
         self._client = client
         self._spec = spec
         self._target = target
         self._max_pages = _positive("max_pages", max_pages)
+        self._judge = judge
+        self._keep = keep
+        self._operation = Operation.of(spec) if judge is not None else None
 
     def __call__(
         self,
@@ -510,18 +577,40 @@ class PageWalk:
             yield from page.records
 
     def _walk(self, path: str, query: dict[str, str | int], offset: int, instance: str, pages: int) -> Iterator[Page]:
+        walked: list[Page] = []
         for _ in range(pages):
             response = self._client.get(path, params={**query, "offset": offset})
-            page = Page.read(response, self._spec.defaults, instance)
+            page = self._read(response, instance)
             if page is None:
                 raise AssertionError(
                     f"GET {response.request.url} was answered {response.status_code}, which is not a page of "
                     f"backups: {printable(response.text[:300])}"
                 )
+            walked.append(page)
             yield page
             offset = page.offset + page.limit
             if page.entries == 0 or offset >= page.total:
-                return
+                break
+        if walked and walked[0].offset == 0:
+            # As the run's walk: complete when it reached the first page's total_num.
+            self._judged(self._judge.evidence(Walk(tuple(walked), Walk.reaches_end(walked))) if self._judge else [])
+
+    def _read(self, response: httpx.Response, instance: str) -> Page | None:
+        """The answer as a page; judged first, as a run judges a walk page, when the walk has a judge."""
+        if self._judge is None or self._operation is None:
+            return Page.read(response, self._spec.defaults, instance)
+        assert self._target.project_id is not None
+        case = self._operation.case(
+            path_parameters={"project_id": self._target.project_id, "instance_id": instance},
+            query={name: str(value) for name, value in response.request.url.params.items()},
+        )
+        judged = self._judge.exchange(case, response, Listing())
+        self._judged(judged.findings)
+        return judged.page
+
+    def _judged(self, findings: Sequence[Finding]) -> None:
+        if findings and self._keep is not None:
+            self._keep(findings)
 
 
 def _positive(name: str, value: int) -> int:
@@ -586,6 +675,9 @@ def pytest_runtest_makereport(
         if outcome is not None:
             setattr(report, _RULE_ATTR, outcome)
     if report.when == "teardown":
+        judged = session.judged_since_last_report()
+        if judged is not None:
+            setattr(report, _JUDGED_ATTR, judged)
         traffic = session.traffic_since(item.stash.get(_MARK, None))
         if traffic is not None and traffic.attempts:
             sent = {"attempts": traffic.attempts, "retries": traffic.retries, "by_status": dict(traffic.by_status)}

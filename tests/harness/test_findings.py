@@ -21,7 +21,7 @@ from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import NO_KNOWN_CONSUMER, Finding, RequestInfo
 from dcs_contract.contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
-from dcs_contract.contract.invariants import Invariants, Page
+from dcs_contract.contract.invariants import Invariants, Page, Walk
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog
@@ -144,7 +144,7 @@ def test_an_object_where_a_string_is_expected_does_not_break_the_invariants(
     findings = _findings(run)
     assert {f"{RECORDS}/backup_id", f"{RECORDS}/error_code", f"{RECORDS}/status"} <= {f.location for f in findings}
     walk = [page for page in [run.page("test", {})] if page is not None]
-    assert run.invariants.judge(rules.pages_partition, walk, complete=True) == []
+    assert run.invariants.judge(rules.pages_partition, Walk(tuple(walk), complete=True)) == []
     assert run.log.evaluated["pages-partition"] == 1
 
 
@@ -272,7 +272,7 @@ def _walked(offset: int, total: int, entries: int, status: int = 200) -> Page:
     ],
 )
 def test_total_num_holds_still_through_a_walk(spec: Spec, walk: list[Page], broken: str | None) -> None:
-    findings = Invariants(spec).judge(rules.total_stable_through_walk, walk)
+    findings = Invariants(spec).judge(rules.total_stable_through_walk, Walk(tuple(walk), complete=False))
     assert [f.actual for f in findings] == ([broken] if broken else [])
     assert all(f.location == "/total_num" and len(f.requests) == 2 for f in findings)
 
@@ -291,7 +291,7 @@ def test_total_num_holds_still_through_a_walk(spec: Spec, walk: list[Page], brok
     ],
 )
 def test_no_page_before_the_total_is_empty(spec: Spec, walk: list[Page], broken: str | None) -> None:
-    findings = Invariants(spec).judge(rules.no_empty_page_before_total, walk)
+    findings = Invariants(spec).judge(rules.no_empty_page_before_total, Walk(tuple(walk), complete=False))
     assert [f.expected for f in findings] == ([broken] if broken else [])
     assert all(f.location == "offset" and f.requests[-1].url.endswith(f"offset={walk[-1].offset}") for f in findings)
 

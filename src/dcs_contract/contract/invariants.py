@@ -6,12 +6,19 @@ schema sees the shape of one response; these see what it means, within one page 
 several: that ``total_num`` is the total, that pages partition the set, that the window is
 applied.
 
-Per-page invariants (``per_page=True``) run on every 200 or 204 answer to a valid query.
-The others take the pages a property gathered and name, in each finding, only the requests
-needed to see it. Every invariant takes the :class:`Judge` first and returns its findings::
+Each invariant is declared on the type of what it judges, its *subject*: a :class:`Page`
+for the per-page invariants, which run on every 200 or 204 answer to a valid query; for the
+others a small frozen record of the pages a property gathered (:class:`Walk`,
+:class:`Paging`, :class:`PastEnd`, :class:`WindowInSurvey`, :class:`NarrowerWindow`,
+:class:`WindowSplit`, :class:`UnknownInstanceAnswer`, :class:`EmptyInstancePage`), so that mypy
+checks every call. A finding names only the requests needed to see it. Every invariant
+takes the :class:`Judge` first and returns its findings::
 
-    @invariant("page-size", per_page=True)
+    @invariant("page-size", Page)
     def page_size(judge: Judge, page: Page) -> list[Finding]: ...
+
+The subject type is the decision table: every invariant declared on a subject judges it
+(:meth:`Invariants.of`), so a :class:`Walk` is judged by the three walk rules at once.
 
 Loading a spec whose ``x-invariants`` differ from the registry fails: each rule of the
 contract has exactly one implementation.
@@ -24,7 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 import httpx
 
@@ -33,7 +40,24 @@ from dcs_contract.contract.formats import is_dcs_timestamp, json_text, parse_dcs
 from dcs_contract.contract.spec import Spec
 from dcs_contract.errors import SpecError
 
-__all__ = ["INVARIANTS", "PAGE_INVARIANTS", "Invariant", "Invariants", "Judge", "Page", "invariant", "record_second"]
+__all__ = [
+    "INVARIANTS",
+    "PAGE_INVARIANTS",
+    "EmptyInstancePage",
+    "Invariant",
+    "Invariants",
+    "Judge",
+    "NarrowerWindow",
+    "Page",
+    "Paging",
+    "PastEnd",
+    "UnknownInstanceAnswer",
+    "Walk",
+    "WindowInSurvey",
+    "WindowSplit",
+    "invariant",
+    "record_second",
+]
 
 _SHOWN_RECORDS = 3
 
@@ -132,27 +156,145 @@ def _shown(records: Iterable[dict[str, Any]], *fields: str) -> str:
     return text + (f" and {len(shown) - _SHOWN_RECORDS} more" if len(shown) > _SHOWN_RECORDS else "")
 
 
+# -- what the invariants across requests judge ------------------------------------------------
+# Each record says what one piece of evidence is; ``recorded`` reads it back from the pages
+# (and answers) of a finding's requests, in the order they were sent, for replay and
+# confirmation: None when they are not that evidence.
+
+
 @dataclass(frozen=True)
-class Invariant:
-    """One rule of the spec's ``x-invariants`` and the function that checks it."""
+class Paging:
+    """Pages of the same filters at several limits or offsets (total-independent-of-paging)."""
+
+    pages: tuple[Page, ...]
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(tuple(pages))
+
+
+@dataclass(frozen=True)
+class Walk:
+    """The pages of one walk from offset 0, in the order asked for; ``complete`` when it reached the end."""
+
+    pages: tuple[Page, ...]
+    complete: bool
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(tuple(pages), complete=cls.reaches_end(pages))
+
+    @staticmethod
+    def reaches_end(pages: Sequence[Page]) -> bool:
+        """The pages start at offset 0 and the last one reaches the first one's total_num."""
+        return bool(pages) and pages[0].offset == 0 and pages[-1].offset + pages[-1].limit >= pages[0].total
+
+
+@dataclass(frozen=True)
+class PastEnd:
+    """A page at or past ``total``, the total_num its filters were read with."""
+
+    page: Page
+    total: int
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        # A finding carries the page past the end alone: its own total_num is the one to hold it to.
+        return cls(pages[-1], pages[-1].total) if pages and pages[-1].status == 200 else None
+
+
+@dataclass(frozen=True)
+class WindowInSurvey:
+    """``survey``: the complete unfiltered listing; ``window``: the same instance in a window."""
+
+    survey: Page
+    window: Page
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(*pages) if len(pages) == 2 else None
+
+
+@dataclass(frozen=True)
+class NarrowerWindow:
+    """A window (``inner``) within another (``outer``) of the same instance."""
+
+    outer: Page
+    inner: Page
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(*pages) if len(pages) == 2 else None
+
+
+@dataclass(frozen=True)
+class WindowSplit:
+    """A window and its two halves, ``left`` ending the second before ``right`` begins."""
+
+    whole: Page
+    left: Page
+    right: Page
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(*pages) if len(pages) == 3 else None
+
+
+@dataclass(frozen=True)
+class UnknownInstanceAnswer:
+    """The answer for an instance id nobody has: not a page, a refusal to judge."""
+
+    response: httpx.Response
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(responses[0]) if responses else None
+
+
+@dataclass(frozen=True)
+class EmptyInstancePage:
+    """The page of the instance known to have no backups."""
+
+    page: Page
+
+    @classmethod
+    def recorded(cls, pages: Sequence[Page], responses: Sequence[httpx.Response]) -> Self | None:
+        return cls(pages[0]) if pages else None
+
+
+# What an invariant is declared on: a page, or one of the records above.
+Subject = TypeVar("Subject")
+
+
+@dataclass(frozen=True)
+class Invariant(Generic[Subject]):
+    """One rule of the spec's ``x-invariants``, the type of what it judges, and the function that checks it."""
 
     id: str
-    check: Callable[..., list[Finding]]
-    per_page: bool
+    subject: type[Subject]
+    check: Callable[[Judge, Subject], list[Finding]]
+
+    @property
+    def per_page(self) -> bool:
+        """It judges one page: every 200 or 204 answer to a valid query is read with it."""
+        return self.subject is Page
 
 
 # Every invariant, by the id the spec gives it; filled by @invariant.
-INVARIANTS: dict[str, Invariant] = {}
+INVARIANTS: dict[str, Invariant[Any]] = {}
 
 
-def invariant(rule_id: str, *, per_page: bool = False) -> Callable[[Callable[..., list[Finding]]], Invariant]:
-    """Register the function that checks the spec's invariant ``rule_id``."""
+def invariant(
+    rule_id: str, subject: type[Subject]
+) -> Callable[[Callable[[Judge, Subject], list[Finding]]], Invariant[Subject]]:
+    """Register the function that checks the spec's invariant ``rule_id`` on a ``subject``."""
 
-    def register(check: Callable[..., list[Finding]]) -> Invariant:
+    def register(check: Callable[[Judge, Subject], list[Finding]]) -> Invariant[Subject]:
         if rule_id in INVARIANTS:
             raise ValueError(f"invariant {rule_id!r} is registered twice")
-        INVARIANTS[rule_id] = Invariant(rule_id, check, per_page)
-        return INVARIANTS[rule_id]
+        rule = Invariant(rule_id, subject, check)
+        INVARIANTS[rule_id] = rule
+        return rule
 
     return register
 
@@ -222,17 +364,26 @@ class Invariants:
 
     def of_page(self, page: Page) -> list[Finding]:
         """Every per-page invariant on ``page``."""
-        return [finding for rule in PAGE_INVARIANTS.values() for finding in self.judge(rule, page)]
+        return self.of(page)
 
-    def judge(self, rule: Invariant, *args: Any, **kwargs: Any) -> list[Finding]:
+    def of(self, subject: object) -> list[Finding]:
+        """Every invariant declared on ``subject``'s type, in the registry's order."""
+        return [
+            finding
+            for rule in INVARIANTS.values()
+            if type(subject) is rule.subject
+            for finding in rule.check(self._judges[rule.id], subject)
+        ]
+
+    def judge(self, rule: Invariant[Subject], subject: Subject) -> list[Finding]:
         """One invariant on what a property gathered."""
-        return rule.check(self._judges[rule.id], *args, **kwargs)
+        return rule.check(self._judges[rule.id], subject)
 
 
 # -- within one page ----------------------------------------------------------------------
 
 
-@invariant("page-size", per_page=True)
+@invariant("page-size", Page)
 def page_size(judge: Judge, page: Page) -> list[Finding]:
     if not judge.judges(page.status == 200, "no page was answered 200"):
         return []
@@ -248,7 +399,7 @@ def page_size(judge: Judge, page: Page) -> list[Finding]:
     return []
 
 
-@invariant("record-of-path-instance", per_page=True)
+@invariant("record-of-path-instance", Page)
 def record_of_path_instance(judge: Judge, page: Page) -> list[Finding]:
     readable = [r for r in page.records if _strings(r, "instance_id")]
     if not judge.judges(bool(readable), "no record had a readable instance_id"):
@@ -265,7 +416,7 @@ def record_of_path_instance(judge: Judge, page: Page) -> list[Finding]:
     return []
 
 
-@invariant("window-contains", per_page=True)
+@invariant("window-contains", Page)
 def window_contains(judge: Judge, page: Page) -> list[Finding]:
     if page.begin is None and page.end is None:
         judge.not_applicable("no page was read for a time window")
@@ -289,7 +440,7 @@ def window_contains(judge: Judge, page: Page) -> list[Finding]:
     return []
 
 
-@invariant("error-code-iff-failed", per_page=True)
+@invariant("error-code-iff-failed", Page)
 def error_code_iff_failed(judge: Judge, page: Page) -> list[Finding]:
     # An absent error_code is not set; one that is neither null nor a string is the schema's finding.
     readable = [
@@ -314,7 +465,7 @@ def error_code_iff_failed(judge: Judge, page: Page) -> list[Finding]:
     return []
 
 
-@invariant("updated-not-before-created", per_page=True)
+@invariant("updated-not-before-created", Page)
 def updated_not_before_created(judge: Judge, page: Page) -> list[Finding]:
     times = [
         (r, created, updated)
@@ -339,7 +490,7 @@ def updated_not_before_created(judge: Judge, page: Page) -> list[Finding]:
     return []
 
 
-@invariant("progress-complete-when-succeeded", per_page=True)
+@invariant("progress-complete-when-succeeded", Page)
 def progress_complete_when_succeeded(judge: Judge, page: Page) -> list[Finding]:
     # A succeeded backup without progress breaks the rule; one with a progress of another type is the schema's.
     readable = [
@@ -364,9 +515,9 @@ def progress_complete_when_succeeded(judge: Judge, page: Page) -> list[Finding]:
 # -- across pages ---------------------------------------------------------------------------
 
 
-@invariant("total-independent-of-paging")
-def total_independent_of_paging(judge: Judge, pages: Sequence[Page]) -> list[Finding]:
-    answered = [page for page in pages if page.status == 200]
+@invariant("total-independent-of-paging", Paging)
+def total_independent_of_paging(judge: Judge, paging: Paging) -> list[Finding]:
+    answered = [page for page in paging.pages if page.status == 200]
     if not judge.judges(len(answered) > 1, "no two pages of the same filters were answered 200"):
         return []
     for first in answered:
@@ -382,9 +533,10 @@ def total_independent_of_paging(judge: Judge, pages: Sequence[Page]) -> list[Fin
     return []
 
 
-@invariant("pages-partition")
-def pages_partition(judge: Judge, walk: Sequence[Page], *, complete: bool) -> list[Finding]:
-    """``walk``: consecutive pages from offset 0; ``complete`` when it reached the end."""
+@invariant("pages-partition", Walk)
+def pages_partition(judge: Judge, walked: Walk) -> list[Finding]:
+    """Consecutive pages from offset 0; their number is checked only when the walk is complete."""
+    walk = walked.pages
     if not judge.judges(bool(walk), "no page walk was read"):
         return []
     seen: dict[str, Page] = {}
@@ -403,7 +555,7 @@ def pages_partition(judge: Judge, walk: Sequence[Page], *, complete: bool) -> li
                 ]
             seen[backup_id] = page
     total = walk[0].total
-    if complete and all(page.identified for page in walk) and len(seen) != total:
+    if walked.complete and all(page.identified for page in walk) and len(seen) != total:
         return [
             judge.violation(
                 walk,
@@ -414,8 +566,9 @@ def pages_partition(judge: Judge, walk: Sequence[Page], *, complete: bool) -> li
     return []
 
 
-@invariant("past-end-empty")
-def past_end_empty(judge: Judge, page: Page, *, total: int) -> list[Finding]:
+@invariant("past-end-empty", PastEnd)
+def past_end_empty(judge: Judge, past: PastEnd) -> list[Finding]:
+    page, total = past.page, past.total
     judge.judges()
     if page.offset >= total and page.entries:
         return [
@@ -428,13 +581,13 @@ def past_end_empty(judge: Judge, page: Page, *, total: int) -> list[Finding]:
     return []
 
 
-@invariant("total-stable-through-walk")
-def total_stable_through_walk(judge: Judge, walk: Sequence[Page]) -> list[Finding]:
-    """``walk``: the pages of one walk, in the order they were asked for.
+@invariant("total-stable-through-walk", Walk)
+def total_stable_through_walk(judge: Judge, walk: Walk) -> list[Finding]:
+    """The pages of one walk, in the order they were asked for.
 
     A 204 carries no total_num to compare: its emptiness is no-empty-page-before-total's to judge.
     """
-    answered = [page for page in walk if page.status == 200]
+    answered = [page for page in walk.pages if page.status == 200]
     if not judge.judges(len(answered) > 1, "no walk had two pages answered 200"):
         return []
     for before, page in itertools.pairwise(answered):
@@ -449,13 +602,14 @@ def total_stable_through_walk(judge: Judge, walk: Sequence[Page]) -> list[Findin
     return []
 
 
-@invariant("no-empty-page-before-total")
-def no_empty_page_before_total(judge: Judge, walk: Sequence[Page]) -> list[Finding]:
-    """``walk``: the pages of one walk from offset 0, in the order they were asked for.
+@invariant("no-empty-page-before-total", Walk)
+def no_empty_page_before_total(judge: Judge, walked: Walk) -> list[Finding]:
+    """The pages of one walk from offset 0, in the order they were asked for.
 
     A client asks for the next page while its offset is below the total_num it last read: so
     each page is held to the total of the 200 page before it, the first page to its own.
     """
+    walk = walked.pages
     if not judge.judges(bool(walk), "no page walk was read"):
         return []
     told: Page | None = None
@@ -475,13 +629,14 @@ def no_empty_page_before_total(judge: Judge, walk: Sequence[Page]) -> list[Findi
     return []
 
 
-@invariant("window-complete")
-def window_complete(judge: Judge, survey: Page, window: Page) -> list[Finding]:
-    """``survey``: the complete unfiltered listing; ``window``: the same instance in a window.
+@invariant("window-complete", WindowInSurvey)
+def window_complete(judge: Judge, evidence: WindowInSurvey) -> list[Finding]:
+    """The window's total against the records of the complete unfiltered listing in it.
 
     An entry of the survey whose created_at names no instant may or may not be in the
     window: the window's count must then lie between the sure ones and all of them.
     """
+    survey, window = evidence.survey, evidence.window
     judge.judges()
     moments = [moment for r in survey.records if (moment := record_second(r.get("created_at"))) is not None]
     unknown = survey.entries - len(moments)
@@ -503,8 +658,9 @@ def window_complete(judge: Judge, survey: Page, window: Page) -> list[Finding]:
     return []
 
 
-@invariant("narrower-window-not-more")
-def narrower_window_not_more(judge: Judge, outer: Page, inner: Page) -> list[Finding]:
+@invariant("narrower-window-not-more", NarrowerWindow)
+def narrower_window_not_more(judge: Judge, windows: NarrowerWindow) -> list[Finding]:
+    outer, inner = windows.outer, windows.inner
     judge.judges()
     if inner.total > outer.total:
         return [
@@ -517,8 +673,9 @@ def narrower_window_not_more(judge: Judge, outer: Page, inner: Page) -> list[Fin
     return []
 
 
-@invariant("adjacent-windows-add-up")
-def adjacent_windows_add_up(judge: Judge, whole: Page, left: Page, right: Page) -> list[Finding]:
+@invariant("adjacent-windows-add-up", WindowSplit)
+def adjacent_windows_add_up(judge: Judge, split: WindowSplit) -> list[Finding]:
+    whole, left, right = split.whole, split.left, split.right
     judge.judges()
     if left.total + right.total != whole.total:
         return [
@@ -531,8 +688,9 @@ def adjacent_windows_add_up(judge: Judge, whole: Page, left: Page, right: Page) 
     return []
 
 
-@invariant("unknown-instance-refused")
-def unknown_instance_refused(judge: Judge, response: httpx.Response) -> list[Finding]:
+@invariant("unknown-instance-refused", UnknownInstanceAnswer)
+def unknown_instance_refused(judge: Judge, answer: UnknownInstanceAnswer) -> list[Finding]:
+    response = answer.response
     judge.judges()
     status = response.status_code
     if 400 <= status < 500 and status in judge.spec.status_codes:
@@ -554,8 +712,9 @@ def unknown_instance_refused(judge: Judge, response: httpx.Response) -> list[Fin
     ]
 
 
-@invariant("empty-instance-empty")
-def empty_instance_empty(judge: Judge, page: Page) -> list[Finding]:
+@invariant("empty-instance-empty", EmptyInstancePage)
+def empty_instance_empty(judge: Judge, empty: EmptyInstancePage) -> list[Finding]:
+    page = empty.page
     judge.judges()
     if page.entries or page.total:
         return [
@@ -569,4 +728,4 @@ def empty_instance_empty(judge: Judge, page: Page) -> list[Finding]:
 
 
 # The invariants of one page, by id: every 200 or 204 answer to a valid query is read with them.
-PAGE_INVARIANTS: dict[str, Invariant] = {rule_id: rule for rule_id, rule in INVARIANTS.items() if rule.per_page}
+PAGE_INVARIANTS: dict[str, Invariant[Page]] = {rule_id: rule for rule_id, rule in INVARIANTS.items() if rule.per_page}

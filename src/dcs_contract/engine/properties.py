@@ -27,7 +27,6 @@ the property's name. Registering reads like this::
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -40,8 +39,27 @@ from schemathesis import Case, GenerationMode
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.formats import format_dcs_timestamp
-from dcs_contract.contract.invariants import PAGE_INVARIANTS, Page, record_second
+from dcs_contract.contract.invariants import (
+    PAGE_INVARIANTS,
+    NarrowerWindow,
+    Page,
+    Paging,
+    PastEnd,
+    Walk,
+    WindowInSurvey,
+    WindowSplit,
+    record_second,
+)
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.judge import (
+    UNKNOWN_INSTANCE,
+    Anonymous,
+    EmptyInstance,
+    InvalidInput,
+    Listing,
+    NegativeDraw,
+    UnknownInstance,
+)
 from dcs_contract.engine.run import CHECKED_BY, ContractRun, PropertyRun
 from dcs_contract.engine.strategies import (
     SplitWindow,
@@ -51,7 +69,6 @@ from dcs_contract.engine.strategies import (
     probe_window,
     split_windows,
 )
-from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.settings.target import Target
 
 __all__ = ["PROPERTIES", "UNKNOWN_INSTANCE", "ContractProperty", "Part", "contract_property"]
@@ -69,8 +86,6 @@ _MAX_WALK_PAGES = 4
 _PROBE_WALK_PAGES = 3
 # What reading one page evaluates: the response checks, then the page's own invariants.
 _PAGE = (*checks.check_names(checks.RESPONSE_CHECKS), *PAGE_INVARIANTS)
-# The probe plan's unknown instance: the same on every run, and no one's.
-UNKNOWN_INSTANCE = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/dcs-contract/unknown-instance"))
 
 
 def _no_requests(spec: Spec, target: Target) -> int:
@@ -173,15 +188,7 @@ def refused_without_credentials(run: PropertyRun) -> None:
     AK counts towards the AK's lock-out.
     """
     run.expect(1)
-    case = run.case({"limit": "1"})
-    answer = run.send(case, anonymous=True)
-    # A body over the cap still has a status to judge; it has no body to check.
-    response = None if isinstance(answer, ResponseTooLarge) else answer
-    run.evaluated(checks.UNAUTHENTICATED_REFUSED)
-    found = checks.anonymous_request_findings(answer.request, answer.status_code, response)
-    run.add(found)
-    if not found and response is not None:
-        run.check(case, response, checks.ERROR_RESPONSE_CHECKS)
+    run.exchange(run.case({"limit": "1"}), Anonymous())
 
 
 # -- schema conformance ------------------------------------------------------------------
@@ -193,9 +200,7 @@ def _conformance(run: PropertyRun, mode: GenerationMode) -> None:
     @run.hypothesis
     @given(case=run.cases(mode))
     def conforms(case: Case[Any]) -> None:
-        response = run.exchange(case)
-        if mode.is_positive:
-            run.read_page(case, response)
+        run.exchange(case, Listing() if mode.is_positive else NegativeDraw())
 
     conforms()
 
@@ -225,11 +230,7 @@ unknown = contract_property(
 @unknown.probe(cost=1)
 def unknown_instance_refused(run: PropertyRun) -> None:
     """An instance id nobody has is refused with a documented 4xx and a DCS error body."""
-    case = run.case({}, instance_id=UNKNOWN_INSTANCE)
-    # The status is judged by the invariant, which names instance_id; the body by the schema.
-    response = run.exchange(case, checks.ERROR_BODY_CHECKS)
-    if response is not None:
-        run.judge(rules.unknown_instance_refused, response)
+    run.exchange(run.case({}, instance_id=UNKNOWN_INSTANCE), UnknownInstance())
 
 
 empty = contract_property("empty-instance", evaluates=(*_PAGE, rules.empty_instance_empty.id))
@@ -242,9 +243,7 @@ def empty_instance_lists_nothing(run: PropertyRun) -> None:
     if not run.target.empty_instance_id:
         run.skip("no empty instance configured (DCS_EMPTY_INSTANCE_ID)")
         return
-    page = run.page({}, instance_id=run.target.empty_instance_id)
-    if page is not None:
-        run.judge(rules.empty_instance_empty, page)
+    run.page({}, instance_id=run.target.empty_instance_id, kind=EmptyInstance())
 
 
 # -- semantics: the time window ----------------------------------------------------------
@@ -266,10 +265,10 @@ def _split_window_holds(run: PropertyRun, survey: Page, window: SplitWindow) -> 
         return None
     # The survey holds every record only when they fit in one page of the largest size.
     if survey.total <= survey.entries:
-        run.judge(rules.window_complete, survey, whole)
-    run.judge(rules.narrower_window_not_more, whole, left)
-    run.judge(rules.narrower_window_not_more, whole, right)
-    run.judge(rules.adjacent_windows_add_up, whole, left, right)
+        run.judge(WindowInSurvey(survey, whole))
+    run.judge(NarrowerWindow(whole, left))
+    run.judge(NarrowerWindow(whole, right))
+    run.judge(WindowSplit(whole, left, right))
     return whole, left, right
 
 
@@ -294,11 +293,11 @@ def windows_on_records_seconds(run: PropertyRun) -> None:
         if page is not None:
             seconds.append(page)
             if survey.total <= survey.entries:
-                run.judge(rules.window_complete, survey, page)
+                run.judge(WindowInSurvey(survey, page))
     halves = _split_window_holds(run, survey, window)
     if halves is not None:
         for page in seconds:
-            run.judge(rules.narrower_window_not_more, halves[0], page)
+            run.judge(NarrowerWindow(halves[0], page))
 
 
 @time_windows.explore
@@ -353,14 +352,13 @@ def _walk(run: PropertyRun, filters: dict[str, str], sized: Page, pages: int) ->
         walked.append(page)
         offset += limit
     complete = offset >= total
-    run.judge(rules.total_independent_of_paging, [sized, *walked])
-    run.judge(rules.total_stable_through_walk, walked)
-    run.judge(rules.no_empty_page_before_total, walked)
-    run.judge(rules.pages_partition, walked, complete=complete)
+    run.judge(Paging((sized, *walked)))
+    # pages-partition, total-stable-through-walk and no-empty-page-before-total.
+    run.judge(Walk(tuple(walked), complete=complete))
     if complete:
         past = run.page({**filters, "limit": str(limit), "offset": str(total)})
         if past is not None:
-            run.judge(rules.past_end_empty, past, total=total)
+            run.judge(PastEnd(past, total))
 
 
 @walk.probe(cost=_MAX_WALK_PAGES + 1, surveys=True)
@@ -408,11 +406,7 @@ single_faults = contract_property(
 
 
 def _rejected(run: PropertyRun, parameter: str, query: dict[str, str]) -> None:
-    response = run.exchange(run.case(query), checks.ERROR_RESPONSE_CHECKS)
-    if response is None:
-        return
-    run.evaluated(checks.INVALID_INPUT_REJECTED)
-    run.add(checks.invalid_input_findings(parameter, response))
+    run.exchange(run.case(query), InvalidInput(parameter))
 
 
 @single_faults.probe(cost=lambda spec, target: len(probe_invalid_queries(spec)))
@@ -452,7 +446,7 @@ def total_at_the_default_and_the_last_record(run: PropertyRun) -> None:
         return
     last = {"limit": "1", "offset": str(max(survey.total - 1, 0))}
     pages = [survey, run.page({}), run.page(last)]
-    run.judge(rules.total_independent_of_paging, [page for page in pages if page is not None])
+    run.judge(Paging(tuple(page for page in pages if page is not None)))
 
 
 @paging.explore
@@ -466,7 +460,7 @@ def paging_total(run: PropertyRun) -> None:
     def holds(window: SplitWindow | None, queries: list[dict[str, str]]) -> None:
         filters = window.whole if window else {}
         pages = [run.page({**filters, **query}) for query in queries]
-        run.judge(rules.total_independent_of_paging, [page for page in pages if page is not None])
+        run.judge(Paging(tuple(page for page in pages if page is not None)))
 
     windows = split_windows(run.spec, around=_record_moments(survey))
     run.semantic(holds, window=st.none() | windows, queries=queries)

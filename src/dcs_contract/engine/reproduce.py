@@ -2,8 +2,9 @@
 
 A finding carries the requests that show it (``Finding.requests``). :func:`reproduce` sends
 them again through the run's guarded client, in order, and judges the answers with the same
-response checks and the same invariant that made the finding; it says whether the finding
-shows again (the same fingerprint). Two commands use it:
+response checks and the same invariants that made the finding; it says whether the finding
+shows again (the same fingerprint). The answers are judged by the one judge (engine/judge.py),
+each request as the kind it shows, as check-har infers a recorded request's. Two commands use it:
 
 - a run, before it exits 1, confirms each new finding once (``Confirmation``): the label,
   ``reproduced`` or ``not reproduced (intermittent)``, is for triage; both fail the run,
@@ -19,19 +20,20 @@ unknown instance of the probe plan) is kept as it is.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+from schemathesis import Case
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.findings import Finding
-from dcs_contract.contract.invariants import INVARIANTS, Invariants, Page
+from dcs_contract.contract.invariants import INVARIANTS, EmptyInstancePage, Page, UnknownInstanceAnswer
 from dcs_contract.contract.spec import OPERATION_PATH
+from dcs_contract.engine.judge import EVIDENCE, ExchangeJudge
 from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.results.report import TargetInfo
 from dcs_contract.settings.target import check_id
@@ -39,7 +41,16 @@ from dcs_contract.settings.target import check_id
 if TYPE_CHECKING:
     from dcs_contract.engine.run import ContractRun
 
-__all__ = ["CONFIRMATIONS", "NOT_CONFIRMED", "NOT_REPRODUCED", "REPRODUCED", "Rebase", "not_replayable", "reproduce"]
+__all__ = [
+    "CONFIRMATIONS",
+    "NOT_CONFIRMED",
+    "NOT_REPRODUCED",
+    "REPRODUCED",
+    "Rebase",
+    "not_replayable",
+    "rejudge",
+    "reproduce",
+]
 
 REPRODUCED = "reproduced"
 NOT_REPRODUCED = "not reproduced (intermittent)"
@@ -96,9 +107,6 @@ def not_replayable(finding: Finding, rebase: Rebase) -> str | None:
         return "it carries no request"
     if finding.check not in _ONE_ANSWER_CHECKS and finding.check not in INVARIANTS:
         return f"{finding.check} is no check or invariant of this harness (a team's rule, a count of findings)"
-    rule = INVARIANTS.get(finding.check)
-    if rule is not None and not rule.per_page and rule.id not in _ACROSS_REQUESTS:
-        return f"{rule.id} is not judged again from recorded requests"
     for request in finding.requests:
         if request.method != "GET" or rebase.path_parameters(request.url) is None:
             return f"{request.method} {request.url} is not a GET of this endpoint with safe ids"
@@ -112,72 +120,65 @@ def reproduce(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property
     transport raises (a spent budget, a refused credential): the caller says what that means
     for its label.
     """
+    judged = rejudge(run, finding, rebase, as_property=as_property)
+    return None if judged is None else finding.fingerprint in {found.fingerprint for found in judged}
+
+
+def rejudge(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> list[Finding] | None:
+    """Every finding ``finding``'s requests show when sent again and judged; None when it cannot be told."""
     if not_replayable(finding, rebase) is not None:
         return None
-    answers: list[tuple[Any, httpx.Response | ResponseTooLarge]] = []
+    answers: list[_Answer] = []
     for request in finding.requests:
         path = rebase.path_parameters(request.url)
         assert path is not None, "checked by not_replayable"
         case = run.operation.case(path_parameters=path, query=_query(request.url))
-        answers.append((case, run.send(as_property, case, anonymous=not request.authenticated, counted=False)))
-    judged = _judge(run, finding, answers)
-    return None if judged is None else finding.fingerprint in {found.fingerprint for found in judged}
+        anonymous = not request.authenticated
+        answers.append((case, anonymous, run.send(as_property, case, anonymous=anonymous, counted=False)))
+    return _judge(run, finding, answers)
 
 
-def _judge(
-    run: ContractRun, finding: Finding, answers: Sequence[tuple[Any, httpx.Response | ResponseTooLarge]]
-) -> list[Finding] | None:
-    """The findings these answers show, judged by what made ``finding``: its own counters, not the run's."""
-    invariants = Invariants(run.spec, evaluated=Counter(), unjudged={})
+# A request sent again: its case, whether it went without credentials, and what came back.
+_Answer = tuple[Case[Any], bool, httpx.Response | ResponseTooLarge]
+
+
+def _judge(run: ContractRun, finding: Finding, answers: Sequence[_Answer]) -> list[Finding] | None:
+    """The findings these answers show, judged by the one judge: its own counters, not the run's.
+
+    Each request is judged as its kind, inferred as check-har infers a recorded request's;
+    a finding of the empty instance says that its instance is the empty one. A finding of an
+    invariant across requests then has its evidence read back from the answers' pages.
+    """
+    judge = ExchangeJudge(run.spec)
+    rule = INVARIANTS.get(finding.check)
     found: list[Finding] = []
     pages: list[Page] = []
     responses: list[httpx.Response] = []
-    for case, answer in answers:
-        if isinstance(answer, ResponseTooLarge):
-            found.append(checks.body_too_large(answer))
-            continue
-        responses.append(answer)
-        if finding.check == checks.INVALID_INPUT_REJECTED:
-            found.extend(checks.invalid_input_findings(finding.location, answer))
-        elif finding.check == checks.UNAUTHENTICATED_REFUSED:
-            found.extend(checks.anonymous_request_findings(answer.request, answer.status_code, answer))
-        else:
-            found.extend(checks.validate(run.spec, case, answer, checks.RESPONSE_CHECKS))
-        page = Page.read(answer, run.spec.defaults, str(case.path_parameters["instance_id"]))
-        if page is not None:
-            pages.append(page)
-            found.extend(invariants.of_page(page))
-    rule = INVARIANTS.get(finding.check)
-    if rule is None or rule.per_page:
-        return found if finding.check in _ONE_ANSWER_CHECKS or rule is not None else None
-    judge = _ACROSS_REQUESTS.get(rule.id)
-    if judge is None:
-        return None
-    return found + judge(lambda *args, **kwargs: invariants.judge(rule, *args, **kwargs), pages, responses)
+    for case, anonymous, answer in answers:
+        instance_id = str(case.path_parameters["instance_id"])
+        empty = instance_id if rule is rules.empty_instance_empty else run.target.empty_instance_id
+        kind = judge.kind_of(
+            list((case.query or {}).items()),
+            instance_id=instance_id,
+            anonymous=anonymous,
+            status=answer.status_code,
+            empty_instance_id=empty,
+        )
+        judged = judge.exchange(case, answer, kind)
+        found.extend(judged.findings)
+        if not isinstance(answer, ResponseTooLarge):
+            responses.append(answer)
+        if judged.page is not None:
+            pages.append(judged.page)
+    if rule is None:
+        return found if finding.check in _ONE_ANSWER_CHECKS else None
+    if rule.per_page or rule.subject in _JUDGED_BY_KIND:
+        return found
+    evidence = rule.subject.recorded(pages, responses)
+    return found + judge.evidence(evidence) if isinstance(evidence, EVIDENCE) else found
 
 
 # The checks a single answer shows, which re-sending its request judges again.
 _ONE_ANSWER_CHECKS = frozenset(checks.CHECK_NAMES)
-
-_Judged = Callable[..., list[Finding]]
-
-
-def _walk_complete(pages: Sequence[Page]) -> bool:
-    return bool(pages) and pages[0].offset == 0 and pages[-1].offset + pages[-1].limit >= pages[0].total
-
-
-# Each invariant across requests, given the pages of its finding in the order the run read them.
-_ACROSS_REQUESTS: dict[str, Callable[[_Judged, list[Page], list[httpx.Response]], list[Finding]]] = {
-    rules.total_independent_of_paging.id: lambda judged, pages, _: judged(pages),
-    rules.total_stable_through_walk.id: lambda judged, pages, _: judged(pages),
-    rules.no_empty_page_before_total.id: lambda judged, pages, _: judged(pages),
-    rules.pages_partition.id: lambda judged, pages, _: judged(pages, complete=_walk_complete(pages)),
-    rules.past_end_empty.id: lambda judged, pages, _: (
-        judged(pages[-1], total=pages[-1].total) if pages and pages[-1].status == 200 else []
-    ),
-    rules.window_complete.id: lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
-    rules.narrower_window_not_more.id: lambda judged, pages, _: judged(*pages) if len(pages) == 2 else [],
-    rules.adjacent_windows_add_up.id: lambda judged, pages, _: judged(*pages) if len(pages) == 3 else [],
-    rules.unknown_instance_refused.id: lambda judged, _, responses: judged(responses[0]) if responses else [],
-    rules.empty_instance_empty.id: lambda judged, pages, _: judged(pages[0]) if pages else [],
-}
+# The evidence the kind of a request brings with it: judged with the exchange itself.
+_JUDGED_BY_KIND = (UnknownInstanceAnswer, EmptyInstancePage)

@@ -36,8 +36,9 @@ from dcs_contract.contract import checks
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding, FindingLog
 from dcs_contract.contract.formats import json_text, read_json
-from dcs_contract.contract.invariants import Invariant, Invariants, Page
+from dcs_contract.contract.invariants import Invariants, Page
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
 from dcs_contract.engine.operation import Operation
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, utc_now
@@ -70,6 +71,8 @@ _SHRINK_CALLS = 40
 # Property name -> the response checks and invariants it can evaluate; the properties
 # register themselves here, so that a run can say why a check never ran.
 CHECKED_BY: dict[str, tuple[str, ...]] = {}
+# What a property's request is unless it says otherwise: a valid query, read as a page.
+_LISTING: Kind = Listing()
 
 
 class _Reproduced(Exception):
@@ -238,6 +241,8 @@ class ContractRun:
     client: httpx.Client
     log: RunLog
     operation: Operation = field(init=False)
+    # Every exchange of the run is judged by it (engine/judge.py), with the log's counters.
+    judge: ExchangeJudge = field(init=False)
     invariants: Invariants = field(init=False)
     # The unfiltered listing, read once (None when it was not a readable page).
     survey_page: Page | None = field(init=False, default=None)
@@ -249,7 +254,8 @@ class ContractRun:
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
-        self.invariants = Invariants(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
+        self.judge = ExchangeJudge(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
+        self.invariants = self.judge.invariants
 
     def for_property(self, name: str) -> PropertyRun:
         """The handle a property gets: this run, bound to the property's name."""
@@ -366,8 +372,8 @@ class ContractRun:
         """Send a case through the guarded client, and count it once answered.
 
         Only its path and query are taken from the case. ``anonymous`` sends no credential
-        at all, and expects a refusal: its 401 does not stop the run. A body over the cap is
-        a finding; it comes back instead of a response, with the status and the request.
+        at all, and expects a refusal: its 401 does not stop the run. A body over the cap
+        comes back instead of a response, with the status and the request: the judge files it.
         ``counted=False``: a request sent again to confirm a finding, no case of the run.
         """
         options: dict[str, Any] = {"auth": None, "extensions": {EXPECT_REFUSAL: True}} if anonymous else {}
@@ -381,7 +387,6 @@ class ContractRun:
                 return exc
             self.log.count(property_name)
             self.log.observe_status(exc.status_code)
-            self.log.add([checks.body_too_large(exc)])
             return exc
         # Counted once answered: a case the transport refused to send was not tested.
         if counted:
@@ -389,39 +394,19 @@ class ContractRun:
             self.log.observe(response)
         return response
 
-    def check(
-        self, case: Case[Any], response: httpx.Response, selected: tuple[checks.CheckFunction, ...]
-    ) -> list[Finding]:
-        """The response checks on one response, counted as evaluated."""
-        self.log.evaluated.update(checks.check_names(selected))
-        return checks.validate(self.spec, case, response, selected)
+    def exchange(self, property_name: str, case: Case[Any], kind: Kind = _LISTING) -> Judged:
+        """One case of a property: sent (with no credential when its kind is Anonymous), counted,
+        observed, and judged as its kind says (engine/judge.py); its findings are kept."""
+        answer = self.send(property_name, case, anonymous=isinstance(kind, Anonymous))
+        judged = self.judge.exchange(case, answer, kind)
+        self.log.add(judged.findings)
+        return judged
 
-    def exchange(
-        self, property_name: str, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
-    ) -> httpx.Response | None:
-        """One case of a property: sent, counted, observed, and its response checked.
-
-        None when the body was over the cap: there is no response to check or read.
-        """
-        response = self.send(property_name, case)
-        if isinstance(response, ResponseTooLarge):
-            return None
-        self.log.add(self.check(case, response, selected))
-        return response
-
-    def read_page(self, case: Case[Any], response: httpx.Response | None) -> Page | None:
-        """The answer read as a page, whose own invariants are checked; None if it is not one."""
-        if response is None:
-            return None
-        page = Page.read(response, self.spec.defaults, str(case.path_parameters["instance_id"]))
-        if page is not None:
-            self.log.add(self.invariants.of_page(page))
-        return page
-
-    def page(self, property_name: str, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
+    def page(
+        self, property_name: str, query: dict[str, str], *, instance_id: str | None = None, kind: Kind = _LISTING
+    ) -> Page | None:
         """A valid query, exchanged, and its answer read as a page."""
-        case = self.case(query, instance_id=instance_id)
-        return self.read_page(case, self.exchange(property_name, case))
+        return self.exchange(property_name, self.case(query, instance_id=instance_id), kind).page
 
     def survey(self, property_name: str) -> Page | None:
         """The unfiltered listing at the largest page size, fetched once per run.
@@ -478,35 +463,19 @@ class PropertyRun:
     def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
         self.run.semantic(body, **strategies)
 
-    # -- sending ---------------------------------------------------------------------------
-    def send(self, case: Case[Any], *, anonymous: bool = False) -> httpx.Response | ResponseTooLarge:
-        return self.run.send(self.name, case, anonymous=anonymous)
+    # -- sending and judging ---------------------------------------------------------------
+    def exchange(self, case: Case[Any], kind: Kind = _LISTING) -> Judged:
+        return self.run.exchange(self.name, case, kind)
 
-    def check(self, case: Case[Any], response: httpx.Response, selected: tuple[checks.CheckFunction, ...]) -> None:
-        self.add(self.run.check(case, response, selected))
-
-    def exchange(
-        self, case: Case[Any], selected: tuple[checks.CheckFunction, ...] = checks.RESPONSE_CHECKS
-    ) -> httpx.Response | None:
-        return self.run.exchange(self.name, case, selected)
-
-    def read_page(self, case: Case[Any], response: httpx.Response | None) -> Page | None:
-        return self.run.read_page(case, response)
-
-    def page(self, query: dict[str, str], *, instance_id: str | None = None) -> Page | None:
-        return self.run.page(self.name, query, instance_id=instance_id)
+    def page(self, query: dict[str, str], *, instance_id: str | None = None, kind: Kind = _LISTING) -> Page | None:
+        return self.run.page(self.name, query, instance_id=instance_id, kind=kind)
 
     def survey(self) -> Page | None:
         return self.run.survey(self.name)
 
-    # -- judging ---------------------------------------------------------------------------
-    def judge(self, invariant: Invariant, *args: Any, **kwargs: Any) -> None:
-        """Check an invariant of the spec on what this property gathered, and keep its findings."""
-        self.add(self.run.invariants.judge(invariant, *args, **kwargs))
-
-    def evaluated(self, check: str) -> None:
-        """A check of the harness's own (not schemathesis's) judged one response."""
-        self.run.log.evaluated[check] += 1
+    def judge(self, evidence: Evidence) -> None:
+        """Every invariant of the spec declared on what this property gathered; its findings are kept."""
+        self.add(self.run.judge.evidence(evidence))
 
     def add(self, findings: Sequence[Finding]) -> None:
         self.run.log.add(findings)

@@ -36,7 +36,7 @@ What a recording can judge, and what it cannot:
   same filters' first page), and, by instance, ``window-complete`` (an unfiltered page
   holding every record, and each window), ``narrower-window-not-more`` and
   ``adjacent-windows-add-up`` (over the first :data:`MAX_WINDOWS` windows of an instance).
-- ``unknown-instance-refused`` is judged only for :data:`UNKNOWN_INSTANCE`, the id
+- ``unknown-instance-refused`` is judged only for :data:`~dcs_contract.engine.judge.UNKNOWN_INSTANCE`, the id
   dcs-contract's own probe asks for, which is no one's: a recording cannot tell that any
   other instance does not exist. ``empty-instance-empty`` is judged only for the instance
   named by ``empty_instance_id``: a recording cannot tell which instance should have no
@@ -91,21 +91,15 @@ from typing import Any
 from urllib.parse import unquote
 
 import httpx
-from schemathesis import Case
-from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
-    positive_data_acceptance,
-    response_schema_conformance,
-)
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.formats import json_document, json_type
-from dcs_contract.contract.invariants import Invariant, Invariants, Page
-from dcs_contract.contract.query import InvalidQuery, QueryRule
+from dcs_contract.contract.invariants import NarrowerWindow, Page, Paging, PastEnd, Walk, WindowInSurvey, WindowSplit
+from dcs_contract.contract.query import QueryRule
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.judge import OFFLINE_CHECKS, CutShort, Evidence, ExchangeJudge
 from dcs_contract.engine.operation import Operation
-from dcs_contract.engine.properties import UNKNOWN_INSTANCE
 from dcs_contract.engine.run import RunLog
 from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.redaction import SENSITIVE_HEADERS
@@ -113,7 +107,6 @@ from dcs_contract.results.report import RunReport, TargetInfo, utc_now
 from dcs_contract.settings.target import BOUNDS, RunSettings, Target
 from dcs_contract.transport.deadline import BodyTooLarge, read_body
 from dcs_contract.transport.guard import (
-    AUTH_STATUSES,
     DEFAULT_MAX_BODY,
     MAX_RECORDED_BODY,
     REDACTED,
@@ -136,14 +129,6 @@ CREDENTIALS = "none: nothing is sent"
 # The windows of one instance compared pairwise: the first this many, so that a recording
 # of thousands of windows costs no more than millions of comparisons.
 MAX_WINDOWS = 200
-# The live run's response checks, less those that need to know how schemathesis drew the case.
-OFFLINE_CHECKS: tuple[checks.CheckFunction, ...] = tuple(
-    check for check in checks.RESPONSE_CHECKS if check not in (negative_data_rejection, positive_data_acceptance)
-)
-# For a body the recording cut: what does not read the body.
-_STATUS_CHECKS: tuple[checks.CheckFunction, ...] = tuple(
-    check for check in OFFLINE_CHECKS if check is not response_schema_conformance
-)
 _CREATOR = "dcs-contract"
 # The endpoint's path, matched on the raw (still percent-encoded) path: an id with %2F is one segment.
 _PATH_RE = re.compile(r"/v2/(?P<project_id>[^/]+)/instances/(?P<instance_id>[^/]+)/backups")
@@ -447,7 +432,7 @@ class _HarCheck:
     max_body: int
     empty_instance_id: str | None = None
     log: RunLog = field(init=False)
-    invariants: Invariants = field(init=False)
+    judge: ExchangeJudge = field(init=False)
     operation: Operation = field(init=False)
     # The number of the exchange being judged, counted over every checked exchange: a finding's first_seen.
     at: int = 0
@@ -461,10 +446,9 @@ class _HarCheck:
 
     def __post_init__(self) -> None:
         self.log = RunLog(self.spec, requests_sent=lambda: self.at)
-        self.invariants = Invariants(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
+        self.judge = ExchangeJudge(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
         self.operation = Operation.of(self.spec)
-        self.query_rule = QueryRule.of(self.spec)
-        self._known = frozenset(self.query_rule.parameters)
+        self._known = frozenset(QueryRule.of(self.spec).parameters)
 
     # -- a file ------------------------------------------------------------------------------
     def file(self, path: Path, *, max_file_size: int) -> None:
@@ -525,58 +509,39 @@ class _HarCheck:
         self.targets[(endpoint.origin, endpoint.project_id, endpoint.instance_id)] += 1
         # Only dcs-contract's recorder keeps every credential header: elsewhere, none may mean stripped.
         anonymous = ours and not any(name in request.headers for name in SENSITIVE_HEADERS)
+        answer: httpx.Response | ResponseTooLarge
         if isinstance(body, _Oversize):
             self.log.observe_status(status)
             message = f"{request.method} {request.url.path} was answered {status} with a body {body.detail}"
-            exc = ResponseTooLarge(
+            answer = ResponseTooLarge(
                 f"{message} (--max-body {body.limit})", request=request, status_code=status, limit=body.limit
             )
-            self.log.add([checks.body_too_large(exc)])
-            if anonymous:
-                self.anonymous(request, status, None)
-            return None
-        kept = [(name, value) for name, value in headers if name.lower() not in _CODING_HEADERS]
-        answer = httpx.Response(status, headers=_header_bytes(kept), content=body, request=request)
-        # What the client stamps on a response once read, and schemathesis reads: the recorded time.
-        answer.elapsed = _elapsed(entry.get("time"))
-        self.log.observe(answer)
+        else:
+            kept = [(name, value) for name, value in headers if name.lower() not in _CODING_HEADERS]
+            answer = httpx.Response(status, headers=_header_bytes(kept), content=body, request=request)
+            # What the client stamps on a response once read, and schemathesis reads: the recorded time.
+            answer.elapsed = _elapsed(entry.get("time"))
+            self.log.observe(answer)
         case = self.operation.case(
             path_parameters={"project_id": endpoint.project_id, "instance_id": endpoint.instance_id},
             query=dict(reversed(endpoint.query)),  # the first value of a repeated parameter, as a server reads it
         )
-        if anonymous:
-            if self.anonymous(request, status, answer):
-                self.check(case, answer, checks.ERROR_RESPONSE_CHECKS)
-            return None
-        if status in AUTH_STATUSES:
-            # A refusal of the credentials: its status and error body, as the auth probe checks them.
-            self.check(case, answer, checks.ERROR_RESPONSE_CHECKS)
-            return None
-        fault = self.fault(endpoint.query)
-        if fault is not None:
-            self.check(case, answer, checks.ERROR_RESPONSE_CHECKS)
-            if fault:
-                self.log.evaluated[checks.INVALID_INPUT_REJECTED] += 1
-                self.log.add(checks.invalid_input_findings(fault, answer))
-            return None
-        if endpoint.instance_id == UNKNOWN_INSTANCE:
-            # The status is the invariant's to judge, which names instance_id; the body the schema's.
-            self.check(case, answer, checks.ERROR_BODY_CHECKS)
-            self.log.add(self.invariants.judge(rules.unknown_instance_refused, answer))
-            return None
-        if ours and _recorder_cut(body):
-            self.check(case, answer, _STATUS_CHECKS)
+        # check-har decides only the kind of the exchange; what a kind is held to, the judge decides.
+        kind = self.judge.kind_of(
+            endpoint.query,
+            instance_id=endpoint.instance_id,
+            anonymous=anonymous,
+            status=status,
+            empty_instance_id=self.empty_instance_id,
+            cut_short=ours and isinstance(body, bytes) and _recorder_cut(body),
+        )
+        judged = self.judge.exchange(case, answer, kind)
+        self.log.add(judged.findings)
+        if isinstance(kind, CutShort):
             self.unchecked["cut"] += 1
-            return None
-        self.check(case, answer, OFFLINE_CHECKS)
-        page = Page.read(answer, self.spec.defaults, endpoint.instance_id)
-        if page is None:
-            return None
-        self.seen_at[id(page)] = self.at
-        self.log.add(self.invariants.of_page(page))
-        if endpoint.instance_id == self.empty_instance_id:
-            self.log.add(self.invariants.judge(rules.empty_instance_empty, page))
-        return page
+        if judged.page is not None:
+            self.seen_at[id(judged.page)] = self.at
+        return judged.page
 
     def body(
         self,
@@ -601,34 +566,11 @@ class _HarCheck:
             text = ""
         return _decoded(where, content, text, headers, self.max_body)
 
-    def anonymous(self, request: httpx.Request, status: int, answer: httpx.Response | None) -> bool:
-        """A request recorded with no credential at all, judged as the auth probe judges it; True if refused."""
-        self.log.evaluated[checks.UNAUTHENTICATED_REFUSED] += 1
-        found = checks.anonymous_request_findings(request, status, answer)
-        self.log.add(found)
-        return not found
-
-    def check(self, case: Case[Any], answer: httpx.Response, selected: tuple[checks.CheckFunction, ...]) -> None:
-        self.log.evaluated.update(checks.check_names(selected))
-        self.log.add(checks.validate(self.spec, case, answer, selected))
-
-    def fault(self, query: Sequence[tuple[str, str]]) -> str | None:
-        """None for a valid query; the parameter at fault when only one is; "" when several are.
-
-        The query rule says, as it says for the mock: a parameter given twice, not an
-        integer where one is wanted (thousands of digits included), or outside its schema is
-        at fault, and a window whose begin is after its end is begin_time's fault.
-        """
-        read = self.query_rule.read(query)
-        if not isinstance(read, InvalidQuery):
-            return None
-        return read.parameters[0] if len(read.parameters) == 1 else ""
-
     # -- across requests -----------------------------------------------------------------------
-    def judge(self, rule: Invariant, pages: Sequence[Page], *args: Any, **kwargs: Any) -> None:
-        """An invariant over recorded pages: a finding is first seen at the latest of them."""
+    def across_pages(self, pages: Sequence[Page], evidence: Evidence) -> None:
+        """Evidence from recorded ``pages``, judged: a finding is first seen at the latest of them."""
         self.at = max((self.seen_at.get(id(page), 0) for page in pages), default=self.at)
-        self.log.add(self.invariants.judge(rule, *args, **kwargs))
+        self.log.add(self.judge.evidence(evidence))
 
     def across(self, listings: dict[_Listing, list[Page]]) -> None:
         """The invariants across requests, on what one file holds."""
@@ -648,17 +590,15 @@ class _HarCheck:
             by_paging.setdefault((page.limit, page.offset), page)
         if len(by_paging) > 1:
             distinct = list(by_paging.values())
-            self.judge(rules.total_independent_of_paging, distinct, distinct)
+            self.across_pages(distinct, Paging(tuple(distinct)))
         for walk in _walks(pages):
-            complete = walk[-1].offset + walk[-1].limit >= walk[0].total
-            self.judge(rules.total_stable_through_walk, walk, walk)
-            self.judge(rules.no_empty_page_before_total, walk, walk)
-            self.judge(rules.pages_partition, walk, walk, complete=complete)
+            # Every walk found starts at offset 0: complete when its last page reaches the first's total.
+            self.across_pages(walk, Walk(tuple(walk), complete=Walk.reaches_end(walk)))
         first = next((page for page in pages if page.status == 200), None)
         if first is not None and first.total > 0:
             for page in pages:
                 if page.offset >= first.total:
-                    self.judge(rules.past_end_empty, [first, page], page, total=first.total)
+                    self.across_pages([first, page], PastEnd(page, first.total))
 
     def windows(self, pages: list[Page]) -> None:
         """The pages of one instance, in the recorded order: windows against the listing and each other."""
@@ -671,17 +611,17 @@ class _HarCheck:
                 windows.setdefault((page.begin, page.end), page)
         if survey is not None:
             for window in windows.values():
-                self.judge(rules.window_complete, [survey, window], survey, window)
+                self.across_pages([survey, window], WindowInSurvey(survey, window))
         for outer, inner in itertools.permutations(windows.values(), 2):
             if _within(inner, outer):
-                self.judge(rules.narrower_window_not_more, [outer, inner], outer, inner)
+                self.across_pages([outer, inner], NarrowerWindow(outer, inner))
         for (begin, end), whole in windows.items():
             if begin is None or end is None:
                 continue
             for (left_begin, split), left in windows.items():
                 right = windows.get((_next_second(split), end)) if split is not None else None
                 if left_begin == begin and split is not None and split < end and right is not None:
-                    self.judge(rules.adjacent_windows_add_up, [whole, left, right], whole, left, right)
+                    self.across_pages([whole, left, right], WindowSplit(whole, left, right))
 
     # -- the report -----------------------------------------------------------------------------
     def report(self, started: str) -> RunReport:
