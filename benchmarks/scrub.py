@@ -20,9 +20,13 @@ import argparse
 import random
 import statistics
 import string
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
+# The oracle beside this script, however the script is loaded (python benchmarks/scrub.py, runpy).
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from scrub_reference import ReferenceScrubber
 
 from dcs_contract.redaction import Scrubber
