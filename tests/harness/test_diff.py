@@ -573,7 +573,8 @@ def test_markdown_cannot_link_or_format_a_title(reports: dict[str, RunReport]) -
     clean, drifted = reports["clean"], reports["past-tense"]
     finding = replace(drifted.findings[0], title="[click](http://evil) <img src=x> *bold*")
     markdown = render_markdown(ReportDiff.between(clean, replace(drifted, findings=(finding,))))
-    assert r"\[click\](http://evil) \<img src=x> \*bold\*" in markdown
+    # One escaper for every Markdown writer (results/markdown.py): the closing > is escaped too.
+    assert r"\[click\](http://evil) \<img src=x\> \*bold\*" in markdown
 
 
 def test_the_text_has_its_sections_and_counts_many_persisting_findings(reports: dict[str, RunReport]) -> None:

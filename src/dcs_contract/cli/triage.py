@@ -38,6 +38,7 @@ from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.diff import ReportDiff, as_dict, render_markdown, render_text
 from dcs_contract.results.history import History, HistoryError
+from dcs_contract.results.markdown import Markdown, heading
 from dcs_contract.results.report import RunReport, TargetInfo
 from dcs_contract.results.schema import read_report
 from dcs_contract.settings.target import RunSettings, Target, check_id, check_url
@@ -160,9 +161,11 @@ def previous_diff(history_path: Path, run_id: int) -> ReportDiff | None:
 
 def step_summary(path: Path, markdown: str, diff: ReportDiff | None) -> None:
     """Append the run's Markdown summary, and its diff against the previous run, to the CI's job summary."""
+    # Both parts are Markdown already, their texts escaped by the one escaper (results.markdown).
     parts = [markdown.rstrip() + "\n"]
     if diff is not None:
-        parts.append("\n## Since the previous run\n\n" + render_markdown(diff).rstrip() + "\n")
+        since = heading(2, Markdown("Since the previous run"))
+        parts.append(f"\n{since}\n\n" + render_markdown(diff).rstrip() + "\n")
     with path.open("a", encoding="utf-8") as summary:
         summary.write("\n".join(parts))
 

@@ -19,14 +19,12 @@ from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec
 from dcs_contract.docs.model import DocsModel
 from dcs_contract.docs.timeline import TIMELINE_RUNS, read_timeline
+from dcs_contract.results import markdown
 from dcs_contract.results.schema import read_report
 
 __all__ = ["build_docs", "render_html", "render_markdown"]
 
 _CODE_RE = re.compile(r"`([^`]+)`")
-# What Markdown would read as markup in a text from a target: each is shown as itself, escaped.
-_MARKDOWN_RE = re.compile(r"([\\`*_\[\]<>|~&])")
-_BACKTICKS_RE = re.compile(r"`+")
 
 
 def _inline(text: Any) -> Markup:
@@ -43,19 +41,9 @@ def _slug(value: Any) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", str(value)).strip("-").lower() or "null"
 
 
-def _markdown_text(text: Any) -> str:
-    """A text from a target as Markdown shows it literally, on one line of a table: no link, tag or emphasis."""
-    return _MARKDOWN_RE.sub(r"\\\1", " ".join(str(text).split()))
-
-
-def _markdown_code(text: Any) -> str:
-    """A text from a target as a code span in a table cell, whatever backticks or pipes it holds."""
-    flat = " ".join(str(text).split()).replace("|", "\\|")
-    if not flat:
-        return ""
-    fence = "`" * (max((len(run) for run in _BACKTICKS_RE.findall(flat)), default=0) + 1)
-    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
-    return f"{fence}{padded}{fence}"
+def _spec_cell(text: Any) -> str:
+    """The spec's own Markdown (its `code` spans) in one table cell; never a text from a report or a history."""
+    return markdown.cell(markdown.Markdown(str(text)))
 
 
 def _environment(*, html: bool) -> Environment:
@@ -67,8 +55,15 @@ def _environment(*, html: bool) -> Environment:
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
+    # The .md templates write every text through these: md and mdcode (mdcode(in_table=True) in a
+    # table cell) for what a report, a history or the spec holds as a value, mdcell for the spec's prose.
     environment.filters.update(
-        inline=_inline if html else str, value=_value, slug=_slug, md=_markdown_text, mdcode=_markdown_code
+        inline=_inline if html else str,
+        value=_value,
+        slug=_slug,
+        md=markdown.escape,
+        mdcode=markdown.code,
+        mdcell=_spec_cell,
     )
     return environment
 

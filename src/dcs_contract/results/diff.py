@@ -96,6 +96,8 @@ from typing import Any, Literal
 from dcs_contract.contract.findings import CONSUMER_SEPARATOR, Finding, bounded, fingerprint_of
 from dcs_contract.contract.formats import json_text, printable
 from dcs_contract.contract.spec import OPERATION_PATH
+from dcs_contract.results.markdown import Markdown, bullet, escape, heading
+from dcs_contract.results.markdown import code as code_span
 from dcs_contract.results.report import RunReport
 
 __all__ = [
@@ -1214,71 +1216,66 @@ def render_text(diff: ReportDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-# What would format, link or open HTML in the middle of a line; the diff never starts one with a text.
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<|])")
-
-
-def _md(text: str) -> str:
-    """Plain Markdown text: its special characters escaped, so that a title cannot format or link."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
-def _code(text: str) -> str:
-    """An inline code span that holds ``text`` whatever backticks it has."""
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
-    padded = f" {text} " if text.startswith("`") or text.endswith("`") or not text.strip() else text
-    return f"{fence}{padded}{fence}"
-
-
 def render_markdown(diff: ReportDiff) -> str:
     """The diff as Markdown, for a CI summary or a pull request comment."""
     verdict = "something new" if diff.something_new else "nothing new"
-    lines = [f"# dcs-contract diff: {verdict}", "", _md(_summary(diff)), ""]
-    lines.append(f"- old run: {_md(diff.old_started or '?')}, new run: {_md(diff.new_started or '?')}")
-    lines.append(f"- {_md(_spec_line(diff))}")
+    lines = [heading(1, Markdown(f"dcs-contract diff: {verdict}")), "", escape(_summary(diff)), ""]
+    old, new = escape(diff.old_started or "?"), escape(diff.new_started or "?")
+    lines.append(bullet(Markdown(f"old run: {old}, new run: {new}")))
+    lines.append(bullet(_spec_line(diff)))
 
     def finding_lines(refs: Sequence[FindingRef], *, breaks: bool) -> list[str]:
         out = []
         for ref in refs:
-            detail = f" {_code(ref.detail)}" if ref.detail else ""
+            detail = f" {code_span(ref.detail)}" if ref.detail else ""
             accepted = " (accepted by the baseline)" if ref.accepted else ""
             out.append(
-                f"- **{_md(ref.category)}** {_md(ref.title)}: {_code(ref.location)}{detail}, "
-                f"fingerprint {_code(ref.fingerprint)}{accepted}"
+                bullet(
+                    Markdown(
+                        f"**{escape(ref.category)}** {escape(ref.title)}: {code_span(ref.location)}{detail}, "
+                        f"fingerprint {code_span(ref.fingerprint)}{accepted}"
+                    )
+                )
             )
             if breaks and ref.consumers:
-                out.append(f"  - breaks: {_md(', '.join(ref.consumers))}")
+                out.append(bullet(f"breaks: {', '.join(ref.consumers)}", depth=1))
         return out
 
     for title, refs, breaks in (("New findings", diff.new, True), ("Resolved", diff.resolved, False)):
-        lines += ["", f"## {title} ({len(refs)})", "", *(finding_lines(refs, breaks=breaks) or ["None."])]
-    lines += ["", f"## Persisting ({len(diff.persisting)})", ""]
+        lines += ["", heading(2, Markdown(f"{title} ({len(refs)})")), ""]
+        lines += finding_lines(refs, breaks=breaks) or ["None."]
+    lines += ["", heading(2, Markdown(f"Persisting ({len(diff.persisting)})")), ""]
     if len(diff.persisting) <= _FEW:
         lines += finding_lines(diff.persisting, breaks=False) or ["None."]
     else:
         lines.append(f"{len(diff.persisting)} findings, in both reports.")
     for title, values in (("appeared", diff.appeared), ("disappeared", diff.disappeared)):
-        lines += ["", f"## Observed: {title} ({len(values)})", ""]
+        lines += ["", heading(2, Markdown(f"Observed: {title} ({len(values)})")), ""]
         groups = _grouped(values).items()
-        lines += [f"- {_code(kind)}: {', '.join(_code(v) for v in shown)}" for kind, shown in groups] or ["None."]
-    lines += ["", "## Spec changes", ""]
+        shown = [bullet(Markdown(f"{code_span(kind)}: {', '.join(code_span(v) for v in vs)}")) for kind, vs in groups]
+        lines += shown or ["None."]
+    lines += ["", heading(2, Markdown("Spec changes")), ""]
     if diff.spec_note:
-        lines.append(_md(diff.spec_note))
+        lines.append(escape(diff.spec_note))
     elif diff.spec_diff is None:
         lines.append("None: both runs used the same spec.")
     elif not diff.spec_diff.changes:
         lines.append("None in what the diff compares: the spec's text changed (descriptions, examples, sources).")
     else:
         for title, changes in (("Breaking", diff.spec_diff.breaking), ("Not breaking", diff.spec_diff.not_breaking)):
-            lines += [f"### {title} ({len(changes)})", ""]
+            lines += [heading(3, Markdown(f"{title} ({len(changes)})")), ""]
             for change in changes:
                 lines.append(
-                    f"- {_code(change.location)}: {_md(change.detail)} ({_code(change.kind)}): {_md(change.reason)}"
+                    bullet(
+                        Markdown(
+                            f"{code_span(change.location)}: {escape(change.detail)} ({code_span(change.kind)}): "
+                            f"{escape(change.reason)}"
+                        )
+                    )
                 )
                 for impact in change.consumers:
-                    how = f": {_md(impact.how)}" if impact.how else ""
-                    lines.append(f"  - {_md(impact.consumer)}{how}")
+                    how = f": {escape(impact.how)}" if impact.how else ""
+                    lines.append(bullet(Markdown(f"{escape(impact.consumer)}{how}"), depth=1))
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

@@ -25,6 +25,7 @@ from dcs_contract.contract.findings import (
     Finding,
 )
 from dcs_contract.redaction import Scrubber
+from dcs_contract.results.markdown import Markdown, bullet, code, code_block, escape, heading
 
 if TYPE_CHECKING:
     from dcs_contract.transport.guard import Exchange
@@ -233,7 +234,7 @@ class RunReport:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """report.json: the one place that gives it its shape (``docs.model.REPORT_SCHEMA`` describes it)."""
+        """report.json: the one place that gives it its shape (``results.schema.REPORT_SCHEMA`` describes it)."""
 
         def listed(findings: Sequence[Finding]) -> list[dict[str, Any]]:
             return [{**f.as_dict(), "occurrences": self.occurrences.get(f.fingerprint, 1)} for f in findings]
@@ -268,7 +269,7 @@ class RunReport:
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> RunReport:
-        """A report.json as :meth:`as_dict` writes it, already checked against ``docs.model.REPORT_SCHEMA``.
+        """A report.json as :meth:`as_dict` writes it, already checked against ``results.schema.REPORT_SCHEMA``.
 
         What an older report lacks takes the value a run without it has. The verdict is not
         read but derived: a ValueError says so when the one written is not the one the
@@ -317,68 +318,81 @@ def markdown_of(report: RunReport, *, scrubber: Scrubber) -> str:
 
 
 def _markdown(report: RunReport) -> str:
-    lines = [f"# dcs-contract: {report.verdict}", ""]
+    # Every text of the report goes through escape() or code(): a target writes titles and values,
+    # and report.md becomes the CI's job summary, where a link or a tag from them would render.
+    lines = [heading(1, Markdown(f"dcs-contract: {escape(report.verdict)}")), ""]
     target = report.target
+    cases = ", ".join(f"{k} {v}" for k, v in report.cases.items())
     lines += [
-        f"- target: {target.base_url or 'embedded mock'}",
-        f"- instance: {target.instance_id}",
-        f"- run: {report.started} → {report.finished}, seed {report.seed}",
-        f"- cases: {sum(report.cases.values())} ({', '.join(f'{k} {v}' for k, v in report.cases.items())})",
-        f"- requests: {report.requests.total} by status {json.dumps(report.requests.by_status)}",
+        bullet(Markdown(f"target: {escape(target.base_url or 'embedded mock')}")),
+        bullet(Markdown(f"instance: {escape(target.instance_id)}")),
+        bullet(Markdown(f"run: {escape(report.started)} → {escape(report.finished)}, seed {report.seed}")),
+        bullet(Markdown(f"cases: {sum(report.cases.values())} ({escape(cases)})")),
+        bullet(
+            Markdown(f"requests: {report.requests.total} by status {escape(json.dumps(report.requests.by_status))}")
+        ),
     ]
     if report.crash:
         lines += ["", "**The harness failed (a bug in dcs-contract, not drift):**", ""]
-        lines += ["```", report.crash.strip(), "```"]
+        lines += code_block(report.crash.strip())
     if report.error:
         cut = "The run was cut short" if report.findings else "The target could not be tested"
-        lines += ["", f"**{cut}:** {report.error}"]
+        lines += ["", f"**{cut}:** {escape(report.error)}"]
     if report.verdict == "conforms":
         accepted = f", {len(report.accepted)} accepted by the baseline" if report.accepted else ""
         lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
     signed = (report.target.credentials or "").startswith("AK/SK")
-    lines += _markdown_findings(report.findings, level="##", signed=signed)
+    lines += _markdown_findings(report.findings, level=2, signed=signed)
     if report.accepted:
-        source = f"the baseline {report.baseline}" if report.baseline else report.accepted_by
-        lines += ["", f"## Accepted by {source} ({len(report.accepted)})"]
-        lines += _markdown_findings(report.accepted, level="###", signed=signed)
+        source = f"the baseline {escape(report.baseline)}" if report.baseline else escape(report.accepted_by)
+        lines += ["", heading(2, Markdown(f"Accepted by {source} ({len(report.accepted)})"))]
+        lines += _markdown_findings(report.accepted, level=3, signed=signed)
     if report.resolved:
-        lines += ["", f"## Resolved: in the baseline, no longer seen ({len(report.resolved)})", ""]
-        lines += [f"- `{e.fingerprint}` {e.category} `{e.location}` ({e.check})" for e in report.resolved]
+        lines += ["", heading(2, Markdown(f"Resolved: in the baseline, no longer seen ({len(report.resolved)})")), ""]
+        lines += [
+            bullet(Markdown(f"{code(e.fingerprint)} {escape(e.category)} {code(e.location)} ({escape(e.check)})"))
+            for e in report.resolved
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_findings(findings: Sequence[Finding], *, level: str, signed: bool = False) -> list[str]:
+def _markdown_findings(findings: Sequence[Finding], *, level: int, signed: bool = False) -> list[str]:
     """Findings grouped by category, each with what to run to see it again.
 
-    ``signed``: the run signed with an AK/SK, which curl cannot do: ``dcs-contract replay``
-    sends the finding's requests again, signed, and says whether it still fails.
+    ``level``: the heading level of a category, its findings' one below. ``signed``: the run
+    signed with an AK/SK, which curl cannot do: ``dcs-contract replay`` sends the finding's
+    requests again, signed, and says whether it still fails.
     """
     lines: list[str] = []
     by_category: dict[str, list[Finding]] = {}
     for finding in findings:
         by_category.setdefault(finding.category, []).append(finding)
     for category, group in by_category.items():
-        lines += ["", f"{level} {category} ({len(group)})"]
+        lines += ["", heading(level, Markdown(f"{escape(category)} ({len(group)})"))]
         for f in group:
             lines += [
                 "",
-                f"{level}# {f.title}: `{f.location}`",
+                heading(level + 1, Markdown(f"{escape(f.title)}: {code(f.location)}")),
                 "",
-                f"- check: `{f.check}`, fingerprint `{f.fingerprint}`",
-                f"- expected: {f.expected}",
-                f"- actual: {f.actual}",
+                bullet(Markdown(f"check: {code(f.check)}, fingerprint {code(f.fingerprint)}")),
+                bullet(Markdown(f"expected: {escape(f.expected)}")),
+                bullet(Markdown(f"actual: {escape(f.actual)}")),
             ]
             if f.first_seen is not None:
-                lines += [f"- first seen at request {f.first_seen} of the run"]
+                lines += [bullet(Markdown(f"first seen at request {f.first_seen} of the run"))]
             if f.confirmation:
-                lines += [f"- sent again before the run ended: {f.confirmation}"]
-            lines += [f"- reproduce: `{r.curl}`" for r in f.requests]
+                lines += [bullet(Markdown(f"sent again before the run ended: {escape(f.confirmation)}"))]
+            lines += [bullet(Markdown(f"reproduce: {code(r.curl)}")) for r in f.requests]
             if signed and f.requests:
-                lines += [f"- replay, signed: `dcs-contract replay report.json --finding {f.fingerprint}`"]
+                replay = f"dcs-contract replay report.json --finding {f.fingerprint}"
+                lines += [bullet(Markdown(f"replay, signed: {code(replay)}"))]
             if f.consumers:
-                lines += ["- consumers it breaks:", *(f"  - {entry}" for entry in f.consumers)]
+                # The spec's own text (x-consumers, with its `code` spans), which no target writes: kept
+                # as Markdown, as the docs keep it. A report read back goes to the docs, which escape it.
+                entries = (bullet(Markdown(entry), depth=1) for entry in f.consumers)
+                lines += [bullet(Markdown("consumers it breaks:")), *entries]
             if f.message:
-                lines += ["", "```", f.message.strip(), "```"]
+                lines += ["", *code_block(f.message.strip())]
     return lines
 
 
