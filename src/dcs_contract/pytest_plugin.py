@@ -45,6 +45,7 @@ from dcs_contract.errors import ConfigError, DcsContractError, ResponseTooLarge,
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import (
+    BudgetSummary,
     RequestCounts,
     RunReport,
     SpecInfo,
@@ -370,7 +371,8 @@ class _Session:
             evaluated={**rules.judged, **rules.cases},
             spec=SpecInfo(spec.sha256, spec.document) if spec is not None else None,
             harness_version=harness_version(),
-            budget={"max_requests": budget},
+            # A session's budget is a cap alone: its tests plan no probes and keep no reserve.
+            budget=BudgetSummary(max_requests=budget, probe_plan=0, reserve=0),
         )
 
 

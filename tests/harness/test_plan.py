@@ -78,7 +78,8 @@ def test_the_probe_plan_alone_evaluates_every_check_and_every_invariant(spec: Sp
     minimum = _plan(spec, 1).minimum
     sent, report = _mock_run(spec, minimum, seed=1)
     assert len(sent) <= minimum
-    assert report.budget["probe_plan_sent"] <= report.budget["probe_plan"]
+    assert report.budget is not None and report.budget.probe_plan_sent is not None
+    assert report.budget.probe_plan_sent <= report.budget.probe_plan
     evaluated = report.evaluated
     assert set(evaluated) == {*CHECK_NAMES, *spec.invariants}, set(CHECK_NAMES) | set(spec.invariants) - set(evaluated)
 
@@ -89,7 +90,8 @@ def test_the_probe_plan_is_the_same_whatever_the_seed(spec: Spec) -> None:
     second, _ = _mock_run(spec, minimum, seed=987654321)
     # And it is what a larger budget sends first.
     larger, _ = _mock_run(spec, 200, seed=5)
-    probes = report.budget["probe_plan_sent"]
+    assert report.budget is not None and report.budget.probe_plan_sent is not None
+    probes = report.budget.probe_plan_sent
     assert first[:probes] == second[:probes] == larger[:probes]
     assert len({query for query in first[:probes]}) == probes, "no probe repeats another"
 

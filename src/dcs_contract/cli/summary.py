@@ -103,13 +103,11 @@ def summary(report: RunReport, *, verbosity: Verbosity = Verbosity.NORMAL, style
     lines.append(f"  cases     {sum(report.cases.values())}  " + "  ".join(f"{k}={v}" for k, v in report.cases.items()))
     statuses = "  ".join(f"{k}:{v}" for k, v in sorted(report.requests.by_status.items()))
     lines.append(f"  requests  {report.requests.total}  ({statuses})")
-    if report.budget:
-        budget = report.budget
-        confirmation = budget.get("confirmation", 0)
-        explored = max(0, budget["max_requests"] - budget["probe_plan"] - budget["reserve"] - confirmation)
+    budget = report.budget
+    if budget is not None:
         lines.append(
-            f"  budget    {budget['max_requests']}: the probe plan {budget['probe_plan']}, "
-            f"{budget['reserve']} kept for retries, {confirmation} to confirm findings, up to {explored} to explore"
+            f"  budget    {budget.max_requests}: the probe plan {budget.probe_plan}, {budget.reserve} kept for "
+            f"retries, {budget.confirmation} to confirm findings, up to {budget.exploration} to explore"
         )
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")

@@ -41,7 +41,7 @@ from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
 from dcs_contract.engine.operation import Operation
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, utc_now
+from dcs_contract.results.report import BudgetSummary, RequestCounts, RunReport, SpecInfo, utc_now
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import EXPECT_REFUSAL, TrafficStats
 
@@ -202,7 +202,7 @@ class RunLog:
         error: str | None = None,
         crash: str | None = None,
         stopped: str | None = None,
-        budget: dict[str, int] | None = None,
+        budget: BudgetSummary | None = None,
         credentials_refused: bool = False,
     ) -> RunReport:
         """The report of the run: what it learned, and ``traffic``, what it sent."""
@@ -219,7 +219,7 @@ class RunLog:
             error=error,
             crash=crash,
             stopped=stopped,
-            budget=budget or {},
+            budget=budget,
             settings=settings.described(),
             observed={key: dict(counter) for key, counter in self.observed.items()},
             skipped=dict(self.skipped),

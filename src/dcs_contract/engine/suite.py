@@ -25,7 +25,7 @@ from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODU
 from dcs_contract.engine.run import ContractRun, FirstFinding, ProgressCallback, RunLog
 from dcs_contract.errors import AuthRejected, BudgetExhausted, RunStopped, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
-from dcs_contract.results.report import RunReport, utc_now
+from dcs_contract.results.report import BudgetSummary, RunReport, utc_now
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.deadline import DeadlineTransport
 from dcs_contract.transport.guard import GuardedTransport, build_client
@@ -175,14 +175,13 @@ def run_contract(
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"
-    budget = {
-        "max_requests": plan.max_requests,
-        "probe_plan": plan.probe_requests,
-        "reserve": plan.reserve,
-        "confirmation": plan.confirmation,
-    }
-    if probes_sent is not None:
-        budget["probe_plan_sent"] = probes_sent
+    budget = BudgetSummary(
+        max_requests=plan.max_requests,
+        probe_plan=plan.probe_requests,
+        reserve=plan.reserve,
+        confirmation=plan.confirmation,
+        probe_plan_sent=probes_sent,
+    )
     return log.report(
         target=target,
         settings=settings,

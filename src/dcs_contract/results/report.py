@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "VERDICTS",
+    "BudgetSummary",
     "RequestCounts",
     "RunReport",
     "SpecInfo",
@@ -124,6 +125,38 @@ class RequestCounts:
         return asdict(self)
 
 
+@dataclass(frozen=True, kw_only=True)
+class BudgetSummary:
+    """How a run's request budget was planned: the probe plan first, reserves, the rest to explore.
+
+    ``probe_plan`` is what the probe plan may take at most; ``probe_plan_sent``, what it took,
+    once it was sent whole (None: it was not).
+    """
+
+    max_requests: int
+    probe_plan: int
+    reserve: int
+    confirmation: int = 0
+    probe_plan_sent: int | None = None
+
+    @property
+    def exploration(self) -> int:
+        """What is left to explore once the probe plan and both reserves are set aside."""
+        return max(0, self.max_requests - self.probe_plan - self.reserve - self.confirmation)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BudgetSummary | None:
+        """report.json's budget; None for a report without one (an older run, check-har, sdk-check)."""
+        if not data:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{name: value for name, value in data.items() if name in known})
+
+    def as_dict(self) -> dict[str, int]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        return {name: value for name, value in data.items() if value is not None}
+
+
 @dataclass(frozen=True)
 class SpecInfo:
     """The spec a run judged the target by: its hash, and the document itself.
@@ -180,9 +213,8 @@ class RunReport:
     spec: SpecInfo | None = None
     # Every report says which harness wrote it; one read back keeps what its file said.
     harness_version: str | None = field(default_factory=lambda: harness_version())
-    # How the budget was planned: max_requests, probe_plan (its requests at most) and reserve;
-    # probe_plan_sent, the requests it took, once it was sent whole.
-    budget: dict[str, int] = field(default_factory=dict)
+    # How the budget was planned; None for what sends nothing (check-har, sdk-check).
+    budget: BudgetSummary | None = None
     # Why a run that was not cut short by its target stopped before its plan ended (--fail-fast).
     stopped: str | None = None
     # The settings the run had (max_examples, max_requests, rate_limit, ...): what a history keeps.
@@ -259,7 +291,7 @@ class RunReport:
             "observed": {name: dict(counts) for name, counts in self.observed.items()},
             "findings": listed(self.findings),
             "baseline": baseline if self.baseline or self.accepted_by else None,
-            "budget": dict(self.budget),
+            "budget": self.budget.as_dict() if self.budget is not None else {},
             "stopped": self.stopped,
             "settings": dict(self.settings),
             "harness_version": self.harness_version,
@@ -300,7 +332,7 @@ class RunReport:
             not_evaluated=dict(data.get("not_evaluated", {})),
             spec=SpecInfo.from_dict(data["spec"]) if data.get("spec") else None,
             harness_version=data.get("harness_version"),
-            budget=dict(data.get("budget", {})),
+            budget=BudgetSummary.from_dict(data.get("budget") or {}),
             stopped=data.get("stopped"),
             settings=dict(data.get("settings", {})),
             credentials_refused=data.get("credentials_refused") is True,
