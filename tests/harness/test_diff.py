@@ -19,7 +19,7 @@ from dcs_contract.cli.app import main
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, load_spec
-from dcs_contract.results import diff as diff_module
+from dcs_contract.results import spec_diff as spec_diff_module
 from dcs_contract.results.diff import (
     RULES,
     FindingRef,
@@ -431,7 +431,7 @@ def test_consumers_fall_back_to_the_old_document_and_else_to_a_generic_subject()
 
 
 def test_every_breaking_rule_is_in_the_module_docstring() -> None:
-    doc = diff_module.__doc__ or ""
+    doc = spec_diff_module.__doc__ or ""
     assert {kind for kind, rule in RULES.items() if rule.breaking} <= {word for word in doc.split()}
     assert all(rule.who for rule in RULES.values() if rule.breaking)
 
