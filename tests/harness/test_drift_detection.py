@@ -136,8 +136,9 @@ def test_every_switch_is_caught_within_40_requests_and_names_the_field_or_parame
     assert 1 <= found[CAUGHT_AS[switch]]["first_seen"] <= report["requests"]["total"]
     consumers = found[CAUGHT_AS[switch]]["consumers"]
     names = {consumer.name: consumer.id for consumer in Consumers.of(spec).consumers}
-    named = {names[entry.split(": ", 1)[0]] for entry in consumers if entry != NO_KNOWN_CONSUMER}
-    assert consumers == [NO_KNOWN_CONSUMER] or (named and len(named) == len(consumers)), consumers
+    named = {names[entry["consumer"]] for entry in consumers if entry["consumer"] != NO_KNOWN_CONSUMER}
+    nobody = [{"consumer": NO_KNOWN_CONSUMER, "how": ""}]
+    assert consumers == nobody or (named and len(named) == len(consumers)), consumers
     if switch in BREAKS:
         assert named == BREAKS[switch], consumers
 

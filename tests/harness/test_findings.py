@@ -19,7 +19,7 @@ import pytest
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.consumers import Consumers
-from dcs_contract.contract.findings import NO_KNOWN_CONSUMER, Finding, RequestInfo
+from dcs_contract.contract.findings import NO_KNOWN_CONSUMER, NOBODY, ConsumerImpact, Finding, RequestInfo
 from dcs_contract.contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
 from dcs_contract.contract.invariants import Invariants, Page, Walk
 from dcs_contract.contract.spec import Spec
@@ -161,7 +161,7 @@ def test_integers_past_their_openapi_format_are_findings(
     assert beyond["/total_num"].actual == str(2**31)
     # The Go and Java SDKs' models overflow there; Terraform and cloudmux read the number.
     ids = {consumer.name: consumer.id for consumer in Consumers.of(spec).consumers}
-    broken = {ids[entry.split(": ", 1)[0]] for entry in Consumers.of(spec).affected(beyond["/total_num"])}
+    broken = {ids[impact.consumer] for impact in Consumers.of(spec).affected(beyond["/total_num"])}
     assert broken == {"sdk-go", "sdk-java"}
 
 
@@ -223,7 +223,7 @@ def test_a_record_time_in_another_form_is_reported_with_the_form_it_has(
     assert form in findings[0].actual and form in findings[0].message
     assert findings[0].detail == "", "the form is said, not fingerprinted: a baseline entry keeps matching"
     # cloudmux parses the time with a reader of a fixed list of forms: the one consumer a form breaks.
-    assert [entry.split(": ", 1)[0] for entry in Consumers.of(spec).affected(findings[0])] == [
+    assert [impact.consumer for impact in Consumers.of(spec).affected(findings[0])] == [
         consumer.name for consumer in Consumers.of(spec).consumers if consumer.id == "cloudmux"
     ]
 
@@ -308,17 +308,28 @@ def test_a_finding_carries_its_consumers_through_report_json_but_not_in_its_fing
         location="offset",
         expected="e",
         actual="a",
-        consumers=("Terraform data source x: loops forever", "cloudmux: stops early"),
+        consumers=(
+            ConsumerImpact("Terraform data source x", "loops forever"),
+            ConsumerImpact("cloudmux", "stops early"),
+        ),
     )
     written = json.loads(json.dumps(finding.as_dict()))
-    assert written["consumers"] == list(finding.consumers)
+    assert written["consumers"] == [
+        {"consumer": "Terraform data source x", "how": "loops forever"},
+        {"consumer": "cloudmux", "how": "stops early"},
+    ]
+    assert Finding.from_dict(written).consumers == finding.consumers
+    # A report written before consumers were typed gave each as one text: read whole, never split.
+    legacy = Finding.from_dict({**written, "consumers": ["cloudmux: stops early"]})
+    assert legacy.consumers == (ConsumerImpact("cloudmux: stops early"),)
     assert Finding.from_dict(written) == finding
     assert finding.fingerprint == replace(finding, consumers=()).fingerprint
     assert finding.consumer_names == ("Terraform data source x", "cloudmux")
-    assert replace(finding, consumers=(NO_KNOWN_CONSUMER,)).consumer_names == (NO_KNOWN_CONSUMER,)
+    assert replace(finding, consumers=(NOBODY,)).consumer_names == (NO_KNOWN_CONSUMER,)
     assert Finding.from_dict({k: v for k, v in written.items() if k != "consumers"}).consumers == ()
-    scrubbed = replace(finding, consumers=("x: a secret-value-1234 here",)).scrubbed(Scrubber(["secret-value-1234"]))
-    assert "secret-value-1234" not in scrubbed.consumers[0]
+    impact = ConsumerImpact("x", "a secret-value-1234 here")
+    scrubbed = replace(finding, consumers=(impact,)).scrubbed(Scrubber(["secret-value-1234"]))
+    assert "secret-value-1234" not in str(scrubbed.consumers[0])
 
 
 # -- bodies nothing can read ---------------------------------------------------------

@@ -20,7 +20,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from dcs_contract.cli.triage import step_summary
-from dcs_contract.contract.findings import Finding, RequestInfo
+from dcs_contract.contract.findings import ConsumerImpact, Finding, RequestInfo
 from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec
 from dcs_contract.docs.render import build_docs
@@ -261,10 +261,12 @@ def test_the_escaper_is_linear_on_the_body_cap_of_hostile_text() -> None:
 
 
 # What a run's finding says it breaks: the spec's x-consumers, its own Markdown, which report.md keeps.
-SPEC_CONSUMER = "Terraform data source huaweicloud_dcs_backups: loops forever on `offset`"
+SPEC_CONSUMER = ConsumerImpact("Terraform data source huaweicloud_dcs_backups", "loops forever on `offset`")
 
 
-def _report(text: str, *, base_url: str = "https://dcs.example.com", consumers: str | None = None) -> RunReport:
+def _report(
+    text: str, *, base_url: str = "https://dcs.example.com", consumers: ConsumerImpact | None = None
+) -> RunReport:
     """A run's report with ``text`` in every field a target (or a hand-made report) controls.
 
     ``consumers``: what the finding breaks; by default ``text`` too, as a hand-made report.json may say.
@@ -280,7 +282,7 @@ def _report(text: str, *, base_url: str = "https://dcs.example.com", consumers: 
         actual=text,
         detail=printable(text),
         requests=(RequestInfo(method="GET", url=f"https://dcs.example.com/v2/p/instances/i/backups?q={text}"),),
-        consumers=(consumers or f"{text}: {text}",),
+        consumers=(consumers or ConsumerImpact(text, text),),
         first_seen=3,
         confirmation=text,
     )

@@ -26,11 +26,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from dcs_contract.contract.findings import CATEGORIES, CONSUMER_SEPARATOR, NO_KNOWN_CONSUMER, Finding
+from dcs_contract.contract.findings import CATEGORIES, NOBODY, ConsumerImpact, Finding
 from dcs_contract.contract.spec import Spec
 from dcs_contract.errors import SpecError
 
-__all__ = ["NO_KNOWN_CONSUMER", "Consumer", "Consumers", "Reliance", "affected_consumers", "seen_in"]
+__all__ = ["NOBODY", "Consumer", "Consumers", "Reliance", "affected_consumers", "seen_in"]
 
 # A schema finding of a field left out says so in its ``actual`` (checks.py): nothing else does.
 _MISSING = "missing"
@@ -111,22 +111,22 @@ class Consumers:
             raise SpecError(f"{spec.path}: x-consumers names a consumer twice: {sorted(ids)}")
         return cls(consumers)
 
-    def affected(self, finding: Finding) -> tuple[str, ...]:
-        """Each consumer ``finding`` breaks, as ``"<name>: <how it breaks>"``, or ``(NO_KNOWN_CONSUMER,)``."""
+    def affected(self, finding: Finding) -> tuple[ConsumerImpact, ...]:
+        """Each consumer ``finding`` breaks, and how; ``(NOBODY,)`` when no known consumer relies on it."""
         broken = tuple(
-            f"{consumer.name}{CONSUMER_SEPARATOR}{way}"
+            ConsumerImpact(consumer.name, way)
             for consumer in self.consumers
             if (way := consumer.breaks(finding)) is not None
         )
-        return broken or (NO_KNOWN_CONSUMER,)
+        return broken or (NOBODY,)
 
     def annotate(self, findings: Iterable[Finding]) -> list[Finding]:
         """The findings, each naming the consumers it breaks."""
         return [replace(finding, consumers=self.affected(finding)) for finding in findings]
 
 
-def affected_consumers(spec: Spec, finding: Finding) -> tuple[str, ...]:
-    """The consumers ``finding`` breaks and how, or ``(NO_KNOWN_CONSUMER,)``: :meth:`Consumers.affected`."""
+def affected_consumers(spec: Spec, finding: Finding) -> tuple[ConsumerImpact, ...]:
+    """The consumers ``finding`` breaks and how, or ``(NOBODY,)``: :meth:`Consumers.affected`."""
     return Consumers.of(spec).affected(finding)
 
 
@@ -181,9 +181,6 @@ def _consumer(spec: Spec, index: int, raw: Any) -> Consumer:
     where = f"x-consumers[{index}]"
     entry = _mapping(spec, where, raw)
     name = _text(spec, where, entry, "name")
-    if CONSUMER_SEPARATOR in name:
-        # A finding's consumers are "<name>: <how>": the summary reads the name back up to it.
-        raise SpecError(f"{spec.path}: {where}.name={name!r}, but it must not contain {CONSUMER_SEPARATOR!r}")
     relies_on = entry.get("relies-on")
     if not isinstance(relies_on, Sequence) or isinstance(relies_on, str) or not relies_on:
         raise SpecError(f"{spec.path}: {where}.relies-on must be a non-empty list")

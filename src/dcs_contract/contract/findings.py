@@ -10,7 +10,7 @@ cuts them, after scrubbing, so that no writer can show a text the scrubber has n
 
 A finding names the consumers it breaks (``consumers``, filled from the spec's
 ``x-consumers`` by :mod:`dcs_contract.contract.consumers` when a run reports it): each as
-``"<consumer>: <how it breaks>"``, or :data:`NO_KNOWN_CONSUMER` alone.
+a :class:`ConsumerImpact` (the consumer, and how it breaks), or :data:`NOBODY` alone.
 
     finding = Finding.about(response, check="page-size", category="paging", ...)
 """
@@ -32,10 +32,10 @@ from dcs_contract.transport.signing import TOKEN_VARIABLE
 
 __all__ = [
     "CATEGORIES",
-    "CONSUMER_SEPARATOR",
     "NO_KNOWN_CONSUMER",
     "RAW_TEXT_LIMIT",
     "BaselineEntry",
+    "ConsumerImpact",
     "Finding",
     "FindingLog",
     "RequestInfo",
@@ -67,8 +67,6 @@ _MESSAGE = 4000
 RAW_TEXT_LIMIT = 16 * 1024
 # What a finding says when no consumer of the spec's x-consumers relies on what it shows.
 NO_KNOWN_CONSUMER = "no known consumer relies on this"
-# Between a consumer's name and how it breaks, in each of a finding's consumers.
-CONSUMER_SEPARATOR = ": "
 # Placeholders shown instead of credentials in every reproduction command.
 _TOKEN_PLACEHOLDER = f"X-Auth-Token: ${TOKEN_VARIABLE}"
 
@@ -153,6 +151,38 @@ class RequestInfo:
         return {**asdict(self), "curl": self.curl}
 
 
+@dataclass(frozen=True)
+class ConsumerImpact:
+    """A consumer a finding breaks, and how (the spec's own Markdown, from its ``x-consumers``).
+
+    ``ConsumerImpact(NO_KNOWN_CONSUMER)``, with no ``how``, says that no known consumer relies
+    on what the finding shows.
+    """
+
+    consumer: str
+    how: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.consumer}: {self.how}" if self.how else self.consumer
+
+    @classmethod
+    def from_json(cls, value: Any) -> ConsumerImpact:
+        """One of report.json's ``consumers``; a report written before they were typed gave each as one
+        text, which is kept whole as the consumer (its name and how are not told apart again)."""
+        if isinstance(value, Mapping):
+            return cls(str(value.get("consumer", "")), str(value.get("how", "")))
+        return cls(str(value))
+
+    def as_dict(self) -> dict[str, str]:
+        return {"consumer": self.consumer, "how": self.how}
+
+    def scrubbed(self, scrubber: Scrubber) -> ConsumerImpact:
+        return ConsumerImpact(scrubber.text(self.consumer), scrubber.text(self.how))
+
+
+NOBODY = ConsumerImpact(NO_KNOWN_CONSUMER)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Finding:
     """One contract violation; ``location`` is a JSON pointer into the body or a parameter name.
@@ -161,8 +191,8 @@ class Finding:
     together: the unknown enum value (accepting ``restoring`` must not accept ``archived``),
     or the JSON type seen.
 
-    ``consumers``: the known consumers it breaks, each ``"<name>: <how it breaks>"``, or
-    ``(NO_KNOWN_CONSUMER,)``; empty until a run reports the finding (and in a report written
+    ``consumers``: the known consumers it breaks, each a :class:`ConsumerImpact`, or
+    ``(NOBODY,)``; empty until a run reports the finding (and in a report written
     before consumers were named). It is not part of the fingerprint: what a finding breaks
     is read from the spec, and a baseline entry must outlive a change of the spec's prose.
 
@@ -186,7 +216,7 @@ class Finding:
     status: int | None = None
     response_excerpt: str = ""
     detail: str = ""
-    consumers: tuple[str, ...] = ()
+    consumers: tuple[ConsumerImpact, ...] = ()
     first_seen: int | None = None
     confirmation: str = ""
 
@@ -242,7 +272,7 @@ class Finding:
             status=data.get("status"),
             response_excerpt=data.get("response_excerpt", ""),
             detail=data.get("detail", ""),
-            consumers=tuple(data.get("consumers", ())),
+            consumers=tuple(ConsumerImpact.from_json(entry) for entry in data.get("consumers", ())),
             first_seen=data.get("first_seen"),
             confirmation=data.get("confirmation", ""),
         )
@@ -254,7 +284,7 @@ class Finding:
     @property
     def consumer_names(self) -> tuple[str, ...]:
         """The names of the consumers it breaks, for a one-line summary; ``(NO_KNOWN_CONSUMER,)`` as it is."""
-        return tuple(entry.split(CONSUMER_SEPARATOR, 1)[0] for entry in self.consumers)
+        return tuple(impact.consumer for impact in self.consumers)
 
     def scrubbed(self, scrubber: Scrubber) -> Finding:
         """This finding as it may be shown: every text scrubbed, then cut to its display limit."""
@@ -266,7 +296,7 @@ class Finding:
             expected=scrubber.cut(self.expected, _ACTUAL),
             actual=scrubber.cut(self.actual, _ACTUAL),
             detail=scrubber.text(self.detail),
-            consumers=tuple(scrubber.text(entry) for entry in self.consumers),
+            consumers=tuple(impact.scrubbed(scrubber) for impact in self.consumers),
             requests=tuple(replace(r, url=scrubber.text(r.url)) for r in self.requests),
             response_excerpt=scrubber.cut(self.response_excerpt, _EXCERPT),
         )
@@ -274,6 +304,7 @@ class Finding:
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["requests"] = [request.as_dict() for request in self.requests]
+        data["consumers"] = [impact.as_dict() for impact in self.consumers]
         data["fingerprint"] = self.fingerprint
         return data
 

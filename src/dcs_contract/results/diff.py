@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dcs_contract.contract.findings import CONSUMER_SEPARATOR, Finding, fingerprint_of
+from dcs_contract.contract.findings import Finding, fingerprint_of
 from dcs_contract.contract.formats import printable
 from dcs_contract.results.markdown import Markdown, bullet, escape, heading
 from dcs_contract.results.markdown import code as code_span
@@ -160,7 +160,7 @@ _HTTP_STATUS = "http_status"
 
 
 def _consumer_names(finding: Finding) -> tuple[str, ...]:
-    return tuple(entry.split(CONSUMER_SEPARATOR, 1)[0] for entry in finding.consumers if isinstance(entry, str))
+    return finding.consumer_names
 
 
 def _fingerprint(finding: Finding) -> str:

@@ -421,7 +421,7 @@ def _markdown_findings(findings: Sequence[Finding], *, level: int, signed: bool 
             if f.consumers:
                 # The spec's own text (x-consumers, with its `code` spans), which no target writes: kept
                 # as Markdown, as the docs keep it. A report read back goes to the docs, which escape it.
-                entries = (bullet(Markdown(entry), depth=1) for entry in f.consumers)
+                entries = (bullet(Markdown(str(impact)), depth=1) for impact in f.consumers)
                 lines += [bullet(Markdown("consumers it breaks:")), *entries]
             if f.message:
                 lines += ["", *code_block(f.message.strip())]

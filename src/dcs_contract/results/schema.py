@@ -43,7 +43,16 @@ _FINDING: dict[str, Any] = {
         "occurrences": _COUNT,
         "status": {"type": ["integer", "null"]},
         "requests": {"type": "array", "items": _REQUEST},
-        "consumers": {"type": "array", "items": _TEXT},
+        # Each {"consumer", "how"}; a report written before they were typed gave each as one text.
+        "consumers": {
+            "type": "array",
+            "items": {
+                "anyOf": [
+                    _TEXT,
+                    {"type": "object", "required": ["consumer"], "properties": {"consumer": _TEXT, "how": _TEXT}},
+                ]
+            },
+        },
         "first_seen": {"type": ["integer", "null"], "minimum": 1},
         "confirmation": _TEXT,
     },
