@@ -7,12 +7,16 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 import pytest
 
+from dcs_contract.cli import run as cli_run
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.suite import run_contract
 from dcs_contract.mock import MockServer, MockState, create_app
+from tests.harness.clocks import FakeClock
 
 Serve = Callable[..., Any]
 
@@ -41,6 +45,17 @@ def serve(spec: Spec) -> Serve:
             yield server, state
 
     return serving
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The clock of every ``dcs-contract run`` of the test (``main(["run", ...])``): its waits are kept, not waited.
+
+    ``main`` takes no clock: the run it builds is handed one here, and nothing else is changed.
+    """
+    clock = FakeClock()
+    monkeypatch.setattr(cli_run, "run_contract", partial(run_contract, clock=clock))
+    return clock
 
 
 @contextmanager

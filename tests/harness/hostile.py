@@ -144,10 +144,22 @@ def endless_chunked(conn: socket.socket, request: Received, stopped: Callable[[]
     _while_open(conn, stopped, lambda: b"%x\r\n%s\r\n" % (len(chunk), chunk), 0.0)
 
 
-def dripping(conn: socket.socket, request: Received, stopped: Callable[[], bool]) -> None:
-    """A 200 with a large Content-Length whose body comes one byte a second."""
-    conn.sendall(_head("200 OK", {"Content-Type": "application/json", "Content-Length": "100000"}))
-    _while_open(conn, stopped, lambda: b" ", 1.0)
+def drip(every: float) -> Behaviour:
+    """A 200 with a large Content-Length whose body comes one byte every ``every`` seconds.
+
+    Each read returns well within any read timeout: only a deadline on the whole exchange
+    ends it. A test shortens the drip and its deadline together.
+    """
+
+    def behave(conn: socket.socket, request: Received, stopped: Callable[[], bool]) -> None:
+        conn.sendall(_head("200 OK", {"Content-Type": "application/json", "Content-Length": "100000"}))
+        _while_open(conn, stopped, lambda: b" ", every)
+
+    return behave
+
+
+# One byte a second.
+dripping = drip(1.0)
 
 
 def processing_forever(conn: socket.socket, request: Received, stopped: Callable[[], bool]) -> None:

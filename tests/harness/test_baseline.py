@@ -22,6 +22,7 @@ from dcs_contract.errors import ConfigError
 from dcs_contract.mock.data import generate_records
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.baseline import Baseline
+from tests.harness.clocks import FakeClock
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -220,6 +221,7 @@ def test_a_baseline_update_from_a_leaky_target_writes_no_secret(
     assert_no_leak({"outputs": _outputs(capsys.readouterr(), baseline, *reports.iterdir())}, [AK, SK])
 
 
+@pytest.mark.slow
 def test_known_drift_passes_new_drift_fails_and_a_fix_is_reported_resolved(tmp_path: Path) -> None:
     baseline = str(tmp_path / "accepted.json")
 
@@ -258,8 +260,14 @@ def test_baseline_flags_are_checked_before_anything_is_sent(tmp_path: Path, caps
     assert "is not a drift switch; known:" in capsys.readouterr().err
 
 
-def test_a_run_cut_short_does_not_rewrite_the_baseline(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """Its findings are incomplete: rewriting would drop accepted entries it never had the budget to see."""
+@pytest.mark.slow
+def test_a_run_cut_short_does_not_rewrite_the_baseline(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
+) -> None:
+    """Its findings are incomplete: rewriting would drop accepted entries it never had the budget to see.
+
+    The retries' waits (Retry-After, backoff) are asked of a fake clock: the budget, not time, cuts the run.
+    """
     baseline = tmp_path / "accepted.json"
     reports = str(tmp_path / "reports")
     flags = ["run", "--report-dir", reports, *QUICK, "--mock-drift", "extra-field", "--baseline", str(baseline)]
@@ -269,6 +277,7 @@ def test_a_run_cut_short_does_not_rewrite_the_baseline(tmp_path: Path, capsys: p
     assert main([*flags, "--baseline-update", "--mock-faults", "--max-requests", "26"], env={}) == 3
     assert "not updated: the run was cut short" in capsys.readouterr().err
     assert baseline.read_text() == before
+    assert 1.0 in fake_clock.sleeps, "a 429's Retry-After: 1 was waited, on the run's clock"
 
 
 def test_a_run_a_bug_ended_does_not_rewrite_the_baseline(

@@ -8,6 +8,8 @@ must pass over many datasets, so that the findings are not noise.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,6 +24,7 @@ from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import embedded_mock, guarded, run_contract
+from dcs_contract.mock import MockState
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import build_client
@@ -106,6 +109,25 @@ def _run(tmp_path: Path, *flags: str) -> tuple[int, dict[str, Any]]:
     return code, json.loads((tmp_path / "report.json").read_text())
 
 
+Runs = Callable[..., tuple[int, dict[str, Any]]]
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """``runs(*flags)``: the exit code and report of ``dcs-contract run *flags``, run once per module.
+
+    For the tests that read different findings of the same (seeded) run.
+    """
+    done: dict[tuple[str, ...], tuple[int, dict[str, Any]]] = {}
+
+    def run(*flags: str) -> tuple[int, dict[str, Any]]:
+        if flags not in done:
+            done[flags] = _run(tmp_path_factory.mktemp("run"), *flags)
+        return done[flags]
+
+    return run
+
+
 def test_every_switch_has_a_test_and_every_kind_of_drift_has_a_switch() -> None:
     assert set(CAUGHT_AS) == set(DRIFTS)
     assert len(DRIFTS) >= 20
@@ -124,6 +146,7 @@ def test_every_invariant_of_the_spec_is_checked_and_caught_by_a_switch(spec: Spe
 SMALL_BUDGET = 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("switch", sorted(DRIFTS))
 def test_every_switch_is_caught_within_40_requests_and_names_the_field_or_parameter(
     switch: str, tmp_path: Path, spec: Spec
@@ -143,14 +166,16 @@ def test_every_switch_is_caught_within_40_requests_and_names_the_field_or_parame
         assert named == BREAKS[switch], consumers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("switch", "check"), ALSO_CAUGHT)
-def test_semantic_invariants_catch_more_than_one_drift(switch: str, check: str, tmp_path: Path) -> None:
-    _, report = _run(tmp_path, "--mock-drift", switch, "--max-examples", "30", "--seed", "1")
+def test_semantic_invariants_catch_more_than_one_drift(switch: str, check: str, runs: Runs) -> None:
+    _, report = runs("--mock-drift", switch, "--max-examples", "30", "--seed", "1")
     assert check in {f["check"] for f in report["findings"]}
 
 
-def test_a_semantic_finding_carries_only_the_requests_that_show_it(tmp_path: Path) -> None:
-    _, report = _run(tmp_path, "--mock-drift", "total-is-page-size", "--max-examples", "30", "--seed", "1")
+@pytest.mark.slow
+def test_a_semantic_finding_carries_only_the_requests_that_show_it(runs: Runs) -> None:
+    _, report = runs("--mock-drift", "total-is-page-size", "--max-examples", "30", "--seed", "1")
     finding = next(f for f in report["findings"] if f["check"] == "total-independent-of-paging")
     assert len(finding["requests"]) == 2, "the two pages whose totals differ, nothing else"
     assert all(r["curl"].startswith('curl -sS -X GET -H "X-Auth-Token: $DCS_AUTH_TOKEN" ') for r in finding["requests"])
@@ -182,21 +207,56 @@ SWEEP = [
 ]
 
 
+class Datasets:
+    """The embedded mock of one dataset at a time, kept serving for the runs of each budget on it.
+
+    The tests of a dataset's budgets come in a row: its mock starts once, not once per budget.
+    """
+
+    def __init__(self, spec: Spec) -> None:
+        self._spec = spec
+        self._key: tuple[int, int] | None = None
+        self._serving = ExitStack()
+        self._served: tuple[Target, MockState] | None = None
+
+    def serve(self, *, records: int, seed: int) -> tuple[Target, MockState]:
+        if self._served is None or self._key != (records, seed):
+            self.close()
+            mock = embedded_mock(self._spec, Target.from_env({}), records=records, seed=seed)
+            self._served, self._key = self._serving.enter_context(mock), (records, seed)
+        return self._served
+
+    def close(self) -> None:
+        self._serving.close()
+        self._served = None
+
+
+@pytest.fixture(scope="module")
+def datasets(spec: Spec) -> Iterator[Datasets]:
+    served = Datasets(spec)
+    yield served
+    served.close()
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize("budget", [40, 120, 600])
 @pytest.mark.parametrize(("seed", "records"), SWEEP, ids=[f"seed{s}-{n}records" for s, n in SWEEP])
 def test_the_faithful_mock_conforms_over_many_datasets_under_any_budget(
-    seed: int, records: int, budget: int, spec: Spec
+    seed: int, records: int, budget: int, spec: Spec, datasets: Datasets
 ) -> None:
     """A small budget is a plan, not a guillotine: the run ends on its verdict, within the budget at the mock."""
     target = Target.from_env({})
     # The live defaults (100 examples, no shrinking), the budget aside: what a team's staging run does.
     settings = RunSettings.for_target(target, **{**RunSettings.LIVE_DEFAULTS, "rate_limit": None}, seed=seed)
     settings = replace(settings, max_requests=budget)
-    with embedded_mock(spec, target, records=records, seed=seed) as (mock_target, state):
-        report = run_contract(spec, mock_target, settings)
+    mock_target, state = datasets.serve(records=records, seed=seed)
+    before = len(state.requests())
+    report = run_contract(spec, mock_target, settings)
+    # What the mock saw of this run: the runs of the dataset's other budgets came before it.
+    seen = state.requests()[before:]
     assert (report.verdict, report.findings, report.error, report.stopped) == ("conforms", (), None, None)
-    assert len(state.requests()) <= budget
-    assert len(state.requests()) == report.requests.total
+    assert len(seen) <= budget
+    assert len(seen) == report.requests.total
     if budget == 600:
         assert report.skipped == {}
         assert report.cases["time-windows"] > 0 and report.cases["page-walk"] > 0

@@ -37,6 +37,8 @@ from dcs_contract.results.report import RunReport, write_reports
 from dcs_contract.settings.target import Credentials, RunSettings, Target
 from dcs_contract.transport.guard import GuardedTransport
 
+# Hundreds of small runs, tens of seconds in all: -m 'not slow' leaves them out of a quick loop.
+pytestmark = pytest.mark.slow
 SPEC = load_spec()
 Served = Callable[[ServiceCall, ServiceAnswer], ServiceAnswer]
 # Nested this deep, JSON is beyond any reader of this Python (its recursion limit is 1000):

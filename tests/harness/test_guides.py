@@ -54,6 +54,7 @@ from dcs_contract.cli import build_parser, main
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.settings import config
 from dcs_contract.settings.table import markdown_table
+from tests.harness.clocks import FakeClock
 
 ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
@@ -273,8 +274,13 @@ SH_BLOCKS = _of("sh")
 
 @pytest.mark.parametrize("block", SH_BLOCKS, ids=[block.where for block in SH_BLOCKS])
 def test_every_command_of_a_sh_block_parses_and_the_offline_ones_run(
-    block: Block, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    block: Block,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fake_clock: FakeClock,
 ) -> None:
+    # fake_clock: a run's waits (a --mock-faults run's Retry-After and backoff) are not waited out.
     commands = _commands(block)
     live = _live_block(commands)
     # The block's working directory: the sample report (docs regenerates the sample from it),

@@ -21,11 +21,13 @@ from dcs_contract.errors import ResponseTooLarge, StillThrottled, Unreachable
 from dcs_contract.mock.service import ServiceAnswer, ServiceCall
 from dcs_contract.transport.deadline import DeadlineTransport, finite_delay
 from dcs_contract.transport.guard import GuardedTransport, build_client
+from tests.harness.clocks import FakeClock
 from tests.harness.conftest import Serve, live_env
 from tests.harness.hostile import (
     Behaviour,
     HostileServer,
     answer,
+    drip,
     dripping,
     endless_chunked,
     gzip_bomb,
@@ -56,11 +58,11 @@ def test_the_timeout_is_a_deadline_for_the_whole_exchange(behaviour: Behaviour) 
     with HostileServer(behaviour) as server:
         started = time.monotonic()
         with pytest.raises(Unreachable, match="did not answer"):
-            # A cap far above what arrives in 2 s: the deadline, not the cap, must end it.
-            _get(server, deadline=2.0, max_body=2**40)
+            # A cap far above what arrives in 1 s: the deadline, not the cap, must end it.
+            _get(server, deadline=1.0, max_body=2**40)
         elapsed = time.monotonic() - started
         assert [(r.method, r.path) for r in server.requests()] == [("GET", PATH)]
-    assert 2.0 <= elapsed < 3.5, elapsed
+    assert 1.0 <= elapsed < 2.5, elapsed
 
 
 def test_an_endless_body_stops_at_the_cap() -> None:
@@ -119,13 +121,19 @@ def test_a_body_over_the_cap_is_a_finding_not_a_crash(tmp_path: Path, capsys: py
     assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
 
 
+@pytest.mark.slow
 def test_a_body_that_drips_ends_the_run_as_untestable_within_its_deadlines(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
 ) -> None:
-    """Five attempts (the first and four retries) of at most --timeout each, and the backoff between."""
-    flags = ["--max-examples", "1", "--timeout", "1", "--rate-limit", "100", "--report-dir", str(tmp_path)]
+    """Five attempts (the first and four retries) of at most --timeout each, and the backoff between.
+
+    A byte every 0.2 s against a deadline of 0.6 s: the server's timing and the deadline are
+    real time, the backoff is asked of a fake clock.
+    """
+    rate = 100.0
+    flags = ["--max-examples", "1", "--timeout", "0.6", "--rate-limit", str(rate), "--report-dir", str(tmp_path)]
     started = time.monotonic()
-    with HostileServer(dripping) as server:
+    with HostileServer(drip(0.2)) as server:
         code = main(["run", *flags], env={**ENV, "DCS_BASE_URL": server.base_url})
         received = server.requests()
     elapsed = time.monotonic() - started
@@ -134,8 +142,9 @@ def test_a_body_that_drips_ends_the_run_as_untestable_within_its_deadlines(
     assert "did not answer after 5 attempts" in json.loads((tmp_path / "report.json").read_text())["error"]
     assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
     assert [(r.method, r.path) for r in received] == [("GET", PATH)] * 5
-    # 5 deadlines of 1 s and backoffs of 0.5 + 1 + 2 + 4 s; without a deadline this never ends.
-    assert elapsed < 5 * 1 + 7.5 + 3, elapsed
+    assert fake_clock.waits(longer_than=1 / rate) == [0.5, 1.0, 2.0, 4.0], "the backoff between the attempts"
+    # 5 deadlines of 0.6 s (the backoff is not waited here); without a deadline this never ends.
+    assert elapsed < 5 * 0.6 + 3, elapsed
 
 
 @pytest.mark.parametrize(
@@ -159,18 +168,21 @@ def test_a_retry_after_that_is_not_a_finite_delay_is_ignored(value: str, delay: 
 
 
 def test_a_target_that_sends_retry_after_nan_is_still_throttled_not_a_crash(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
 ) -> None:
     behaviour = answer("429 Too Many Requests", b'{"error_code": "APIGW.0308"}', Retry_After="nan")
+    rate = 100.0
     with HostileServer(behaviour) as server:
         code = main(
-            ["run", "--rate-limit", "100", "--report-dir", str(tmp_path)], env={**ENV, "DCS_BASE_URL": server.base_url}
+            ["run", "--rate-limit", str(rate), "--report-dir", str(tmp_path)],
+            env={**ENV, "DCS_BASE_URL": server.base_url},
         )
         received = server.requests()
     assert code == 3, capsys.readouterr()
     error = json.loads((tmp_path / "report.json").read_text())["error"]
     assert "still answered 429 after 5 attempts" in error
     assert [(r.method, r.path) for r in received] == [("GET", PATH)] * 5
+    assert fake_clock.waits(longer_than=1 / rate) == [0.5, 1.0, 2.0, 4.0], "nan falls back to the guard's own backoff"
 
 
 def test_the_guard_raises_still_throttled_with_a_nan_retry_after() -> None:
@@ -232,6 +244,7 @@ def test_bodies_in_odd_charsets_are_reported_not_a_crash(
     assert_no_leak(_outputs(tmp_path, captured), [AK, SK])
 
 
+@pytest.mark.slow
 def test_a_record_of_thousands_of_unknown_keys_is_reported_by_its_first(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

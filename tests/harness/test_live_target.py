@@ -15,8 +15,11 @@ from dcs_contract.cli.app import main
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.mock import FaultPlan
 from dcs_contract.settings.target import RunSettings
+from tests.harness.clocks import FakeClock
 from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 
+# Whole runs of the suite, each a few seconds: -m 'not slow' leaves them out of a quick loop.
+pytestmark = pytest.mark.slow
 # A live target gets 2 requests/s by default; these runs are small and faster, the rules the same.
 QUICK = ["--max-examples", "15", "--rate-limit", "100"]
 
@@ -62,10 +65,15 @@ def test_the_budget_and_the_rate_limit_hold_at_the_server(serve: Serve, tmp_path
             assert arrivals[j] - first >= (j - i) / rate - 0.05, (i, j, arrivals[j] - first)
 
 
-def test_transient_faults_are_retried_and_are_not_drift(serve: Serve, tmp_path: Path) -> None:
-    """Every 7th answer a 429 (Retry-After: 1), every 9th a 503, every 11th 1.5 s late."""
-    with serve(faults=FaultPlan()) as (server, state):
-        flags = ["--max-examples", "5", "--rate-limit", "100"]  # each fault costs up to 1.5 s
+def test_transient_faults_are_retried_and_are_not_drift(serve: Serve, tmp_path: Path, fake_clock: FakeClock) -> None:
+    """Every 7th answer a 429 (Retry-After: 1), every 9th a 503, every 11th late (by less than the deadline).
+
+    The run's waits are asked of a fake clock, and asserted by their lengths; the mock's
+    late answers take real time, shortened from the default 1.5 s.
+    """
+    rate = 100.0
+    with serve(faults=FaultPlan(slow_seconds=0.3)) as (server, state):
+        flags = ["--max-examples", "5", "--rate-limit", str(rate)]
         code = main(["run", "--report-dir", str(tmp_path), *flags], env=live_env(server, state))
     statuses = [entry.status for entry in state.requests()]
     assert code == 0, _report(tmp_path)["findings"]
@@ -73,6 +81,13 @@ def test_transient_faults_are_retried_and_are_not_drift(serve: Serve, tmp_path: 
     report = _report(tmp_path)
     assert report["requests"]["retries"] == statuses.count(429) + statuses.count(503)
     assert report["requests"]["total"] == len(statuses)
+    # Each retry waited once, in the order the faults arrived: a 429 its Retry-After, a 503
+    # (which has none) the guard's backoff, 0.5 s doubled at each attempt of the same request.
+    retried = [status for status in statuses if status in (429, 503)]
+    waits = fake_clock.waits(longer_than=1 / rate)
+    assert len(waits) == len(retried), (waits, retried)
+    assert [wait for status, wait in zip(retried, waits, strict=True) if status == 429] == [1.0] * retried.count(429)
+    assert {wait for status, wait in zip(retried, waits, strict=True) if status == 503} <= {0.5, 1.0, 2.0, 4.0}
 
 
 def test_an_anonymous_request_that_is_served_is_a_security_finding(serve: Serve, tmp_path: Path) -> None:

@@ -12,6 +12,8 @@ import pytest
 
 from tests.harness.conftest import Serve, live_env
 
+# The suite run by pytest-xdist in a subprocess, at a real rate limit: -m 'not slow' leaves it out.
+pytestmark = pytest.mark.slow
 ROOT = Path(__file__).parents[2]
 
 

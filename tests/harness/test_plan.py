@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -30,13 +32,23 @@ def _plan(spec: Spec, budget: int, *, empty_instance: bool = True) -> BudgetPlan
     return BudgetPlan.of(spec, target, max_requests=budget, properties=list(PROPERTIES.values()))
 
 
-def _mock_run(spec: Spec, budget: int, *, seed: int) -> tuple[list[str], RunReport]:
-    target = Target.from_env({})
-    settings = replace(RunSettings.for_target(target, seed=seed), max_requests=budget)
-    with embedded_mock(spec, target) as (mock_target, state):
-        report = run_contract(spec, mock_target, settings)
-    assert report.error is None and report.crash is None
-    return [f"{entry.path}?{entry.query}" for entry in state.requests()], report
+MockRun = Callable[[int, int], tuple[list[str], RunReport]]
+
+
+@pytest.fixture(scope="module")
+def mock_run(spec: Spec) -> MockRun:
+    """``mock_run(budget, seed)``: what a run against the embedded mock sent, and its report; once per module."""
+
+    @functools.cache
+    def run(budget: int, seed: int) -> tuple[list[str], RunReport]:
+        target = Target.from_env({})
+        settings = replace(RunSettings.for_target(target, seed=seed), max_requests=budget)
+        with embedded_mock(spec, target) as (mock_target, state):
+            report = run_contract(spec, mock_target, settings)
+        assert report.error is None and report.crash is None
+        return [f"{entry.path}?{entry.query}" for entry in state.requests()], report
+
+    return run
 
 
 def test_the_probe_plan_is_known_before_the_run_and_counts_the_survey_once(spec: Spec) -> None:
@@ -63,6 +75,7 @@ def test_exploration_shares_go_by_weight_beyond_the_reserve(spec: Spec) -> None:
     assert plan.share("auth-probe", left=500, after=["auth-probe", *order]) == 0, "no weight, no exploration"
 
 
+@pytest.mark.slow
 def test_a_budget_below_the_probe_plan_is_refused_before_anything_is_sent(
     spec: Spec, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -74,9 +87,9 @@ def test_a_budget_below_the_probe_plan_is_refused_before_anything_is_sent(
     assert main(["run", "--report-dir", str(tmp_path), "--max-requests", str(minimum), "--seed", "3"], env={}) == 0
 
 
-def test_the_probe_plan_alone_evaluates_every_check_and_every_invariant(spec: Spec) -> None:
+def test_the_probe_plan_alone_evaluates_every_check_and_every_invariant(spec: Spec, mock_run: MockRun) -> None:
     minimum = _plan(spec, 1).minimum
-    sent, report = _mock_run(spec, minimum, seed=1)
+    sent, report = mock_run(minimum, 1)
     assert len(sent) <= minimum
     assert report.budget is not None and report.budget.probe_plan_sent is not None
     assert report.budget.probe_plan_sent <= report.budget.probe_plan
@@ -84,18 +97,20 @@ def test_the_probe_plan_alone_evaluates_every_check_and_every_invariant(spec: Sp
     assert set(evaluated) == {*CHECK_NAMES, *spec.invariants}, set(CHECK_NAMES) | set(spec.invariants) - set(evaluated)
 
 
-def test_the_probe_plan_is_the_same_whatever_the_seed(spec: Spec) -> None:
+@pytest.mark.slow
+def test_the_probe_plan_is_the_same_whatever_the_seed(spec: Spec, mock_run: MockRun) -> None:
     minimum = _plan(spec, 1).minimum
-    first, report = _mock_run(spec, minimum, seed=1)
-    second, _ = _mock_run(spec, minimum, seed=987654321)
+    first, report = mock_run(minimum, 1)
+    second, _ = mock_run(minimum, 987654321)
     # And it is what a larger budget sends first.
-    larger, _ = _mock_run(spec, 200, seed=5)
+    larger, _ = mock_run(200, 5)
     assert report.budget is not None and report.budget.probe_plan_sent is not None
     probes = report.budget.probe_plan_sent
     assert first[:probes] == second[:probes] == larger[:probes]
     assert len({query for query in first[:probes]}) == probes, "no probe repeats another"
 
 
+@pytest.mark.slow
 def test_retries_count_against_the_budget_and_the_plan_still_completes(spec: Spec) -> None:
     """A busy gateway (every 3rd answer a 429): later shares shrink by what retries took, never the budget."""
     target = Target.from_env({})
@@ -132,6 +147,7 @@ def test_a_budget_spent_by_others_after_the_probe_plan_ends_the_run_on_its_verdi
     assert report.cases["schema-negative"] == 1
 
 
+@pytest.mark.slow
 def test_fail_fast_stops_at_the_first_finding_and_says_when(tmp_path: Path) -> None:
     argv = ["run", "--report-dir", str(tmp_path), "--seed", "1", "--mock-drift", "negative-offset-accepted"]
     assert main([*argv, "--fail-fast"], env={}) == 1
@@ -146,6 +162,7 @@ def test_fail_fast_stops_at_the_first_finding_and_says_when(tmp_path: Path) -> N
     assert json.loads((tmp_path / "report.json").read_text())["requests"]["total"] > finding["first_seen"]
 
 
+@pytest.mark.slow
 def test_fail_fast_does_not_stop_at_a_finding_the_baseline_accepts(tmp_path: Path) -> None:
     baseline = tmp_path / "accepted.json"
     argv = ["run", "--report-dir", str(tmp_path / "r"), "--seed", "1", "--max-examples", "10"]

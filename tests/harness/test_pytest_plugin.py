@@ -88,6 +88,7 @@ def test_a_team_rule_fails_against_a_drift_switch_as_a_finding_of_the_report(pyt
     assert case.get("name") == f"{CHECK} {NODE}"
 
 
+@pytest.mark.slow
 def test_the_findings_of_xdist_workers_reach_the_report(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_team_rules=TEAM_RULES, test_more_rules=TEAM_RULES.replace("their_instance", "it"))
     result = pytester.runpytest_subprocess(

@@ -39,6 +39,7 @@ def _outputs(out: str, err: str, reports: Path) -> dict[str, str]:
     return {"stdout": out, "stderr": err, **{path.name: path.read_text() for path in reports.iterdir()}}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_mid_run_writes_the_reports_of_what_was_found(
     serve: Serve, tmp_path: Path, signum: signal.Signals

@@ -36,6 +36,7 @@ def _outputs(reports: Path, captured: pytest.CaptureResult[str]) -> dict[str, st
     return {"stdout": captured.out, "stderr": captured.err} | {p.name: p.read_text() for p in reports.iterdir()}
 
 
+@pytest.mark.slow
 @needs_tinyproxy
 def test_a_run_through_a_proxy_that_needs_credentials_conforms_and_the_proxy_saw_every_request(
     serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str]
@@ -65,6 +66,7 @@ def test_a_run_through_a_proxy_that_needs_credentials_conforms_and_the_proxy_saw
     assert_no_leak(outputs, [PASSWORD, f"{USER}:{PASSWORD}", *state.credentials.secrets()])
 
 
+@pytest.mark.slow
 @needs_tinyproxy
 def test_an_https_target_behind_an_internal_ca_through_https_proxy_conforms(
     spec: Spec, pki: Pki, tmp_path: Path, capsys: pytest.CaptureFixture[str]

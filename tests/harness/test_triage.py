@@ -117,6 +117,7 @@ def test_the_curl_line_expands_the_token_variable_in_a_shell(tmp_path: Path) -> 
 # -- history, diff and the CI's summary ---------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_nightly_history_diff_and_job_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     history, summary = tmp_path / "history.sqlite", tmp_path / "summary.md"
     env = {"GITHUB_STEP_SUMMARY": str(summary)}

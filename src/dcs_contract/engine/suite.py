@@ -28,7 +28,7 @@ from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.results.report import BudgetSummary, RunReport, utc_now
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.deadline import DeadlineTransport
-from dcs_contract.transport.guard import GuardedTransport, build_client
+from dcs_contract.transport.guard import SYSTEM_CLOCK, Clock, GuardedTransport, build_client
 
 __all__ = ["PROPERTIES", "confirm_findings", "embedded_mock", "guarded", "run_contract"]
 
@@ -57,10 +57,18 @@ def _what_to_check(exc: AuthRejected, target: Target) -> str:
 
 
 def guarded(
-    settings: RunSettings, *, shared: bool = False, stopped: Callable[[], str | None] = lambda: None
+    settings: RunSettings,
+    *,
+    shared: bool = False,
+    stopped: Callable[[], str | None] = lambda: None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> GuardedTransport:
     """The guarded transport that ``settings`` ask for, over real sockets bounded by the exchange's deadline,
-    through the proxy and with the TLS trust of ``settings.network``."""
+    through the proxy and with the TLS trust of ``settings.network``.
+
+    ``clock``: what its waits (rate limit, Retry-After, backoff) sleep on and its deadline reads;
+    real time unless a test passes one that advances without waiting.
+    """
     return GuardedTransport(
         DeadlineTransport(settings.network),
         max_requests=settings.max_requests,
@@ -71,6 +79,8 @@ def guarded(
         deadline=settings.timeout,
         max_body=settings.max_body,
         stopped=stopped,
+        sleep=clock.sleep,
+        clock=clock.monotonic,
     )
 
 
@@ -84,6 +94,7 @@ def run_contract(
     guard: GuardedTransport | None = None,
     stopped: Callable[[], str | None] = lambda: None,
     accepted: Callable[[Finding], bool] = lambda finding: False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> RunReport:
     """Run the suite's properties against a live (already resolved) target; never raises for the target's faults.
 
@@ -94,11 +105,12 @@ def run_contract(
     share; by default the run has its own, from ``settings``. ``stopped``: the name of a
     signal that asked the run to stop, if one did; nothing more is sent after it.
     ``accepted``: findings a baseline accepts, at which ``settings.fail_fast`` does not stop.
+    ``clock``: the clock of the run's own guard (see :func:`guarded`); a ``guard`` passed in has its own.
     """
     assert target.base_url is not None, "resolve the embedded mock first (embedded_mock)"
     assert target.project_id is not None
     started = utc_now()
-    guard = guard or guarded(settings, stopped=stopped)
+    guard = guard or guarded(settings, stopped=stopped, clock=clock)
     mark = guard.stats.mark()
     selected = [PROPERTIES[name] for name in properties or list(PROPERTIES)]
     plan = BudgetPlan.of(spec, target, max_requests=guard.requests_left, properties=selected, confirm=settings.confirm)

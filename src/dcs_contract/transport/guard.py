@@ -12,6 +12,10 @@ It is the one place that enforces what a live target needs:
 - ``max_body`` caps each body, decompressed size included: past it, ``ResponseTooLarge``;
 - each exchange is kept, redacted, for the reports and the HAR recording.
 
+The guard's waits (the rate limit's spacing, Retry-After, the backoff) and its readings of
+the time go through a :class:`Clock`: real time by default, a clock that a test advances in
+a run that must not wait. The sockets' share of the deadline is always real time.
+
 The body is read here, within the deadline and the cap, and handed on decoded: nothing
 after this transport reads from the network.
 """
@@ -24,6 +28,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from typing import Protocol
 
 import httpx
 
@@ -53,6 +58,8 @@ __all__ = [
     "DEFAULT_MAX_BODY",
     "EXPECT_REFUSAL",
     "MAX_RECORDED_BODY",
+    "SYSTEM_CLOCK",
+    "Clock",
     "Exchange",
     "GuardedTransport",
     "TrafficMark",
@@ -83,6 +90,28 @@ _KEPT_RECORDED_BODY = MAX_RECORDED_BODY + 64 * 1024
 def redacted_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     """The headers with every credential-bearing value replaced."""
     return tuple((name, REDACTED if name.lower() in SENSITIVE_HEADERS else value) for name, value in headers)
+
+
+class Clock(Protocol):
+    """What the guard waits with and reads the time from, as ``time.sleep`` and ``time.monotonic`` do."""
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def monotonic(self) -> float: ...
+
+
+@dataclass(frozen=True)
+class SystemClock:
+    """Real time: the clock of every run unless a test passes its own (``guarded(settings, clock=...)``)."""
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+SYSTEM_CLOCK: Clock = SystemClock()
 
 
 class UnsafeMethod(DcsContractError):
