@@ -473,15 +473,18 @@ def live_defaults() -> dict[str, Any]:
 
 
 def parse_switch(text: str) -> bool | Path:
-    """``true``/``false`` (yes/no, on/off, 1/0; any case) as themselves, anything else as a path."""
-    word = text.strip().lower()
-    if word in ("true", "yes", "on", "1"):
+    """``true``/``false`` (yes/no, on/off, 1/0; any case) as themselves, anything else as a path.
+
+    The one reading of a switch (``--record``, ``--tls-verify`` and their keys); ValueError when empty.
+    """
+    word = text.strip()
+    if word.lower() in ("true", "yes", "on", "1"):
         return True
-    if word in ("false", "no", "off", "0"):
+    if word.lower() in ("false", "no", "off", "0"):
         return False
-    if not text.strip():
+    if not word:
         raise ValueError("empty")
-    return Path(text)
+    return Path(word).expanduser()
 
 
 # What each kind of setting is read as from a command line: a converter of its text.

@@ -52,8 +52,6 @@ _FLAGS = {
     "client_cert": "--request-cert",
     "client_key": "--request-cert-key",
 }
-_TRUE = frozenset({"true", "yes", "on", "1"})
-_FALSE = frozenset({"false", "no", "off", "0"})
 _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 _BRACKETED_RE = re.compile(r"\[([^\]]+)\](?::(\d+))?")
 
@@ -310,16 +308,15 @@ class Network:
     @staticmethod
     def parse_tls_verify(value: str | bool, setting: str = "--tls-verify") -> bool | Path:
         """A ``--tls-verify`` value: true/false (yes/no, on/off, 1/0), else the path of a CA bundle or directory."""
+        # The settings table reads every switch; imported here, as the table imports the transport.
+        from dcs_contract.settings.table import parse_switch
+
         if isinstance(value, bool):
             return value
-        text = value.strip()
-        if text.lower() in _TRUE:
-            return True
-        if text.lower() in _FALSE:
-            return False
-        if not text:
-            raise ConfigError(f"{setting}={value!r} is empty: give true, false, or the path of a CA bundle")
-        return Path(text).expanduser()
+        try:
+            return parse_switch(value)
+        except ValueError:
+            raise ConfigError(f"{setting}={value!r} is empty: give true, false, or the path of a CA bundle") from None
 
     def __repr__(self) -> str:
         return f"Network({self.describe()!r})"
