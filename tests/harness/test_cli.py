@@ -25,6 +25,7 @@ from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockS
 from dcs_contract.results.report import VERDICTS, RequestCounts, RunReport, TargetInfo
 from dcs_contract.settings.target import BOUNDS
 from dcs_contract.transport.signing import AkSkAuth
+from tests.harness.clocks import FakeClock
 from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -84,7 +85,9 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_an_unreachable_target_exits_3(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_an_unreachable_target_exits_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
+) -> None:
     env = {
         "DCS_BASE_URL": f"http://127.0.0.1:{_free_port()}",
         "DCS_PROJECT_ID": "p",
@@ -92,6 +95,7 @@ def test_an_unreachable_target_exits_3(tmp_path: Path, capsys: pytest.CaptureFix
         "DCS_AUTH_TOKEN": "token-value-123",
     }
     assert main(["run", "--report-dir", str(tmp_path), "--timeout", "1"], env=env) == 3
+    assert fake_clock.waits(longer_than=0.2), "a refused connection is retried after a backoff"
     captured = capsys.readouterr()
     assert "UNTESTABLE" in captured.out and "did not answer" in captured.out
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "untestable"
