@@ -49,10 +49,14 @@ _LAYOUT = "%Y%m%d%H%M%S"
 
 def parse_dcs_timestamp(value: str) -> datetime:
     """``"20170718235959"`` -> an aware UTC datetime. Raises ValueError for anything else."""
-    # strptime alone accepts "2017718235959" (a 1-digit month), so the length is checked first.
     if len(value) != 14 or not value.isascii() or not value.isdigit():
         raise ValueError(f"{value!r} is not yyyyMMddHHmmss")
-    return datetime.strptime(value, _LAYOUT).replace(tzinfo=UTC)
+    # Fixed-width ASCII digits, so slicing reads what strptime(_LAYOUT) reads, and datetime()
+    # refuses the same impossible dates (31 February, hour 24, year 0); a quarter of the time,
+    # on a path every generated, mocked and judged time goes through.
+    fields = (value[0:4], value[4:6], value[6:8], value[8:10], value[10:12], value[12:14])
+    year, month, day, hour, minute, second = (int(field) for field in fields)
+    return datetime(year, month, day, hour, minute, second, tzinfo=UTC)
 
 
 def is_dcs_timestamp(value: object) -> bool:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,11 +156,12 @@ class RunLog:
             return
         body = read_json(response)
         records = body.value.get("backup_record_response") if isinstance(body.value, dict) else None
+        if not isinstance(records, list):
+            return
         for field_name in self.spec.enum_fields:
             seen = self.observed.setdefault(field_name, Counter())
-            for record in records if isinstance(records, list) else []:
-                if isinstance(record, dict) and field_name in record:
-                    _count_observed(seen, record[field_name])
+            for value, count in _tally(record[field_name] for record in records if _has(record, field_name)):
+                _count_observed(seen, value, count)
 
     def _observe_error_code(self, response: httpx.Response) -> None:
         body = read_json(response).value
@@ -488,14 +489,40 @@ class PropertyRun:
         self.run.log.skip(self.name, reason)
 
 
-def _count_observed(seen: Counter[str], value: Any) -> None:
-    """Count one value a target sent, as bounded text.
+def _has(record: Any, field_name: str) -> bool:
+    return isinstance(record, dict) and field_name in record
+
+
+def _tally(values: Iterable[Any]) -> list[tuple[Any, int]]:
+    """Each distinct value with its count, in the order first seen.
+
+    A page holds up to a thousand records with a handful of distinct values: each is written
+    as text once, not once per record. The type is part of the key, since ``1``, ``1.0`` and
+    ``true`` are equal in Python and distinct in JSON; a value that cannot be hashed (an
+    object or array a hostile target sent) is its own entry.
+    """
+    counts: dict[Any, int] = {}
+    first: dict[Any, Any] = {}
+    for position, value in enumerate(values):
+        try:
+            key: Any = (type(value), value)
+            hash(key)
+        except TypeError:
+            key = (list, position)
+        if key not in counts:
+            counts[key], first[key] = 0, value
+        counts[key] += 1
+    return [(first[key], count) for key, count in counts.items()]
+
+
+def _count_observed(seen: Counter[str], value: Any, count: int = 1) -> None:
+    """Count a value a target sent, as bounded text.
 
     A target inventing a value per record must not grow the report without bound: past the
     first values, the others are counted together.
     """
     text = json_text(value)[:_MAX_OBSERVED_TEXT]
-    seen[text if text in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += 1
+    seen[text if text in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += count
 
 
 def _wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
