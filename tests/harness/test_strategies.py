@@ -19,9 +19,11 @@ from dcs_contract.engine.strategies import (
     order_window,
     paging_queries,
     probe_invalid_queries,
+    pulled_apart,
     query_times,
     split_windows,
     valid_queries,
+    wide_windows,
     windows,
 )
 
@@ -42,6 +44,21 @@ def test_query_times_are_accepted_by_the_spec(value: str) -> None:
 def test_windows_never_end_before_they_begin(window: tuple[str, str]) -> None:
     begin, end = window
     assert parse_dcs_timestamp(begin) <= parse_dcs_timestamp(end)
+
+
+@settings(max_examples=300, deadline=None)
+@given(wide_windows(SPEC))
+def test_wide_windows_begin_strictly_before_they_end_and_stay_valid(window: tuple[str, str]) -> None:
+    begin, end = window
+    assert TIME_IS_VALID(begin) and TIME_IS_VALID(end)
+    assert parse_dcs_timestamp(begin) < parse_dcs_timestamp(end)
+
+
+def test_equal_times_are_pulled_a_second_apart_and_backwards_at_the_end_of_time() -> None:
+    assert pulled_apart(("20240229235959", "20240229235959"), TIME_IS_VALID) == ("20240229235959", "20240301000000")
+    last = "99991231235959"
+    assert pulled_apart((last, last), TIME_IS_VALID) == ("99991231235958", last)
+    assert pulled_apart(("20240101000000", last), TIME_IS_VALID) == ("20240101000000", last)
 
 
 @settings(max_examples=200, deadline=None)

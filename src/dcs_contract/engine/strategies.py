@@ -33,11 +33,16 @@ __all__ = [
     "paging_queries",
     "probe_invalid_queries",
     "probe_window",
+    "pulled_apart",
     "query_times",
     "split_windows",
     "valid_queries",
+    "wide_windows",
     "windows",
 ]
+
+
+_SECOND = timedelta(seconds=1)
 
 
 def _month_ends(year: int) -> list[datetime]:
@@ -68,12 +73,43 @@ def query_times(spec: Spec, *, around: datetime | None = None) -> st.SearchStrat
     return st.one_of(formatted, formatted, anywhere).filter(valid)
 
 
+def _in_order(pair: tuple[str, str]) -> tuple[str, str]:
+    first, second = sorted(pair, key=parse_dcs_timestamp)
+    return first, second
+
+
+def _ordered(times: st.SearchStrategy[str]) -> st.SearchStrategy[tuple[str, str]]:
+    return st.tuples(times, times).map(_in_order)
+
+
 def windows(spec: Spec) -> st.SearchStrategy[tuple[str, str]]:
     """(begin, end) with begin not later than end; one-second windows are common."""
     times = query_times(spec)
-    ordered = st.tuples(times, times).map(lambda pair: tuple(sorted(pair, key=parse_dcs_timestamp)))
-    one_second = times.map(lambda t: (t, t))
-    return st.one_of(ordered, one_second)
+    return st.one_of(_ordered(times), times.map(lambda t: (t, t)))
+
+
+def wide_windows(spec: Spec) -> st.SearchStrategy[tuple[str, str]]:
+    """(begin, end) with begin strictly earlier than end: a window that reads differently reversed."""
+    # Built, not filtered: hypothesis often draws both times alike, and each such draw would
+    # be thrown away. Equal times are pulled a second apart, within what a query can carry.
+    valid = spec.validator(spec.component("QueryTime")).is_valid
+    return _ordered(query_times(spec)).map(lambda window: pulled_apart(window, valid))
+
+
+def pulled_apart(window: tuple[str, str], valid: Callable[[str], bool]) -> tuple[str, str]:
+    """``window`` if its times differ; else the second from its time on, or the one up to it at the end of time."""
+    begin, end = window
+    if begin != end:
+        return window
+    moment = parse_dcs_timestamp(begin)
+    for shift in (0, -1):
+        try:
+            pair = tuple(format_dcs_timestamp(moment + (shift + n) * _SECOND) for n in (0, 1))
+        except OverflowError:  # the last second of year 9999
+            continue
+        if all(map(valid, pair)):
+            return pair[0], pair[1]
+    raise AssertionError(f"the spec's QueryTime allows no window of two seconds around {begin}")
 
 
 def _bounded(spec: Spec, name: str) -> st.SearchStrategy[int]:
@@ -206,7 +242,7 @@ def invalid_queries(spec: Spec) -> st.SearchStrategy[tuple[str, dict[str, str]]]
     """(the parameter at fault, a query valid but for it), reversed windows included."""
     # Built once, not per draw: each one compiles the spec's validators and patterns.
     queries = valid_queries(spec)
-    wide_windows = windows(spec).filter(lambda w: w[0] != w[1])
+    wide = wide_windows(spec)
     names = sorted(spec.query_parameters)
     bad_values = {name: invalid_values(spec, name) for name in names}
 
@@ -214,7 +250,7 @@ def invalid_queries(spec: Spec) -> st.SearchStrategy[tuple[str, dict[str, str]]]
     def build(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
         query = draw(queries)
         if draw(st.integers(0, len(names))) == 0:
-            begin, end = draw(wide_windows)
+            begin, end = draw(wide)
             return "begin_time", {**query, "begin_time": end, "end_time": begin}
         name = draw(st.sampled_from(names))
         return name, {**query, name: draw(bad_values[name])}
@@ -243,7 +279,6 @@ class SplitWindow(NamedTuple):
         return {"begin_time": format_dcs_timestamp(after), "end_time": format_dcs_timestamp(self.end)}
 
 
-_SECOND = timedelta(seconds=1)
 # The probe plan's window when no record has a readable second: any fixed day will do.
 _NO_RECORD_DAY = datetime(2024, 1, 1, tzinfo=UTC)
 
