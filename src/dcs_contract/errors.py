@@ -19,7 +19,10 @@ Contract violations are not exceptions: they are findings (``report.Finding``).
 
 from __future__ import annotations
 
-import httpx
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = [
     "AuthRejected",

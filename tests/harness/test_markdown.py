@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-from dcs_contract.cli.triage import step_summary
+from dcs_contract.cli.history import step_summary
 from dcs_contract.contract.findings import ConsumerImpact, Finding, RequestInfo
 from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec

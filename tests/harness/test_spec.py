@@ -198,9 +198,13 @@ def test_the_package_exports_what_its_all_names() -> None:
     """As hypothesis does for its strategies: the public surface is exactly __all__."""
     import dcs_contract
 
-    public = {name for name in vars(dcs_contract) if not name.startswith("_")}
-    modules = {name for name in public if isinstance(getattr(dcs_contract, name), type(dcs_contract))}
-    assert set(dcs_contract.__all__) == public - modules
+    # Imported on first use (dcs_contract.lazy): each name of __all__ resolves, and no other.
+    assert set(dcs_contract.__all__) == set(dcs_contract._PUBLIC)
+    assert set(dcs_contract.__all__) <= set(dir(dcs_contract))
+    for name in dcs_contract.__all__:
+        assert getattr(dcs_contract, name) is not None, name
+    with pytest.raises(AttributeError, match="no attribute 'run_contracts'"):
+        dcs_contract.run_contracts  # noqa: B018
 
 
 def test_the_invariant_registry_and_the_spec_name_the_same_rules(spec: Spec) -> None:

@@ -213,7 +213,7 @@ def test_a_live_report_is_replayed_against_its_own_target_never_silently_against
         env, staging_url = live_env(staging, state), staging.base_url
         argv = ["run", "--report-dir", str(tmp_path), *QUICK, "--rate-limit", "1000", "--no-confirm"]
         assert main(argv, env=env) == 1
-        monkeypatch.setattr("dcs_contract.cli.triage.MockServer", no_mock)
+        monkeypatch.setattr("dcs_contract.cli.replay.MockServer", no_mock)
         credentials_only = {name: value for name, value in env.items() if name.startswith("CLOUD_SDK_")}
         sent = len(state.requests())
         # No target configured: the report's own, with the environment's credentials.

@@ -25,8 +25,6 @@ import sys
 import traceback
 from collections.abc import Mapping, Sequence
 
-from dcs_contract.cli import triage
-from dcs_contract.cli.commands import check_har_command, docs_command, mock_command, replay_command, sdk_check_command
 from dcs_contract.cli.common import (
     EXIT_CONFIG,
     EXIT_CONFORMS,
@@ -37,7 +35,6 @@ from dcs_contract.cli.common import (
     secrets_in,
 )
 from dcs_contract.cli.parser import build_parser
-from dcs_contract.cli.run import run_command
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.redaction import Scrubber
 from dcs_contract.settings import config
@@ -46,6 +43,9 @@ __all__ = ["build_parser", "main"]
 
 
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
+    # Each command's module is imported when it is chosen: --help, config, history, diff and
+    # docs never load schemathesis, hypothesis or uvicorn, which only a run, a replay, check-har
+    # and the mock need (test_startup.py holds this).
     args = build_parser().parse_args(argv)
     environment = os.environ if env is None else env
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
@@ -53,23 +53,39 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     say = Scrubber(secrets_in(environment)).text
     try:
         if args.command == "mock":
+            from dcs_contract.cli.mock import mock_command
+
             mock_command(args, environment, sys.stdout)
         if args.command == "docs":
+            from dcs_contract.cli.docs import docs_command
+
             return docs_command(args, sys.stdout)
         if args.command == "sdk-check":
+            from dcs_contract.cli.sdk_check import sdk_check_command
+
             return sdk_check_command(args, sys.stdout)
         if args.command == "diff":
-            return triage.diff_command(args, sys.stdout)
+            from dcs_contract.cli.diff import diff_command
+
+            return diff_command(args, sys.stdout)
         if args.command == "history":
-            return triage.history_command(args, sys.stdout)
+            from dcs_contract.cli.history import history_command
+
+            return history_command(args, sys.stdout)
         if args.command == "replay":
+            from dcs_contract.cli.replay import replay_command
+
             return replay_command(args, environment, sys.stdout)
         if args.command == "check-har":
+            from dcs_contract.cli.check_har import check_har_command
+
             return check_har_command(args, environment, sys.stdout)
         if args.command == "config":
             _, resolved = resolved_args(args, environment)
             sys.stdout.write(config.render(resolved, Scrubber(secrets_in(environment))))
             return EXIT_CONFORMS
+        from dcs_contract.cli.run import run_command
+
         return run_command(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
         sys.stderr.write(say(f"dcs-contract: {one_line(str(exc))}") + "\n")

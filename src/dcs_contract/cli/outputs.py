@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
-from dcs_contract.cli import triage
+from dcs_contract.cli import history as run_history
 from dcs_contract.cli.common import EXIT_BY_VERDICT, EXIT_ERROR, reason, say
 from dcs_contract.cli.summary import Style, Verbosity, summary
 from dcs_contract.har.record import write_har
@@ -140,16 +140,16 @@ def finish(report: RunReport, outputs: Outputs, out: TextIO, err: TextIO) -> int
         history = outputs.history
         run_id = attempt(
             f"appending to the history {history}",
-            lambda: triage.record(history, report.scrubbed(scrubber), mock=outputs.mock),
+            lambda: run_history.record(history, report.scrubbed(scrubber), mock=outputs.mock),
         )
     if outputs.step_summary is not None:
         step_summary, history_file = outputs.step_summary, outputs.history
         attempt(
             f"the CI's job summary {step_summary}",
-            lambda: triage.step_summary(
+            lambda: run_history.step_summary(
                 step_summary,
                 markdown_of(report, scrubber=scrubber),
-                triage.previous_diff(history_file, run_id) if history_file and run_id else None,
+                run_history.previous_diff(history_file, run_id) if history_file and run_id else None,
             ),
         )
     for failure in failures:

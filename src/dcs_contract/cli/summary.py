@@ -56,6 +56,10 @@ class Style:
         return f"\x1b[1;{_COLOURS.get(verdict, '0')}m{word}\x1b[0m"
 
 
+# How much of a finding's title or location a line shows: the reports keep them whole.
+TITLE_WIDTH = 100
+
+
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
     """``1 finding``, ``2 findings``; ``nouns`` for a plural that is not noun + s."""
     return f"{count} {noun if count == 1 else nouns or noun + 's'}"

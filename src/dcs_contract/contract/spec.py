@@ -15,18 +15,18 @@ import hashlib
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema import FormatChecker
-from jsonschema.protocols import Validator
-from openapi_schema_validator import OAS31Validator, oas31_format_checker
-from openapi_spec_validator import validate as validate_openapi
 from referencing import Registry, Resource
 from referencing.exceptions import Unresolvable
 from referencing.jsonschema import DRAFT202012
+
+if TYPE_CHECKING:
+    from jsonschema import FormatChecker
+    from jsonschema.protocols import Validator
 
 from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
 from dcs_contract.errors import SpecError
@@ -47,13 +47,15 @@ def default_spec_path() -> Path:
     return Path(__file__).resolve().parents[3] / "spec" / _SPEC_FILE
 
 
+# The OpenAPI validators are imported when a spec is first validated or read, not with this
+# module: the command line imports it to parse its flags, and --help must start at once.
+@cache
 def _format_checker() -> FormatChecker:
+    from openapi_schema_validator import oas31_format_checker
+
     checker = copy.deepcopy(oas31_format_checker)
     checker.checks(FORMAT_NAME)(dcs_timestamp_format)
     return checker
-
-
-_FORMAT_CHECKER = _format_checker()
 
 
 @dataclass(frozen=True)
@@ -142,8 +144,10 @@ class Spec:
 
     def validator(self, schema: Mapping[str, Any]) -> Validator:
         """A JSON Schema validator for a fragment of the spec, with its $refs and formats."""
+        from openapi_schema_validator import OAS31Validator
+
         validator: Validator = OAS31Validator(
-            _absolute_refs(schema), registry=self._registry, format_checker=_FORMAT_CHECKER
+            _absolute_refs(schema), registry=self._registry, format_checker=_format_checker()
         )
         return validator
 
@@ -207,6 +211,8 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{spec_path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise SpecError(f"{spec_path} holds {type(document).__name__}, not an OpenAPI document")
+    from openapi_spec_validator import validate as validate_openapi
+
     try:
         validate_openapi(document)
     except Exception as exc:  # the validator raises several unrelated types

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from dcs_contract.errors import ConfigError
-from dcs_contract.transport.guard import DEFAULT_MAX_BODY
 
 __all__ = [
     "BOUNDS",
@@ -36,6 +35,9 @@ __all__ = [
     "parse_switch",
     "plugin_options",
 ]
+
+# A page of the largest limit (1000 records) is under 1 MiB: 8 MiB leaves room, and bounds memory.
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
 # "switch": true, false or a path (record = true is REPORT_DIR/traffic.har; tls_verify = "ca.pem").
 # "names": a flag given once per name (--mock-drift A --mock-drift B).

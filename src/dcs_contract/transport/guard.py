@@ -45,6 +45,7 @@ from dcs_contract.errors import (
     Unreachable,
 )
 from dcs_contract.redaction import SENSITIVE_HEADERS
+from dcs_contract.settings.table import DEFAULT_MAX_BODY
 from dcs_contract.transport.deadline import (
     ACCEPT_ENCODING,
     BodyTooLarge,
@@ -78,8 +79,6 @@ PROXY_AUTH_STATUS = 407
 EXPECT_REFUSAL = "dcs_contract.expect_refusal"
 _MAX_RETRY_AFTER = 30.0
 REDACTED = "[REDACTED]"
-# A page of the largest limit (1000 records) is under 1 MiB: 8 MiB leaves room, and bounds memory.
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
 # A recording is for study, not a data dump: the HAR writer scrubs a body, then cuts it to this.
 MAX_RECORDED_BODY = 256 * 1024
 # What an exchange keeps of a body when recording: the margin holds any secret that straddles

@@ -1,176 +1,79 @@
-"""The morning after a nightly run: what changed (``diff``), the run history (``history``), and ``replay``.
+"""``dcs-contract replay REPORT [--finding FINGERPRINT]``: is yesterday's finding fixed?
 
-A nightly contract job is read once a day by someone who asks what is new since yesterday,
-whether it is real, and whether yesterday's finding is fixed. The commands here answer,
-each from what the run left: report.json files, and the ``--history`` file
-(:mod:`dcs_contract.results.history`). ``cli.py`` parses their flags; each function here takes the
-parsed arguments and gives the exit code.
-
-- ``dcs-contract diff OLD NEW``: OLD and NEW are report.json files, run ids of ``--history``,
-  or ``last`` and ``previous``. Exit 1 when something new appeared (a finding, an observed
-  value, a breaking change of the spec), else 0.
-- ``dcs-contract history --history FILE [--last N]``: one line per run, then each finding's
-  first and last run, how often it was seen, and whether it comes and goes.
-- ``dcs-contract replay REPORT [--finding FINGERPRINT]``: each finding's requests sent again
-  through the same guarded transport (GET only, budget, rate limit, signing) to the report's
-  own target, or to the one the settings name now (and the summary says so), and judged
-  again: FIXED or STILL FAILING. Exit 0 only when every finding replayed is fixed.
+Each finding's requests are sent again through the same guarded transport (GET only, budget,
+rate limit, signing) to the report's own target, or to the one the settings name now (and
+the summary says so), and judged again: FIXED or STILL FAILING. Exit 0 only when every
+finding replayed is fixed.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Any, TextIO
 
-from dcs_contract.cli.summary import plural
+from dcs_contract.cli.common import mock_options_of, network_for, resolved_args, secrets_in
+from dcs_contract.cli.history import MOCK_TARGET
+from dcs_contract.cli.outputs import TLS_UNVERIFIED
+from dcs_contract.cli.summary import TITLE_WIDTH, plural
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.formats import printable
-from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.spec import Spec, load_spec
 from dcs_contract.engine.reproduce import Rebase, not_replayable, reproduce
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import guarded
 from dcs_contract.errors import AuthRejected, ConfigError, RunStopped, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.redaction import Scrubber
-from dcs_contract.results.diff import ReportDiff, as_dict, render_markdown, render_text
-from dcs_contract.results.history import History, HistoryError
-from dcs_contract.results.markdown import Markdown, heading
 from dcs_contract.results.report import RunReport, TargetInfo
 from dcs_contract.results.schema import read_report
+from dcs_contract.settings import config
 from dcs_contract.settings.target import RunSettings, Target, check_id, check_url
 from dcs_contract.transport.guard import build_client
 from dcs_contract.transport.signing import Credentials
 
-__all__ = [
-    "MOCK_TARGET",
-    "ReplayTarget",
-    "diff_command",
-    "history_command",
-    "replay_command",
-    "replay_target",
-    "step_summary",
-]
+__all__ = ["ReplayTarget", "replay", "replay_command", "replay_target"]
 
-# How the history names the embedded mock: its port changes from run to run, it does not.
-MOCK_TARGET = "embedded mock"
 FIXED, STILL_FAILING, CANNOT_TELL, NOT_REPLAYED = "FIXED", "STILL FAILING", "CANNOT TELL", "NOT REPLAYED"
-_TITLE = 100
-_MAX_LAST = 100_000
 
 
-# -- diff ----------------------------------------------------------------------------------
+def replay_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    args, resolved = resolved_args(args, env)
+    spec = load_spec(args.spec)
+    report = read_report(args.report)
+    chosen = replay_target(
+        report.target, resolved.target(env), source=_target_source(resolved), mock=args.mock, env=env
+    )
+    settings = RunSettings.for_target(
+        chosen.target,
+        max_requests=args.max_requests,
+        rate_limit=args.rate_limit,
+        timeout=args.timeout,
+        shrink=False,
+        network=network_for(resolved, env, embedded=chosen.embedded),
+    )
+    mock_options = mock_options_of(args)
+    if not chosen.embedded and (len(mock_options) > 1 or mock_options["drifts"]):
+        raise ConfigError(
+            f"--mock-* flags apply to the embedded mock only, and this replay goes to {chosen.why}: "
+            "give --mock to use it"
+        )
+    if settings.network.tls_verify is False:
+        sys.stderr.write(f"dcs-contract: warning: {TLS_UNVERIFIED}\n")
+    code, lines, secrets = replay(report, args.finding, spec, chosen, settings, mock_options)
+    say_all(out, lines, [*secrets, *secrets_in(env)])
+    return code
 
 
-def _report_of(ref: str, history: History | None, flag: str) -> RunReport:
-    """A report.json path, or (with a history) a run id, ``last`` or ``previous``."""
-    path = Path(ref)
-    if history is not None and (ref.strip().lower() in ("last", "previous") or ref.strip().isdigit()):
-        return history.report(history.resolve(ref))
-    if ref in ("last", "previous"):
-        raise ConfigError(f"{flag}={ref!r} names a run of a history: give --history FILE")
-    if not path.exists():
-        hint = " (a run id needs --history FILE)" if ref.isdigit() else ""
-        raise ConfigError(f"{flag}={ref!r}: no such report.json{hint}")
-    return read_report(path, where=f"{flag}={ref!r}")
-
-
-def diff_command(args: argparse.Namespace, out: TextIO) -> int:
-    history = History.open(args.history, create=False) if args.history else None
-    try:
-        old = _report_of(args.old, history, "OLD")
-        new = _report_of(args.new, history, "NEW")
-    except HistoryError as exc:
-        if history is None or "previous" not in (args.old.strip().lower(), args.new.strip().lower()):
-            raise
-        # The first night, or a history the CI's cache lost: nothing to compare with is no error.
-        out.write(f"dcs-contract diff: nothing to compare with yet: {exc}\n")
-        return 0
-    finally:
-        if history is not None:
-            history.close()
-    diff = ReportDiff.between(old, new)
-    if args.format == "json":
-        text = json.dumps(as_dict(diff), indent=2, ensure_ascii=False) + "\n"
-    else:
-        text = render_markdown(diff) if args.format == "markdown" else render_text(diff)
-    if args.out is not None:
-        args.out.write_text(text, encoding="utf-8")
-        out.write(f"dcs-contract: wrote {args.out}\n")
-    else:
-        out.write(text if text.endswith("\n") else text + "\n")
-    return 1 if diff.something_new else 0
-
-
-# -- history -------------------------------------------------------------------------------
-
-
-def history_command(args: argparse.Namespace, out: TextIO) -> int:
-    if args.history is None:
-        raise ConfigError("history needs --history FILE: the run history to read", setting="--history")
-    if args.last is not None and not 1 <= args.last <= _MAX_LAST:
-        raise ConfigError(f"--last={args.last}, but it must be 1..{_MAX_LAST} runs")
-    with History.open(args.history, create=False) as history:
-        runs = history.runs(last=args.last)
-        fingerprints = history.fingerprints(last=args.last or 10)
-    if not runs:
-        out.write(f"dcs-contract: {args.history} holds no run yet\n")
-        return 0
-    out.write(f"{'run':>5}  {'started':25}  {'verdict':10}  {'new':>4}  {'gone':>4}  target\n")
-    for run in runs:
-        target = f"{run.base_url or MOCK_TARGET} (instance {run.instance_id})"
-        verdict = run.verdict if run.complete else f"{run.verdict}*"
-        out.write(f"{run.id:>5}  {run.started:25}  {verdict:10}  {run.new:>4}  {run.resolved:>4}  {target}\n")
-    if any(not run.complete for run in runs):
-        out.write("  * cut short or failed: compared with no run, and resolving nothing\n")
-    if fingerprints:
-        out.write("\nfindings: first and last run seen, and in how many of the target's last runs\n")
-        for entry in fingerprints:
-            mark = "  intermittent" if entry.intermittent else ""
-            title = printable(entry.title)[:_TITLE]
-            out.write(
-                f"  {entry.fingerprint[:12]}  [{entry.category}] {title}: {printable(entry.location)[:_TITLE]}\n"
-                f"      first run {entry.first_run} ({entry.first_started}), last run {entry.last_run} "
-                f"({entry.last_started}), seen in {entry.seen} of the last {entry.window}{mark}\n"
-            )
-    return 0
-
-
-# -- the history of a run, and the CI's summary ----------------------------------------------
-
-
-def record(history_path: Path, report: RunReport, *, mock: bool) -> int:
-    """Append ``report`` (already scrubbed) to the history; the embedded mock under one name."""
-    if mock:
-        report = replace(report, target=replace(report.target, base_url=MOCK_TARGET))
-    with History.open(history_path) as history:
-        return history.append(report)
-
-
-def previous_diff(history_path: Path, run_id: int) -> ReportDiff | None:
-    """The diff of run ``run_id`` against the run before it of the same target, if there is one."""
-    with History.open(history_path, create=False) as history:
-        previous = next((run.previous for run in history.runs() if run.id == run_id), None)
-        if previous is None:
-            return None
-        return ReportDiff.between(history.report(previous), history.report(run_id))
-
-
-def step_summary(path: Path, markdown: str, diff: ReportDiff | None) -> None:
-    """Append the run's Markdown summary, and its diff against the previous run, to the CI's job summary."""
-    # Both parts are Markdown already, their texts escaped by the one escaper (results.markdown).
-    parts = [markdown.rstrip() + "\n"]
-    if diff is not None:
-        since = heading(2, Markdown("Since the previous run"))
-        parts.append(f"\n{since}\n\n" + render_markdown(diff).rstrip() + "\n")
-    with path.open("a", encoding="utf-8") as summary:
-        summary.write("\n".join(parts))
-
-
-# -- replay --------------------------------------------------------------------------------
+def _target_source(resolved: config.Resolved) -> str:
+    """Which setting named the target: ``flag --base-url``, ``env DCS_REGION``, ``profile NAME in ./FILE``."""
+    for key in ("base_url", "region"):
+        setting = resolved[key]
+        if setting.value is not None:
+            return setting.source
+    return "nothing"
 
 
 def _selected(report: RunReport, fingerprint: str | None) -> list[Finding]:
@@ -254,7 +157,7 @@ def replay_target(
     return ReplayTarget(target, "the report's target (no target configured)")
 
 
-def replay_command(
+def replay(
     report: RunReport,
     fingerprint: str | None,
     spec: Spec,
@@ -297,8 +200,8 @@ def _replay(
         run = ContractRun(spec, target, settings, client, RunLog(spec))
         for finding in findings:
             shown_as = (
-                f"[{finding.category}] {scrubber.cut(printable(finding.title), _TITLE)}: "
-                f"{scrubber.cut(printable(finding.location), _TITLE)}"
+                f"[{finding.category}] {scrubber.cut(printable(finding.title), TITLE_WIDTH)}: "
+                f"{scrubber.cut(printable(finding.location), TITLE_WIDTH)}"
             )
             why = not_replayable(finding, rebase)
             if why is not None:

@@ -1,0 +1,36 @@
+"""``dcs-contract sdk-check``: the spec against the official SDK's model of the endpoint."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import TextIO
+
+from dcs_contract.cli.common import EXIT_BY_VERDICT, SDK_REPORT_DIR, check_outputs
+from dcs_contract.contract.consumers import Consumers
+from dcs_contract.contract.sdk import compare_with_sdk
+from dcs_contract.contract.spec import load_spec
+from dcs_contract.redaction import Scrubber
+from dcs_contract.results.report import utc_now, write_reports
+
+__all__ = ["sdk_check_command"]
+
+
+def sdk_check_command(args: argparse.Namespace, out: TextIO) -> int:
+    args.report_dir = args.report_dir or SDK_REPORT_DIR
+    check_outputs(args.report_dir, [])
+    started = utc_now()
+    spec = load_spec(args.spec)
+    comparison = compare_with_sdk(spec)
+    report = comparison.report(started=started, finished=utc_now())
+    # As a run's: every finding names the consumers it breaks (an SDK difference, the SDK's users).
+    consumers = Consumers.of(spec)
+    report = replace(report, findings=consumers.annotate(report.findings), accepted=consumers.annotate(report.accepted))
+    paths = write_reports(report, args.report_dir, scrubber=Scrubber())
+    out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
+    out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
+    for finding in [*comparison.findings, *comparison.accepted]:
+        accepted = "accepted " if finding in comparison.accepted else ""
+        out.write(f"  {accepted}[sdk] {finding.location}: {finding.expected}; {finding.actual}\n")
+    out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
+    return EXIT_BY_VERDICT[report.verdict]
