@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
+from dcs_contract.cli import common as cli_common
 from dcs_contract.cli import run as cli_run
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.suite import run_contract
-from dcs_contract.mock import MockServer, MockState, create_app
+from dcs_contract.mock import FaultPlan, MockServer, MockState, create_app
 from tests.harness.clocks import FakeClock
 
 Serve = Callable[..., Any]
@@ -56,6 +57,16 @@ def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
     monkeypatch.setattr(cli_run, "run_contract", partial(run_contract, clock=clock))
     return clock
+
+
+@pytest.fixture
+def prompt_faults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--mock-faults`` of the test's runs answers late by 0.05 s instead of 1.5 s.
+
+    The lateness is the target's, real time on the mock's side that no injected clock can
+    skip; the schedule (which answers are late, throttled, unavailable) stays the same.
+    """
+    monkeypatch.setattr(cli_common, "FaultPlan", partial(FaultPlan, slow_seconds=0.05))
 
 
 @contextmanager

@@ -262,11 +262,12 @@ def test_baseline_flags_are_checked_before_anything_is_sent(tmp_path: Path, caps
 
 @pytest.mark.slow
 def test_a_run_cut_short_does_not_rewrite_the_baseline(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], fake_clock: FakeClock, prompt_faults: None
 ) -> None:
     """Its findings are incomplete: rewriting would drop accepted entries it never had the budget to see.
 
-    The retries' waits (Retry-After, backoff) are asked of a fake clock: the budget, not time, cuts the run.
+    The retries' waits (Retry-After, backoff) are asked of a fake clock, and the mock's late
+    answers are prompt: the budget, not time, cuts the run.
     """
     baseline = tmp_path / "accepted.json"
     reports = str(tmp_path / "reports")

@@ -279,8 +279,10 @@ def test_every_command_of_a_sh_block_parses_and_the_offline_ones_run(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
     fake_clock: FakeClock,
+    prompt_faults: None,
 ) -> None:
-    # fake_clock: a run's waits (a --mock-faults run's Retry-After and backoff) are not waited out.
+    # fake_clock: a run's waits (a --mock-faults run's Retry-After and backoff) are not waited
+    # out; prompt_faults: nor are its late answers, the mock's own.
     commands = _commands(block)
     live = _live_block(commands)
     # The block's working directory: the sample report (docs regenerates the sample from it),
