@@ -1,0 +1,198 @@
+"""One history for many jobs: the same layout in a PostgreSQL database, ``--history postgresql://...``.
+
+A matrix of jobs appends to it at once: each append holds a transaction-scoped advisory lock,
+so appends queue as they do on an SQLite file, and run ids keep the order runs were appended.
+A writer killed half-way leaves nothing: PostgreSQL rolls back what its connection did not
+commit. The password of the URL is never shown: every message names :func:`shown_url`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, suppress
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from dcs_contract.redaction import PLACEHOLDER
+from dcs_contract.results.history.database import APPLICATION, Cursor, Database
+from dcs_contract.results.history.layout import SCHEMA_VERSION, TABLES
+from dcs_contract.results.history.model import HistoryError
+from dcs_contract.results.history.sqlite import listed
+
+__all__ = ["SCHEMES", "PostgresDatabase", "is_url", "password_of", "shown_url"]
+
+SCHEMES = ("postgresql://", "postgres://")
+# One key for the lock that writers of a history queue on, per schema: a history per schema.
+_LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' dcs-contract history'))"
+_DIGITS = re.compile(r"[0-9]+")
+# How long to wait for the server to answer a connection, in seconds.
+CONNECT_TIMEOUT = 10
+
+
+def is_url(location: object) -> bool:
+    """Whether ``--history`` names a PostgreSQL database rather than an SQLite file."""
+    return isinstance(location, str) and location.strip().lower().startswith(SCHEMES)
+
+
+def password_of(url: str) -> str | None:
+    """The password a URL carries, in its user-info or as ``?password=``: a secret for the scrubber."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+        query = dict(parse_qsl(parts.query))
+    except ValueError:
+        return None
+    return password or query.get("password") or None
+
+
+def shown_url(url: str) -> str:
+    """``url`` as messages show it: its password (user-info or query) replaced."""
+    try:
+        parts = urlsplit(url.strip())
+        netloc = parts.netloc
+        if parts.password is not None:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}:{PLACEHOLDER}@{host}"
+        query = [(key, PLACEHOLDER if key.lower() == "password" else value) for key, value in parse_qsl(parts.query)]
+        return urlunsplit((parts.scheme, netloc, parts.path, urlencode(query, safe="*"), ""))
+    except ValueError:
+        return f"{url.split('://', 1)[0]}://{PLACEHOLDER}"
+
+
+def _translated(sql: str) -> str:
+    """A query in SQLite's spelling as psycopg takes it: ``IS ?`` matches NULL, ``?`` is ``%s``."""
+    return sql.replace(" IS ?", " IS NOT DISTINCT FROM ?").replace("?", "%s")
+
+
+class PostgresDatabase(Database):
+    """A history in a PostgreSQL database, in its connection's current schema."""
+
+    def __init__(self, url: str, connection: Any) -> None:
+        self.location = shown_url(url)
+        self.where = f"--history={self.location!r}"
+        self.connection = connection
+
+    @classmethod
+    def open(cls, url: str, *, timeout: float) -> PostgresDatabase:
+        import psycopg  # the SQLite default works without it installed
+
+        where = f"--history={shown_url(url)!r}"
+        try:
+            connection = psycopg.connect(url.strip(), autocommit=True, connect_timeout=CONNECT_TIMEOUT)
+        except psycopg.Error as exc:
+            raise HistoryError(
+                f"{where} cannot be reached: {_first_line(exc)}; start the server, or check the URL and its user"
+            ) from None
+        except ValueError as exc:  # a URL libpq cannot parse
+            raise HistoryError(f"{where} is not a PostgreSQL URL libpq reads: {_first_line(exc)}") from None
+        database = cls(url, connection)
+        try:
+            with database.failing("be used"):
+                # Writers queue on the advisory lock for at most this long, as SQLite's busy timeout.
+                connection.execute(f"SET lock_timeout = {int(timeout * 1000)}")
+        except BaseException:
+            connection.close()
+            raise
+        return database
+
+    def execute(self, sql: str, parameters: Sequence[Any] = ()) -> Cursor:
+        cursor: Cursor = self.connection.execute(_translated(sql), tuple(parameters) or None)
+        return cursor
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            with self.connection.cursor() as cursor:
+                cursor.executemany(_translated(sql), rows)
+
+    def insert_id(self, sql: str, parameters: Sequence[Any]) -> int:
+        return int(self.execute(f"{sql} RETURNING id", parameters).fetchone()[0])
+
+    def dialect(self, sql: str) -> str:
+        return sql.replace("{id}", "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY")
+
+    def close(self) -> None:
+        self.connection.close()
+
+    @contextmanager
+    def transaction(self, doing: str) -> Iterator[None]:
+        with self.failing(doing):
+            self.connection.execute("BEGIN")
+            try:
+                self.connection.execute(_LOCK)
+                yield
+                self.connection.execute("COMMIT")
+            except BaseException:
+                with suppress(Exception):
+                    self.connection.execute("ROLLBACK")
+                raise
+
+    @contextmanager
+    def reading(self, doing: str) -> Iterator[None]:
+        with self.failing(doing):
+            self.connection.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield
+            finally:
+                with suppress(Exception):
+                    self.connection.execute("COMMIT")
+
+    @contextmanager
+    def failing(self, doing: str) -> Iterator[None]:
+        import psycopg
+
+        try:
+            yield
+        except (psycopg.Error, OverflowError) as exc:
+            raise HistoryError(f"{self.where} could not {doing}: {_first_line(exc)}") from exc
+
+    def set_version(self, version: int) -> None:
+        """The meta table alone holds the version: PostgreSQL has no header to keep it in."""
+
+    def version(self) -> int:
+        objects = {
+            name
+            for (name,) in self.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+            )
+        }
+        if not objects:
+            return 0
+        other = "give --history a database or schema of its own (an empty one, and dcs-contract fills it)"
+        if "meta" not in objects:
+            raise HistoryError(
+                f"{self.where} is a database but not a dcs-contract history (it has {listed(objects)}): {other}"
+            )
+        meta = dict(self.execute("SELECT key, value FROM meta").fetchall())
+        if meta.get("application") != APPLICATION:
+            raise HistoryError(
+                f"{self.where} is a database but not a dcs-contract history "
+                f"(its meta table is not one dcs-contract wrote): {other}"
+            )
+        written = str(meta.get("schema_version"))
+        version = int(written) if _DIGITS.fullmatch(written) else -1
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"{self.where} is a history of version {version}, written by a newer dcs-contract "
+                f"({meta.get('created_by', 'unknown')}); this one reads versions up to {SCHEMA_VERSION}: "
+                "upgrade dcs-contract, or give --history another database"
+            )
+        expected = TABLES.get(version)
+        if expected is None:
+            raise HistoryError(
+                f"{self.where} is a damaged dcs-contract history: its meta table says version {written!r}"
+            )
+        if objects - expected:
+            raise HistoryError(
+                f"{self.where} is not a dcs-contract history of version {version}: it also has "
+                f"{listed(objects - expected)}; {other}"
+            )
+        if expected - objects:
+            raise HistoryError(f"{self.where} is a damaged dcs-contract history: it lacks {listed(expected - objects)}")
+        return version
+
+
+def _first_line(exc: BaseException) -> str:
+    """libpq's message without its hints on further lines: one line, which never holds the password."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
