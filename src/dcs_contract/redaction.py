@@ -7,7 +7,8 @@ are all written through it. It removes, wherever they appear:
   JSON-escaped (with and without ``ensure_ascii``), HTML/XML-escaped and URL-escaped;
 - any fragment of 8 or more characters of one of those forms, wherever it stands: what is
   left of a secret where a text was cut, by the harness or by anyone before it;
-- the user-info of a URL (``http://user:password@host``).
+- the user-info of a URL (``http://user:password@host``), and a ``password=`` parameter of a
+  URL's query or of a libpq connection string (``postgresql://db/h?password=...``).
 
 Text is scrubbed *before* it is cut, never after: :meth:`Scrubber.cut` scrubs a window a
 little longer than the limit, then cuts, so a secret that straddles the cut point is gone
@@ -45,6 +46,9 @@ _SCHEME_TAIL_CHARS = string.digits + "+.-"  # scheme characters that cannot star
 # One character class, so it searches in linear time; \s is exactly str.isspace() on str.
 _URL_END_RE = re.compile(r"[\s\"'<>]")
 _ELLIPSIS = "…"
+# A password given as a parameter: ?password=, &password= or libpq's "password=" after a space.
+# One greedy class at the end, with nothing after it to backtrack for: linear time.
+_PASSWORD_PARAMETER_RE = re.compile(r"(?i)((?:^|[?&;\s])password=)[^&;\s\"'<>]+")
 _STRIDE = 4
 # Every window of MIN_FRAGMENT characters holds a whole _STRIDE-gram at a multiple of _STRIDE.
 assert MIN_FRAGMENT >= 2 * _STRIDE - 1
@@ -103,6 +107,8 @@ class Scrubber:
         text = printable(text)
         if "@" in text:
             text = _without_userinfo(text)
+        if "password=" in text.lower():
+            text = _PASSWORD_PARAMETER_RE.sub(lambda match: match[1] + PLACEHOLDER, text)
         if self._grams:
             text = self._without_fragments(text)
         for form in self._short:

@@ -133,7 +133,7 @@ def test_a_wrong_secret_key_exits_3_after_one_signed_request(
 
 
 def test_dcs_contract_mock_serves_with_what_it_prints() -> None:
-    with dcs_contract_mock("--records", "12") as printed:
+    with dcs_contract_mock("--mock-records", "12") as printed:
         auth = AkSkAuth(printed["CLOUD_SDK_AK"], printed["CLOUD_SDK_SK"], project_id=printed["DCS_PROJECT_ID"])
         path = f"/v2/{printed['DCS_PROJECT_ID']}/instances/{printed['DCS_INSTANCE_ID']}/backups"
         url = printed["DCS_BASE_URL"] + path
@@ -416,8 +416,8 @@ def test_a_profile_of_the_configuration_file_sets_the_run_and_config_show_says_w
     secrets = {"CLOUD_SDK_AK": "AKIDPROFILETEST0001", "CLOUD_SDK_SK": "sk-profile-secret-0001"}
     assert main(["config", "show", "--profile", "quick"], env=secrets) == 0
     shown = capsys.readouterr().out
-    assert "max_examples       3  (profile quick in ./dcs-contract.toml)" in shown
-    assert "seed               11  (profile quick" in shown
+    assert "max_examples            3  (profile quick in ./dcs-contract.toml)" in shown
+    assert "seed                    11  (profile quick" in shown
     assert all(secret not in shown for secret in secrets.values())
     # The flag wins over the profile; the profile over the file's defaults.
     assert main(["run", "--max-requests", "40"], env={"DCS_PROFILE": "quick"}) == 0

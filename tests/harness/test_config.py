@@ -231,7 +231,7 @@ def test_a_number_out_of_bounds_is_refused(
 
 @pytest.mark.parametrize(
     ("flags", "message"),
-    [(["--port", "65536"], "--port=65536, but it must be 0..65535"), (["--records", "-1"], "--records=-1")],
+    [(["--port", "65536"], "--port=65536, but it must be 0..65535"), (["--mock-records", "-1"], "--mock-records=-1")],
 )
 def test_the_mocks_numbers_are_checked_by_the_same_bounds(
     capsys: pytest.CaptureFixture[str], flags: list[str], message: str

@@ -508,20 +508,20 @@ def test_render_shows_every_setting_with_its_source(here: Path) -> None:
     resolved = _resolve(here, {"seed": 7}, {**EXAMPLE_ENV, "DCS_PROFILE": "staging-sg"})
     lines = render(resolved, Scrubber()).splitlines()
     assert lines[:3] == [
-        "config             ./dcs-contract.toml",
-        "profile            staging-sg  (env DCS_PROFILE)",
-        "credentials        no credentials  (environment only)",
+        "config                  ./dcs-contract.toml",
+        "profile                 staging-sg  (env DCS_PROFILE)",
+        "credentials             no credentials  (environment only)",
     ]
     assert len(lines) == 3 + len(KEYS)
     by_key = {line.split()[0]: line for line in lines[3:]}
     assert list(by_key) == list(KEYS)
-    assert by_key["region"] == 'region             "ap-southeast-3"  (profile staging-sg in ./dcs-contract.toml)'
+    assert by_key["region"] == 'region                  "ap-southeast-3"  (profile staging-sg in ./dcs-contract.toml)'
     assert by_key["instance_id"].endswith("(profile staging-sg in ./dcs-contract.toml via ${SG_INSTANCE_ID})")
-    assert by_key["seed"] == "seed               7  (flag --seed)"
-    assert by_key["max_requests"] == "max_requests       400  (defaults in ./dcs-contract.toml)"
-    assert by_key["max_examples"] == "max_examples       (mock 200, live 100)  (built-in)"
-    assert by_key["shrink"] == "shrink             false  (defaults in ./dcs-contract.toml)"
-    assert by_key["report_dir"] == f'report_dir         "{here / "reports"}"  (defaults in ./dcs-contract.toml)'
+    assert by_key["seed"] == "seed                    7  (flag --seed)"
+    assert by_key["max_requests"] == "max_requests            400  (defaults in ./dcs-contract.toml)"
+    assert by_key["max_examples"] == "max_examples            (mock 200, live 100)  (built-in)"
+    assert by_key["shrink"] == "shrink                  false  (defaults in ./dcs-contract.toml)"
+    assert by_key["report_dir"] == f'report_dir              "{here / "reports"}"  (defaults in ./dcs-contract.toml)'
 
 
 def test_render_shows_no_secret(here: Path) -> None:
@@ -532,19 +532,19 @@ def test_render_shows_no_secret(here: Path) -> None:
     shown = render(resolved, Scrubber(Credentials.secrets_in(env)))
     for secret in (AK, SK, TOKEN):
         assert not leaks(shown, secret), shown
-    assert "credentials        AK/SK from CLOUD_SDK_AK/CLOUD_SDK_SK (AK AKID…)  (environment only)" in shown
-    assert 'project_id         "***"  (flag --project-id)' in shown
+    assert "credentials             AK/SK from CLOUD_SDK_AK/CLOUD_SDK_SK (AK AKID…)  (environment only)" in shown
+    assert 'project_id              "***"  (flag --project-id)' in shown
     assert "(env DCS_INSTANCE_ID)" in shown and "(flag --base-url)" in shown
 
 
 def test_render_says_when_there_is_no_file_and_a_token(here: Path) -> None:
     shown = render(_resolve(here, env={"DCS_AUTH_TOKEN": TOKEN}), Scrubber([TOKEN]))
     assert shown.startswith(
-        "config             none (no ./dcs-contract.toml, no [tool.dcs-contract] in ./pyproject.toml)\n"
-        "profile            none\n"
-        "credentials        an IAM token from DCS_AUTH_TOKEN  (environment only)\n"
+        "config                  none (no ./dcs-contract.toml, no [tool.dcs-contract] in ./pyproject.toml)\n"
+        "profile                 none\n"
+        "credentials             an IAM token from DCS_AUTH_TOKEN  (environment only)\n"
     )
-    assert "base_url           (not set: the embedded mock, unless region is set)  (built-in)" in shown
+    assert "base_url                (not set: the embedded mock, unless region is set)  (built-in)" in shown
     assert not leaks(shown, TOKEN)
 
 
@@ -562,7 +562,14 @@ def test_the_shipped_schema_is_the_one_the_key_table_gives() -> None:
     assert set(published["properties"]) == {*KEYS, "profiles"}
     profile = published["$defs"]["profile"]
     assert profile["additionalProperties"] is False and set(profile["properties"]) == set(KEYS)
-    types = {"string": "string", "path": "string", "integer": "integer", "number": "number", "boolean": "boolean"}
+    types = {
+        "string": "string",
+        "path": "string",
+        "store": "string",
+        "integer": "integer",
+        "number": "number",
+        "boolean": "boolean",
+    }
     for name, key in KEYS.items():
         expected = types.get(key.kind, ["boolean", "string"])
         assert published["properties"][name]["type"] == expected, name

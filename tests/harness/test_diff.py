@@ -627,3 +627,15 @@ def test_as_dict_is_json_with_stable_keys(reports: dict[str, RunReport]) -> None
     assert list(change) == ["kind", "location", "detail", "breaking", "reason", "before", "after", "consumers"]
     assert {c["consumer"] for c in change["consumers"]} == SDKS
     assert changed["spec"]["breaking"] == 1 and changed["spec"]["changed"] is True
+
+
+def test_record_fields_are_compared_only_with_a_report_that_counted_them(reports: dict[str, RunReport]) -> None:
+    """A report from before record fields were counted is not a run where every field was new."""
+    clean = reports["clean"]
+    fields = dict(clean.observed.get("record_field", {}))
+    assert fields, "a run counts the record fields it saw"
+    older = replace(clean, observed={k: v for k, v in clean.observed.items() if k != "record_field"})
+    assert ReportDiff.between(older, clean).appeared == ()
+    without_remark = {**clean.observed, "record_field": {k: v for k, v in fields.items() if k != "remark"}}
+    diff = ReportDiff.between(replace(clean, observed=without_remark), clean)
+    assert diff.appeared == (ObservedValue("record_field", "remark"),)

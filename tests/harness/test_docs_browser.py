@@ -93,6 +93,9 @@ def test_a_reader_sees_every_field_enum_value_and_status(page: webdriver.Chrome,
 def test_a_reader_sees_each_consumer_what_it_relies_on_and_how_it_breaks(page: webdriver.Chrome, spec: Spec) -> None:
     section = page.find_element(By.ID, "consumers")
     assert section.is_displayed() and section.text.startswith("Consumers")
+    # Each consumer is a collapsed line until opened, as a reader opens it.
+    for summary in page.find_elements(By.CSS_SELECTOR, "details.consumer > summary"):
+        summary.click()
     for consumer in Consumers.of(spec).consumers:
         panel = page.find_element(By.ID, f"consumer-{consumer.id}")
         assert panel.is_displayed(), consumer.id
@@ -105,6 +108,9 @@ def test_a_reader_sees_each_consumer_what_it_relies_on_and_how_it_breaks(page: w
 def test_a_reader_sees_the_record_time_s_alternatives(page: webdriver.Chrome, spec: Spec) -> None:
     table = page.find_element(By.CSS_SELECTOR, "#alternatives-RecordTime + p + table")
     assert table.is_displayed()
+    # The sources are a collapsed line of each row, opened as a reader opens them.
+    for summary in table.find_elements(By.CSS_SELECTOR, "details.sources > summary"):
+        summary.click()
     rows = [" ".join(row.text.split()) for row in table.find_elements(By.TAG_NAME, "tr")[1:]]
     forms = spec.component("RecordTime")["x-alternatives"]
     assert len(rows) == len(forms)

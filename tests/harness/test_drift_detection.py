@@ -21,6 +21,7 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import NO_KNOWN_CONSUMER
 from dcs_contract.contract.invariants import INVARIANTS
 from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.wire import WIRE_RULES
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import embedded_mock, guarded, run_contract
@@ -70,6 +71,17 @@ CAUGHT_AS = {
     "window-in-local-time": ("window", "begin_time,end_time", "window-complete"),
     "one-second-window-unbounded": ("window", "begin_time,end_time", "narrower-window-not-more"),
     "served-without-credentials": ("auth", "Authorization", "unauthenticated_refused"),
+    "body-with-bom": ("wire", "body", "no-bom"),
+    "body-in-gb18030": ("wire", "body", "utf-8"),
+    "charset-gb18030": ("wire", "Content-Type", "charset-utf-8"),
+    "lone-surrogate-in-remark": ("wire", "/backup_record_response/*/remark", "no-lone-surrogate"),
+    "size-as-nan": ("wire", "/backup_record_response/*/size", "no-non-finite"),
+    "status-key-twice": ("wire", "/backup_record_response/*/status", "no-duplicate-key"),
+    "data-after-body": ("wire", "body", "no-trailing-data"),
+    "total-with-fraction": ("wire", "/total_num", "integer-written-as-integer"),
+    "size-past-int64": ("wire", "/backup_record_response/*/size", "integer-within-format"),
+    "period-nested-deep": ("wire", "body", "depth-within-decoders"),
+    "size-of-1001-digits": ("wire", "/backup_record_response/*/size", "number-length-within-decoders"),
 }
 
 # Switches that more than one invariant catches: (switch, another check that must fire).
@@ -101,6 +113,22 @@ BREAKS = {
     "extra-field": set(),
     "empty-as-null": set(),
     "served-without-credentials": set(),
+    # On the wire, each decoder as its code reads (x-consumers' decoder): Go's refuse a byte order
+    # mark, OkHttp and simplejson skip it; only the Python SDK reads past the value; ...
+    "body-with-bom": {"terraform-data-source", "terraform-resource", "sdk-go", "cloudmux"},
+    "body-in-gb18030": EVERY_CONSUMER,
+    # ... the Python and Java SDKs decode the charset named, the Go consumers ignore it; ...
+    "charset-gb18030": {"terraform-data-source", "terraform-resource", "sdk-go", "cloudmux"},
+    "lone-surrogate-in-remark": EVERY_CONSUMER,
+    "size-as-nan": EVERY_CONSUMER,
+    "status-key-twice": EVERY_CONSUMER,
+    "data-after-body": {"sdk-python"},
+    # ... only jsoniter refuses 57.0; the others read a whole number right, and cut a fraction; ...
+    "total-with-fraction": {"sdk-go"},
+    "size-past-int64": {"terraform-data-source", "terraform-resource", "sdk-go", "sdk-java", "cloudmux"},
+    # ... Jackson and simplejson stop at 1000 levels, Go's decoders at 10000; Jackson at 1000 digits.
+    "period-nested-deep": {"sdk-python", "sdk-java"},
+    "size-of-1001-digits": {"terraform-data-source", "terraform-resource", "sdk-java", "cloudmux"},
 }
 
 
@@ -132,8 +160,25 @@ def test_every_switch_has_a_test_and_every_kind_of_drift_has_a_switch() -> None:
     assert set(CAUGHT_AS) == set(DRIFTS)
     assert len(DRIFTS) >= 20
     kinds = {drift.category for drift in DRIFTS.values()}
-    assert kinds >= {"schema", "enum", "type", "status", "error-body", "content-type", "paging", "window", "auth"}
+    assert kinds >= {
+        "schema",
+        "enum",
+        "type",
+        "status",
+        "error-body",
+        "content-type",
+        "paging",
+        "window",
+        "auth",
+        "wire",
+    }
     assert "transport" in kinds
+
+
+def test_every_wire_rule_has_a_switch_that_catches_it() -> None:
+    caught = {check for category, _, check in CAUGHT_AS.values() if category == "wire"}
+    assert caught == set(WIRE_RULES)
+    assert {name for name, drift in DRIFTS.items() if drift.category == "wire"} <= set(BREAKS)
 
 
 def test_every_invariant_of_the_spec_is_checked_and_caught_by_a_switch(spec: Spec) -> None:

@@ -349,7 +349,8 @@ def test_json_nested_100000_deep_on_a_200_is_a_finding_not_a_crash(fake_run: Cal
     run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP))
     assert run.page("test", {}) is None
     assert [(f.category, f.actual) for f in _at(list(run.log.findings), "body")] == [
-        ("schema", "JSON nested too deep to read")
+        ("schema", "JSON nested too deep to read"),
+        ("wire", "nested 10001 deep, the deepest at byte 10000"),  # past every decoder's limit, read no deeper
     ]
 
 
@@ -359,7 +360,8 @@ def test_json_nested_100000_deep_on_the_probe_s_401_is_a_finding_not_a_crash(
     run = fake_run(_answering(b"[" * DEEP + b"]" * DEEP, 401))
     PROPERTIES["auth-probe"](run)
     assert [(f.category, f.location, f.actual) for f in run.log.findings] == [
-        ("error-body", "body", "JSON nested too deep to read")
+        ("error-body", "body", "JSON nested too deep to read"),
+        ("wire", "body", "nested 10001 deep, the deepest at byte 10000"),
     ]
 
 

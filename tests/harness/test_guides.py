@@ -67,7 +67,7 @@ TEST_COMMAND = "python3 -m venv .venv && . .venv/bin/activate && pip install -e 
 LANGUAGES = {"sh", "toml", "yaml", "python", "text"}
 SEPARATORS = {"&&", "||", ";", "|"}
 # Programs a guide may show that this file does not check: setting up, and the linters.
-SET_UP = {"pip", ".", "source", "export", "ruff", "mypy", "apt-get", "sudo"}
+SET_UP = {"pip", "pipx", ".", "source", "export", "ruff", "mypy", "apt-get", "sudo"}
 # A live target: a block that exports settings, or a command that names one.
 LIVE_VARIABLES = {"DCS_BASE_URL", "DCS_REGION", "DCS_PROFILE"}
 VARIABLE = re.compile(r"\$\{([A-Za-z_]\w*)(?::-[^}]*)?\}|\$([A-Za-z_]\w*)")
@@ -185,7 +185,7 @@ def _expected_exit(args: argparse.Namespace) -> set[int]:
     """What the guides say each command exits with, against the embedded mock."""
     if args.command in ("run", "replay"):
         return {1} if getattr(args, "mock_drift", None) else {0}
-    if args.command == "diff":
+    if args.command in ("diff", "annotate"):
         return {0, 1}
     return {0}
 

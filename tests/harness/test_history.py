@@ -20,8 +20,8 @@ import pytest
 from dcs_contract.cli.app import main
 from dcs_contract.contract.findings import Finding
 from dcs_contract.errors import ConfigError
-from dcs_contract.results import history as history_module
-from dcs_contract.results.history import SCHEMA_VERSION, History, HistoryError
+from dcs_contract.results.history import SCHEMA_VERSION, History, HistoryError, layout, rows, store
+from dcs_contract.results.history.database import APPLICATION
 from dcs_contract.results.report import RunReport, TargetInfo
 from dcs_contract.results.schema import read_report
 
@@ -311,7 +311,7 @@ def test_fingerprints_say_when_each_was_seen_and_which_come_and_go(tmp_path: Pat
     ],
 )
 def test_intermittent_means_seen_then_absent_then_seen_again(present: str, expected: bool) -> None:
-    assert history_module._intermittent([mark == "1" for mark in present]) is expected
+    assert store._intermittent([mark == "1" for mark in present]) is expected
 
 
 # -- naming runs ----------------------------------------------------------------------------
@@ -355,8 +355,8 @@ def _newer_history(path: Path) -> None:
     History.open(path).close()
     with contextlib.closing(sqlite3.connect(path)) as connection:
         connection.execute("CREATE TABLE tags (name TEXT)")
-        connection.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
-        connection.execute("PRAGMA user_version = 3")
+        connection.execute(f"UPDATE meta SET value = '{SCHEMA_VERSION + 1}' WHERE key = 'schema_version'")
+        connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
         connection.commit()
 
 
@@ -386,8 +386,11 @@ def _lost_table(path: Path) -> None:
         (lambda path: path.write_bytes(bytes(range(256)) * 8), "it is not an SQLite database"),
         (_other_database, "not a dcs-contract history \\(it has table accounts\\)"),
         (_foreign_meta, "its meta table is not one dcs-contract wrote"),
-        (_newer_history, f"version 3, written by a newer dcs-contract .* up to {SCHEMA_VERSION}: upgrade"),
-        (_extra_table, "not a dcs-contract history of version 2: it also has table accounts"),
+        (
+            _newer_history,
+            f"version {SCHEMA_VERSION + 1}, written by a newer dcs-contract .* up to {SCHEMA_VERSION}: upgrade",
+        ),
+        (_extra_table, f"not a dcs-contract history of version {SCHEMA_VERSION}: it also has table accounts"),
         (_lost_table, "a damaged dcs-contract history: it lacks table observed"),
     ],
     ids=["csv", "binary", "other-database", "foreign-meta", "newer", "extra-table", "lost-table"],
@@ -463,12 +466,12 @@ def test_a_damaged_run_is_an_error_that_names_it(tmp_path: Path, base: RunReport
 def _write_v1(path: Path, reports: Sequence[RunReport], *, damaged: int | None = None) -> None:
     """A history as the first layout (the module's own DDL) has it, written as that harness wrote it."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        for statement in history_module._LAYOUT_V1:
-            connection.execute(statement)
+        for statement in layout.LAYOUT_V1:
+            connection.execute(statement.replace("{id}", "INTEGER PRIMARY KEY AUTOINCREMENT"))
         connection.executemany(
             "INSERT INTO meta VALUES (?, ?)",
             [
-                ("application", history_module.APPLICATION),
+                ("application", APPLICATION),
                 ("schema_version", "1"),
                 ("created_by", "dcs-contract 0.0.9"),
             ],
@@ -522,11 +525,15 @@ def test_a_version_1_history_is_upgraded_and_reads_as_before(tmp_path: Path, bas
         with pytest.raises(HistoryError, match="run 2 is damaged"):
             history.report(2)
         assert history.append(reports[0]) == 4
-    assert _sql(path, "PRAGMA user_version") == [(2,)]
-    assert dict(_sql(path, "SELECT key, value FROM meta"))["schema_version"] == "2"
+    assert _sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
+    assert dict(_sql(path, "SELECT key, value FROM meta"))["schema_version"] == str(SCHEMA_VERSION)
     kinds = _sql(path, "SELECT run_id, COUNT(*) FROM observed GROUP BY run_id")
     expected = sum(len(counts) for counts in base.observed.values())
     assert kinds == [(1, expected), (3, expected), (4, expected)]
+    # Version 3's latency, read from the reports that carry it (the damaged one has none to give).
+    assert base.latency, "a run measures its latency"
+    timed = _sql(path, "SELECT run_id, COUNT(*) FROM latency GROUP BY run_id")
+    assert timed == [(1, len(base.latency)), (3, len(base.latency)), (4, len(base.latency))]
     assert _sql(path, "PRAGMA integrity_check") == [("ok",)]
 
 
@@ -537,15 +544,15 @@ def test_an_upgrade_that_fails_half_way_leaves_the_file_as_it_was(
     _write_v1(path, [_run(base, ["a"]), _run(base, ["b"]), _run(base, ["c"])])
     before = path.read_bytes()
     calls: list[int] = []
-    insert = history_module._insert_observed
+    insert = rows.insert_observed
 
-    def failing(connection: sqlite3.Connection, run_id: int, rows: Iterable[tuple[object, ...]]) -> None:
+    def failing(connection: object, run_id: int, rows: Iterable[tuple[object, ...]]) -> None:
         calls.append(run_id)
         if len(calls) == 2:
             raise sqlite3.OperationalError("disk I/O error")
         insert(connection, run_id, rows)
 
-    monkeypatch.setattr(history_module, "_insert_observed", failing)
+    monkeypatch.setattr(rows, "insert_observed", failing)
     with pytest.raises(HistoryError, match="could not be created or upgraded: disk I/O error") as refused:
         History.open(path)
     assert str(path) in str(refused.value)
@@ -570,11 +577,12 @@ from dataclasses import replace
 from pathlib import Path
 
 import dcs_contract.results.history as history
+from dcs_contract.results.history import layout, rows
 from dcs_contract.results.report import RunReport
 
 o = json.loads(sys.argv[1])
 base = RunReport.from_dict(json.loads(Path(o["report"]).read_text()))
-insert, create = history._insert_observed, history._UPGRADES[1]
+insert, create = rows.insert_observed, layout.create
 appending = {"n": -1}
 
 def inserting(*args):
@@ -588,12 +596,12 @@ def creating(*args):
     print("creating", flush=True)
     time.sleep(o["create_pause"])
 
-history._insert_observed, history._UPGRADES[1] = inserting, creating
+rows.insert_observed, layout.create = inserting, creating
 sys.stdin.readline()
 with history.History.open(Path(o["path"])) as h:
     if o["cache"]:
         # A tiny page cache: SQLite writes the transaction's pages into the file before COMMIT.
-        h._connection.execute(f"PRAGMA cache_size = {o['cache']}")
+        h.database.connection.execute(f"PRAGMA cache_size = {o['cache']}")
     for n in range(o["count"]):
         appending["n"] = n
         findings = base.findings[: 10 + n % 25]
@@ -736,7 +744,7 @@ def test_two_writers_at_once_both_append_every_run(tmp_path: Path, many: Path, s
 
 def _statements(history: History) -> list[str]:
     statements: list[str] = []
-    history._connection.set_trace_callback(statements.append)
+    history.database.connection.set_trace_callback(statements.append)
     return statements
 
 

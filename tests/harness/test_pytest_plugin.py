@@ -84,8 +84,13 @@ def test_a_team_rule_fails_against_a_drift_switch_as_a_finding_of_the_report(pyt
     suite = ET.parse(pytester.path / "out" / "junit.xml").getroot()
     assert (suite.get("tests"), suite.get("failures")) == ("1", "1")
     case = suite.find("testcase")
-    assert case is not None and case.get("classname") == "dcs-contract.paging"
-    assert case.get("name") == f"{CHECK} {NODE}"
+    # One testcase per check (results/junit.py): the team's rule, failing with its finding.
+    assert case is not None and case.get("classname") == "dcs-contract.checks"
+    assert case.get("name") == CHECK and NODE in (case.findtext("failure") or "")
+    # No seed drove it, and replay cannot judge a team's rule: report.md offers neither.
+    markdown = (pytester.path / "out" / "report.md").read_text()
+    assert "seed None" not in markdown and "dcs-contract replay" not in markdown
+    assert "curl -sS -X GET" in markdown
 
 
 @pytest.mark.slow

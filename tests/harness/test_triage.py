@@ -96,7 +96,8 @@ def test_replay_against_a_live_target_sends_only_get_signed_and_leaks_nothing(
     assert {entry.method for entry in replayed} == {"GET"} and 1 <= len(replayed) <= 2
     captured = capsys.readouterr()
     md = (tmp_path / "report.md").read_text()
-    assert "dcs-contract replay report.json --finding" in md, "an AK/SK run offers replay beside curl"
+    # The replay line names the report where it is written: pasted, it runs.
+    assert f"dcs-contract replay {tmp_path / 'report.json'} --finding" in md, "an AK/SK run offers replay beside curl"
     assert_no_leak({"stdout": captured.out, "stderr": captured.err, "report.md": md}, state.credentials.secrets())
 
 

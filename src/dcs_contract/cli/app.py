@@ -20,6 +20,7 @@ sent, the reports of what was found so far are written, and the exit code is tha
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 import traceback
@@ -30,9 +31,11 @@ from dcs_contract.cli.common import (
     EXIT_CONFORMS,
     EXIT_ERROR,
     EXIT_UNTESTABLE,
-    one_line,
+    indented_lines,
+    network_for,
     resolved_args,
     secrets_in,
+    with_source,
 )
 from dcs_contract.cli.parser import build_parser
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
@@ -40,6 +43,37 @@ from dcs_contract.redaction import Scrubber
 from dcs_contract.settings import config
 
 __all__ = ["build_parser", "main"]
+
+# The commands that read their settings from the configuration file as a run does (run, replay
+# and config resolve their own); each applies its own default for a setting nothing gives.
+_CONFIGURED = frozenset({"docs", "diff", "history", "check-har", "sdk-check", "annotate", "mock"})
+
+
+def _configured(args: argparse.Namespace, env: Mapping[str, str]) -> argparse.Namespace:
+    """``args`` with the file's and the environment's settings, but not a run's built-in defaults."""
+    resolved_namespace, resolved = resolved_args(args, env)
+    for key, setting in resolved.items():
+        if setting.source == "built-in" and hasattr(args, key):
+            setattr(resolved_namespace, key, getattr(args, key))
+    return resolved_namespace
+
+
+def _checked_as_run_checks(resolved: config.Resolved, env: Mapping[str, str]) -> None:
+    """``config show`` refuses what ``run`` would refuse before sending: the target and every bound."""
+    from dcs_contract.settings.target import RunSettings
+    from dcs_contract.transport.signing import TOKEN_VARIABLE, Credentials
+
+    # Credentials are shown on their own line ("none"): their absence is no reason to refuse
+    # the rest, which is checked as run checks it, with a stand-in that is never shown.
+    if not Credentials.from_env(env).present:
+        env = {**env, TOKEN_VARIABLE: "config-show-stand-in"}
+    try:
+        target = resolved.target(env)
+        network = network_for(resolved, env, embedded=target.is_mock)
+        record = resolved.value("record")
+        RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=bool(record), network=network)
+    except ConfigError as exc:
+        raise with_source(exc, resolved) from None
 
 
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
@@ -52,6 +86,12 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     # value echoed back): it goes through the scrubber too.
     say = Scrubber(secrets_in(environment)).text
     try:
+        if args.command in _CONFIGURED:
+            args = _configured(args, environment)
+        if args.command == "annotate":
+            from dcs_contract.cli.annotate import annotate_command
+
+            return annotate_command(args, sys.stdout)
         if args.command == "mock":
             from dcs_contract.cli.mock import mock_command
 
@@ -82,13 +122,14 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
             return check_har_command(args, environment, sys.stdout)
         if args.command == "config":
             _, resolved = resolved_args(args, environment)
+            _checked_as_run_checks(resolved, environment)
             sys.stdout.write(config.render(resolved, Scrubber(secrets_in(environment))))
             return EXIT_CONFORMS
         from dcs_contract.cli.run import run_command
 
         return run_command(args, environment, sys.stdout, sys.stderr)
     except (ConfigError, SpecError) as exc:
-        sys.stderr.write(say(f"dcs-contract: {one_line(str(exc))}") + "\n")
+        sys.stderr.write(say(f"dcs-contract: {indented_lines(str(exc))}") + "\n")
         return EXIT_CONFIG
     except OSError as exc:
         # docs and sdk-check send nothing: an output they cannot write is a usage error. A run

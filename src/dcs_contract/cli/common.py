@@ -34,6 +34,8 @@ EXIT_BY_VERDICT = {
 
 # check-har and sdk-check write their reports apart from a run's, by default.
 HAR_REPORT_DIR, SDK_REPORT_DIR = Path("dcs-contract-har-report"), Path("dcs-contract-sdk-report")
+# Where docs writes its page when --out is not given.
+DOCS_OUT = Path("dcs-contract-docs")
 
 
 REPORT_FILES = ("report.json", "report.md", "junit.xml")
@@ -49,10 +51,13 @@ def one_line(text: str) -> str:
     return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
+def indented_lines(text: str) -> str:
+    """A message of several lines (a YAML error's mark and caret) with real newlines, each line escaped
+    as :func:`one_line` escapes it; lines after the first indented, so none passes for a message of its own."""
+    return "\n  ".join(one_line(line) for line in text.splitlines() or [""])
+
+
 integer = converter(int, "an integer")
-
-
-DRIFT_HELP = f"break the contract on purpose, for self-tests (repeatable): {', '.join(sorted(DRIFTS))}"
 
 
 # What the settings table cannot say of the embedded mock without importing it.
@@ -61,12 +66,6 @@ MOCK_HELPS = {
     "mock_faults": f": {FaultPlan().describe()}",
     "mock_records": f" (default {DEFAULT_RECORD_COUNT})",
 }
-
-
-FAULTS_HELP = f"behave like a busy gateway: {FaultPlan().describe()}"
-
-
-RECORDS_HELP = f"backups of the instance (default {DEFAULT_RECORD_COUNT})"
 
 
 def verbosity_of(args: argparse.Namespace) -> Verbosity:

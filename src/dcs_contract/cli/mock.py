@@ -7,10 +7,11 @@ import time
 from collections.abc import Mapping
 from typing import NoReturn, TextIO
 
-from dcs_contract.cli.common import check_drifts
+from dcs_contract.cli.common import mock_options_of
+from dcs_contract.cli.summary import plural
 from dcs_contract.contract.spec import load_spec
 from dcs_contract.errors import ConfigError
-from dcs_contract.mock import FaultPlan, MockServer, MockState, create_app
+from dcs_contract.mock import DEFAULT_RECORD_COUNT, MockServer, MockState, create_app
 from dcs_contract.settings.table import BOUNDS
 from dcs_contract.settings.target import check_id
 from dcs_contract.transport.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
@@ -22,30 +23,30 @@ def mock_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
     """Serve until interrupted: Ctrl-C (KeyboardInterrupt) is the only way out."""
     spec = load_spec()
     given = Credentials.from_env(env)
-    check_drifts("--drift", args.drift)
+    # The --mock-* flags, checked and read as run reads them.
+    options = mock_options_of(args)
+    options.setdefault("records", DEFAULT_RECORD_COUNT)
     BOUNDS["port"].check("--port", args.port)
-    BOUNDS["records"].check("--records", args.records)
-    for flag, value in (("--project-id", args.project_id), ("--instance-id", args.instance_id)):
+    for flag, value in (("--project-id", args.serve_project_id), ("--instance-id", args.serve_instance_id)):
         if value is not None:
             check_id(value, flag)
     state = MockState.default(
         spec,
-        project_id=args.project_id,
-        instance_id=args.instance_id,
+        project_id=args.serve_project_id,
+        instance_id=args.serve_instance_id,
         credentials=given,
-        records=args.records,
-        drifts=tuple(args.drift),
-        faults=FaultPlan() if args.faults else None,
+        **options,
     )
     try:
         server = MockServer(create_app(state), port=args.port).start()
     except RuntimeError as exc:
         raise ConfigError(f"--port={args.port!r}: {exc}") from None
     out.write(f"dcs-contract mock on {server.base_url}   (Ctrl-C stops it)\n")
-    if args.drift or args.faults:
-        out.write(f"  drift: {', '.join(args.drift) or 'none'}; faults: {'on' if args.faults else 'off'}\n")
+    if options["drifts"] or "faults" in options:
+        drifts = ", ".join(options["drifts"]) or "none"
+        out.write(f"  drift: {drifts}; faults: {'on' if 'faults' in options else 'off'}\n")
     out.write(f"  DCS_BASE_URL={server.base_url}\n  DCS_PROJECT_ID={state.project_id}\n")
-    out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({args.records} backups)\n")
+    out.write(f"  DCS_INSTANCE_ID={state.instance_id}   ({plural(options['records'], 'backup')})\n")
     out.write(f"  DCS_EMPTY_INSTANCE_ID={state.empty_instance_id}   (no backups)\n")
     # Credentials the user set are theirs and are not echoed; generated ones are printed to be used.
     served = state.credentials

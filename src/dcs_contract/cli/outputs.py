@@ -17,6 +17,8 @@ from dcs_contract.cli.summary import Style, Verbosity, summary
 from dcs_contract.har.record import write_har
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.baseline import Baseline
+from dcs_contract.results.history import is_url, shown_url
+from dcs_contract.results.metrics import RunLabels, push, write_textfile
 from dcs_contract.results.report import (
     RunReport,
     markdown_of,
@@ -35,7 +37,7 @@ class Outputs:
     recording: Path | None = None
     baseline: Baseline | None = None
     update_baseline: bool = False
-    history: Path | None = None
+    history: Path | str | None = None  # a file, or a postgresql:// URL
     # The run was against the embedded mock: the history names it so, whatever its port.
     mock: bool = False
     # GITHUB_STEP_SUMMARY: the CI's job summary, which the run appends its Markdown to.
@@ -44,6 +46,16 @@ class Outputs:
     style: Style = field(default_factory=Style)
     # Seconds for writing all of the above once the last request is answered (WRITE_DEADLINE).
     deadline: float | None = None
+    metrics: Metrics | None = None
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """Where the run's Prometheus metrics go (results/metrics.py), and whether the instance id is private."""
+
+    file: Path | None = None
+    pushgateway: str | None = None
+    private_ids: bool = False
 
 
 TLS_UNVERIFIED = (
@@ -139,7 +151,7 @@ def finish(report: RunReport, outputs: Outputs, out: TextIO, err: TextIO) -> int
     if outputs.history is not None:
         history = outputs.history
         run_id = attempt(
-            f"appending to the history {history}",
+            f"appending to the history {shown_url(str(history)) if is_url(history) else history}",
             lambda: run_history.record(history, report.scrubbed(scrubber), mock=outputs.mock),
         )
     if outputs.step_summary is not None:
@@ -148,10 +160,12 @@ def finish(report: RunReport, outputs: Outputs, out: TextIO, err: TextIO) -> int
             f"the CI's job summary {step_summary}",
             lambda: run_history.step_summary(
                 step_summary,
-                markdown_of(report, scrubber=scrubber),
+                markdown_of(report, scrubber=scrubber, report_dir=outputs.report_dir),
                 run_history.previous_diff(history_file, run_id) if history_file and run_id else None,
             ),
         )
+    if outputs.metrics is not None:
+        _metrics(report, outputs.metrics, scrubber, err, attempt)
     for failure in failures:
         report = with_crash(report, failure)
     written = report
@@ -183,6 +197,34 @@ def finish(report: RunReport, outputs: Outputs, out: TextIO, err: TextIO) -> int
         say(err, scrubber, f"dcs-contract: the summary could not be printed: {reason(exc)}")
         return EXIT_ERROR
     return EXIT_ERROR if unwritten is not None else EXIT_BY_VERDICT[report.verdict]
+
+
+def _metrics(
+    report: RunReport,
+    metrics: Metrics,
+    scrubber: Scrubber,
+    err: TextIO,
+    attempt: Callable[[str, Callable[[], Any]], Any],
+) -> None:
+    """The textfile (a failure to write it is the harness's, as any output's), then the push.
+
+    A Pushgateway that cannot be reached is said on stderr and fails nothing: the contract's
+    verdict stands, and the gateway's stale timestamp says that a push was missed.
+    """
+    labels = RunLabels.of(report, private_ids=metrics.private_ids, scrubber=scrubber)
+    if metrics.file is not None:
+        path = metrics.file
+        attempt(f"writing the metrics {path}", lambda: write_textfile(report, path, labels))
+    if metrics.pushgateway is not None:
+        gateway = metrics.pushgateway
+        try:
+            _within(_PUSH_TIMEOUT + 1, lambda: push(report, gateway, labels, timeout=_PUSH_TIMEOUT))
+        except Exception as exc:
+            say(err, scrubber, f"dcs-contract: warning: the metrics were not pushed to {gateway}: {reason(exc)}")
+
+
+# Seconds a push to the Pushgateway may take.
+_PUSH_TIMEOUT = 10.0
 
 
 def _judged(report: RunReport, baseline: Baseline, update: bool, scrubber: Scrubber, err: TextIO) -> RunReport:

@@ -1,34 +1,83 @@
-"""The ``dcs-contract`` command line: its commands and their flags (the settings' from cli/flags.py)."""
+"""The dcs-contract command line: its commands and their flags (the settings' from cli/flags.py).
+
+No flag may be abbreviated (``--max-r`` is no ``--max-requests``): a flag the command does not
+take is refused, with the nearest ones it does take.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import textwrap
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from dcs_contract.cli.common import (
-    DRIFT_HELP,
+    DOCS_OUT,
     EXIT_CONFIG,
-    FAULTS_HELP,
     HAR_REPORT_DIR,
     MOCK_HELPS,
-    RECORDS_HELP,
     SDK_REPORT_DIR,
     integer,
     one_line,
 )
 from dcs_contract.cli.flags import add_flags
-from dcs_contract.mock import DEFAULT_RECORD_COUNT
 from dcs_contract.results.report import (
     harness_version,
 )
+
+# The mock command's flags before they took run's names: refused, with the one to use.
+RENAMED = {
+    "--records": "--mock-records",
+    "--drift": "--mock-drift",
+    "--faults": "--mock-faults",
+    "--drift-every": "--mock-drift-every",
+    "--data-seed": "--mock-data-seed",
+}
+
+
+class HelpFormatter(argparse.HelpFormatter):
+    """argparse's, without breaking a line at a hyphen: a drift switch's name stays whole."""
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False)
 
 
 class Parser(argparse.ArgumentParser):
     """Usage errors on one line, control characters escaped: argv is echoed back in them."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, Parser] = {}
+
     def error(self, message: str) -> NoReturn:
         self.exit(EXIT_CONFIG, f"{self.prog}: {one_line(message)} (see {self.prog} --help)\n")
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if extras and self.commands:
+            # The flag belongs to a command: suggest from that command's flags, not the top level's.
+            command = self.commands.get(getattr(parsed, "command", None) or "", self)
+            command.refuse(extras)
+        return parsed, extras
+
+    def refuse(self, extras: Sequence[str]) -> NoReturn:
+        flag = next((extra.split("=", 1)[0] for extra in extras if extra.startswith("-")), None)
+        if flag is None:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        if flag in RENAMED and RENAMED[flag] in self._option_string_actions:
+            self.error(f"{flag} is now {RENAMED[flag]}, as run names it")
+        known = [option for option in self._option_string_actions if option.startswith("--")]
+        near = difflib.get_close_matches(flag, known, n=3, cutoff=0.6)
+        # An abbreviation is refused too: the flags it would have begun suggest themselves.
+        near += [option for option in known if option.startswith(flag) and option not in near][:3]
+        hint = f"; did you mean {' or '.join(near)}?" if near else ""
+        self.error(f"unrecognized argument: {flag}{hint}")
 
 
 def _config_flags(command: argparse.ArgumentParser) -> None:
@@ -50,7 +99,7 @@ def _output_flags(command: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="dcs-contract", description=__doc__.splitlines()[0])
+    parser = Parser(prog="dcs-contract", description="The contract suite of DCS's List Backup Records, and its tools.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {harness_version()}")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -65,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     _output_flags(run)
 
     docs = commands.add_parser("docs", help="render the spec, and what targets last did, as a page")
-    docs.add_argument("--out", type=Path, required=True, help="the directory for index.html and index.md")
+    docs.add_argument(
+        "--out",
+        type=Path,
+        default=DOCS_OUT,
+        metavar="DIR",
+        help=f"the directory for index.html and index.md (default: {DOCS_OUT})",
+    )
     docs.add_argument(
         "--report",
         type=Path,
@@ -76,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="report.json of a run, for the conformance panel (several: one panel each)",
     )
     add_flags(docs, "docs", helps={"history": "; the page gets a timeline of each target's runs"})
+    _config_flags(docs)
 
     diff = commands.add_parser(
         "diff",
@@ -87,10 +143,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_flags(diff, "diff", helps={"history": "; OLD and NEW are runs of it"})
     diff.add_argument("--format", choices=("text", "markdown", "json"), default="text", help="default: text")
     diff.add_argument("--out", type=Path, help="write the diff to this file instead of stdout")
+    _config_flags(diff)
 
-    history = commands.add_parser("history", help="the runs of a run history, and each finding's first and last run")
+    history = commands.add_parser(
+        "history", help="the runs of a run history, each finding's first and last run, each target's latency"
+    )
     add_flags(history, "history", helps={"history": " (required)"})
+    _config_flags(history)
     history.add_argument("--last", type=integer, metavar="N", help="only the last N runs (findings: over the last N)")
+    history.add_argument(
+        "--coverage",
+        action="store_true",
+        help="per target, what the spec documents that no run has observed (statuses, enum values, optional fields)",
+    )
 
     replay = commands.add_parser(
         "replay",
@@ -118,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
         "files", type=Path, nargs="+", metavar="FILE", help="HAR files: --record's, a browser's, a gateway's"
     )
     add_flags(har, "check-har", defaults={"report_dir": str(HAR_REPORT_DIR)})
+    _config_flags(har)
     _output_flags(har)
 
     config = commands.add_parser("config", help="the settings a run would use, and where each comes from (redacted)")
@@ -126,12 +192,37 @@ def build_parser() -> argparse.ArgumentParser:
 
     sdk = commands.add_parser("sdk-check", help="compare the spec with the official SDK's models")
     add_flags(sdk, "sdk-check", defaults={"report_dir": str(SDK_REPORT_DIR)})
+    _config_flags(sdk)
+
+    annotate = commands.add_parser(
+        "annotate",
+        help="a report's findings as annotations on the spec's lines: GitHub workflow commands, GitLab Code Quality",
+        epilog="exit codes: 0 no failing finding, 1 failing findings, 2 usage error",
+    )
+    annotate.add_argument("report", type=Path, metavar="REPORT", help="a report.json")
+    annotate.add_argument(
+        "--format",
+        choices=("github", "gitlab"),
+        default="github",
+        help="github: ::error lines; gitlab: a Code Quality report (default: github)",
+    )
+    annotate.add_argument(
+        "--spec-file",
+        metavar="PATH",
+        help="the spec's path as the repository names it (default: --spec relative to the working directory)",
+    )
+    annotate.add_argument("--out", type=Path, metavar="FILE", help="write to this file instead of stdout")
+    add_flags(annotate, "annotate")
+    _config_flags(annotate)
 
     mock = commands.add_parser("mock", help="serve the embedded mock for development")
     mock.add_argument("--port", type=integer, default=8080, help="port on 127.0.0.1 (default 8080, 0: any free)")
-    mock.add_argument("--project-id", help="the project id to serve (default: generated)")
-    mock.add_argument("--instance-id", help="the instance id with backups (default: generated)")
-    mock.add_argument("--records", type=integer, default=DEFAULT_RECORD_COUNT, help=RECORDS_HELP)
-    mock.add_argument("--drift", action="append", default=[], metavar="NAME", help=DRIFT_HELP)
-    mock.add_argument("--faults", action="store_true", help=FAULTS_HELP)
+    # Its own dests: the ids it serves are not a run's target settings, which a profile would fill.
+    mock.add_argument("--project-id", dest="serve_project_id", help="the project id to serve (default: generated)")
+    mock.add_argument(
+        "--instance-id", dest="serve_instance_id", help="the instance id with backups (default: generated)"
+    )
+    add_flags(mock, "mock", helps=MOCK_HELPS)
+    _config_flags(mock)
+    parser.commands = {name: command for name, command in commands.choices.items() if isinstance(command, Parser)}
     return parser

@@ -42,7 +42,8 @@ FIXED, STILL_FAILING, CANNOT_TELL, NOT_REPLAYED = "FIXED", "STILL FAILING", "CAN
 def replay_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
     args, resolved = resolved_args(args, env)
     spec = load_spec(args.spec)
-    report = read_report(args.report)
+    # REPORT is positional: a message names the file, not a --report flag that replay does not have.
+    report = read_report(args.report, where=f"REPORT {str(args.report)!r}")
     chosen = replay_target(
         report.target, resolved.target(env), source=_target_source(resolved), mock=args.mock, env=env
     )

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from dcs_contract.cli.common import (
     check_outputs,
@@ -19,7 +23,7 @@ from dcs_contract.cli.common import (
     verbosity_of,
     with_source,
 )
-from dcs_contract.cli.outputs import DEFAULT_RECORDING, TLS_UNVERIFIED, Outputs, finish, with_crash
+from dcs_contract.cli.outputs import DEFAULT_RECORDING, TLS_UNVERIFIED, Metrics, Outputs, finish, with_crash
 from dcs_contract.cli.signals import StopOnSignals
 from dcs_contract.cli.summary import Progress, Verbosity
 from dcs_contract.contract.consumers import Consumers
@@ -28,6 +32,7 @@ from dcs_contract.contract.invariants import Invariants
 from dcs_contract.contract.spec import Spec, load_spec
 from dcs_contract.engine.plan import BudgetPlan
 from dcs_contract.engine.properties import PROPERTIES
+from dcs_contract.engine.selection import CheckSelection
 from dcs_contract.engine.suite import embedded_mock, run_contract
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
 from dcs_contract.redaction import Scrubber
@@ -80,7 +85,15 @@ def _run_until_stopped(
         report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
         outputs = Outputs(report_dir, Scrubber(secrets_in(env)), **terminal(args, out, env))
         return finish(report, outputs, out, err)
-    report, secrets = _send(plan, stop, err)
+    # hypothesis caches the constants it finds in the code under test (.hypothesis/): in a
+    # directory of its own, removed after the run, never in whatever directory the run was
+    # started from nor among the reports. The run keeps no example database either.
+    with tempfile.TemporaryDirectory(prefix="dcs-contract-hypothesis-") as home:
+        set_hypothesis_home_dir(home)
+        try:
+            report, secrets = _send(plan, stop, err)
+        finally:
+            set_hypothesis_home_dir(None)
     args = plan.args
     outputs = Outputs(
         report_dir=args.report_dir,
@@ -91,6 +104,7 @@ def _run_until_stopped(
         history=args.history,
         mock=plan.target.is_mock,
         step_summary=Path(env["GITHUB_STEP_SUMMARY"]) if env.get("GITHUB_STEP_SUMMARY") else None,
+        metrics=Metrics(args.metrics_file, args.pushgateway, private_ids=bool(args.private_ids)),
         **terminal(args, out, env),
     )
     return finish(report, outputs, out, err)
@@ -114,6 +128,10 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> RunPlan:
         settings = RunSettings.for_target(
             target, **resolved.run_overrides(), record_traffic=bool(args.record), network=network
         )
+        # The names of --checks and --exclude-checks against the registries: an unknown one lists them.
+        CheckSelection.of(spec, checks=settings.checks, exclude=settings.exclude_checks)
+        if args.pushgateway is not None:
+            _check_pushgateway(args.pushgateway)
     except ConfigError as exc:
         raise with_source(exc, resolved) from None
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
@@ -132,6 +150,8 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> RunPlan:
     # true (a bare --record): the report directory's traffic.har; false: none.
     recording = args.report_dir / DEFAULT_RECORDING if args.record is True else (args.record or None)
     outputs = [(recording, f"--record={str(recording)!r}")] if recording is not None else []
+    if args.metrics_file is not None:
+        outputs.append((args.metrics_file, f"--metrics-file={str(args.metrics_file)!r}"))
     if args.baseline_update:
         outputs.append((args.baseline, f"--baseline={str(args.baseline)!r}"))
     check_outputs(args.report_dir, outputs)
@@ -140,6 +160,15 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> RunPlan:
         # Opened (and created, or upgraded) now: a file that is not a history is refused before the run.
         History.open(args.history).close()
     return RunPlan(spec, target, settings, mock_options, recording, baseline, args)
+
+
+def _check_pushgateway(url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--pushgateway={url!r}, but it must be an http:// or https:// URL such as http://127.0.0.1:9091",
+            setting="--pushgateway",
+        )
 
 
 def unsent(

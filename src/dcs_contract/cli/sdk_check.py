@@ -11,7 +11,8 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.sdk import compare_with_sdk
 from dcs_contract.contract.spec import load_spec
 from dcs_contract.redaction import Scrubber
-from dcs_contract.results.report import utc_now, write_reports
+from dcs_contract.results.baseline import Baseline
+from dcs_contract.results.report import RunReport, utc_now, write_reports
 
 __all__ = ["sdk_check_command"]
 
@@ -19,6 +20,7 @@ __all__ = ["sdk_check_command"]
 def sdk_check_command(args: argparse.Namespace, out: TextIO) -> int:
     args.report_dir = args.report_dir or SDK_REPORT_DIR
     check_outputs(args.report_dir, [])
+    baseline = Baseline.load(args.baseline) if args.baseline else None
     started = utc_now()
     spec = load_spec(args.spec)
     comparison = compare_with_sdk(spec)
@@ -26,6 +28,8 @@ def sdk_check_command(args: argparse.Namespace, out: TextIO) -> int:
     # As a run's: every finding names the consumers it breaks (an SDK difference, the SDK's users).
     consumers = Consumers.of(spec)
     report = replace(report, findings=consumers.annotate(report.findings), accepted=consumers.annotate(report.accepted))
+    if baseline is not None:
+        report = _with_baseline(report, baseline)
     paths = write_reports(report, args.report_dir, scrubber=Scrubber())
     out.write(f"dcs-contract sdk-check: {report.verdict.upper()} against {comparison.sdk}\n")
     out.write(f"  compared  {comparison.compared} parameter and field names and types\n")
@@ -34,3 +38,22 @@ def sdk_check_command(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"  {accepted}[sdk] {finding.location}: {finding.expected}; {finding.actual}\n")
     out.write(f"  reports   {', '.join(str(p) for p in paths)}\n")
     return EXIT_BY_VERDICT[report.verdict]
+
+
+def _with_baseline(report: RunReport, baseline: Baseline) -> RunReport:
+    """The SDK's differences the team's baseline accepts, beside those the spec's x-sdk accepts.
+
+    A report's findings are accepted by one list: when the spec already accepts some, the
+    baseline is named in words beside it.
+    """
+    judgement = baseline.judge(report.findings, scrubber=Scrubber())
+    accepted = [*report.accepted, *judgement.accepted]
+    if not report.accepted:
+        return baseline.apply(report, scrubber=Scrubber())
+    return replace(
+        report,
+        findings=judgement.new,
+        accepted=accepted,
+        resolved=judgement.resolved,
+        accepted_by=f"{report.accepted_by}, and the baseline {baseline.path}",
+    )

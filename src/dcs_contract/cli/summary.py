@@ -75,6 +75,10 @@ def _cause(report: RunReport) -> str:
         verb = "is" if len(report.findings) == 1 else "are"
         kept = f"; {new} from before the refusal {verb} in the reports" if report.findings else ""
         return f"{(report.error or '').rstrip('.')}{kept}"
+    if report.findings and not report.failing and not report.error:
+        # --fail-on above every finding: shown, and the run passes.
+        cause = f"{new}, none at or above --fail-on {report.fail_on}"
+        return cause + ("; the run is degraded" if report.degraded else "")
     if report.findings:
         cause = new
         if report.error:
@@ -115,12 +119,13 @@ def summary(report: RunReport, *, verbosity: Verbosity = Verbosity.NORMAL, style
         )
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
+    lines += _latency(report)
     if verbosity is Verbosity.VERBOSE:
         lines += _coverage(report)
     lines.append(f"  findings  {len(report.findings)}" + (" new" if report.baseline else ""))
     for finding in report.findings:
         lines.append(
-            f"    [{finding.category}] {finding.title}: {finding.location}"
+            f"    [{finding.severity}] [{finding.category}] {finding.title}: {finding.location}"
             + (f" (first seen at request {finding.first_seen})" if finding.first_seen else "")
             + (f" [{finding.confirmation}]" if finding.confirmation else "")
             + "\n"
@@ -136,6 +141,16 @@ def summary(report: RunReport, *, verbosity: Verbosity = Verbosity.NORMAL, style
     if report.seed is not None:
         lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
     return "\n".join(lines)
+
+
+def _latency(report: RunReport) -> list[str]:
+    """The slowest property's p95 and max to the last byte, and whether the run is degraded."""
+    if not report.latency:
+        return []
+    slowest = max(report.latency.items(), key=lambda item: item[1]["total"]["max"])
+    name, total = slowest[0], slowest[1]["total"]
+    degraded = "  DEGRADED: answers over --degraded-response-time" if report.degraded else ""
+    return [f"  latency   slowest {name}: p95 {total['p95']:.3f} s, max {total['max']:.3f} s{degraded}"]
 
 
 def _coverage(report: RunReport) -> list[str]:
@@ -167,7 +182,7 @@ class Progress:
         if self.current is not None and name != self.current and self.tty:
             self.stream.write("\n")
         self.current = name
-        of = f"/{total}" if total else " requests"
+        of = f"/{total}" if total else (" request" if done == 1 else " requests")
         if self.tty:
             self.stream.write(f"\r  {name:<18} {done:>5}{of}")
         elif done == 1 or done % 50 == 0 or done == total:

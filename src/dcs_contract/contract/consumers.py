@@ -17,6 +17,13 @@ or the location, or one of its comma-separated names) or holds its whole locatio
 filters: ``categories``, ``checks``, and ``seen`` (what the finding saw: see :func:`seen_in`).
 A reliance with neither ``names`` nor ``within`` covers every finding of its categories.
 
+A finding of the body's bytes (category ``wire``, :mod:`dcs_contract.contract.wire`) is
+matched by the consumer's ``decoder`` instead: what it reads the body with, and for each
+wire rule, whether it ``refuses`` the body, ``garbles`` what it reads, or tolerates it;
+a rule bounded by the decoder (its nesting depth, its numbers' length) names its limit::
+
+    consumers.limits()    # {'depth-within-decoders': (1000, 10000), ...}: the wire check's bounds
+
 The spec is the only list of consumers and of what they rely on: nothing here names one.
 """
 
@@ -27,10 +34,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from dcs_contract.contract.findings import CATEGORIES, NOBODY, ConsumerImpact, Finding
+from dcs_contract.contract.severity import Severity
 from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.wire import WIRE_RULES, sub_detail
 from dcs_contract.errors import SpecError
 
-__all__ = ["NOBODY", "Consumer", "Consumers", "Reliance", "affected_consumers", "seen_in"]
+__all__ = [
+    "NOBODY",
+    "WIRE",
+    "Consumer",
+    "Consumers",
+    "Decoder",
+    "DecoderBreak",
+    "Reliance",
+    "affected_consumers",
+    "seen_in",
+]
+
+# The category of a finding of the body's bytes: matched by decoders, not by reliances.
+WIRE = "wire"
 
 # A schema finding of a field left out says so in its ``actual`` (checks.py): nothing else does.
 _MISSING = "missing"
@@ -76,6 +98,37 @@ class Reliance:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DecoderBreak:
+    """What a decoder does with a body that breaks one wire rule: ``refuses`` it or ``garbles`` it, and how.
+
+    ``seen``: only for these details of the rule's findings; ``limit``: only past this bound.
+    """
+
+    rule: str
+    how: str
+    breaks: str
+    seen: tuple[str, ...] = ()
+    limit: int | None = None
+
+    def covers(self, finding: Finding) -> bool:
+        detail = sub_detail(finding.detail)
+        if self.seen and detail not in self.seen:
+            return False
+        # A limited rule's finding names the largest consumer limit the body is past.
+        return self.limit is None or (detail.isdigit() and self.limit <= int(detail))
+
+
+@dataclass(frozen=True, kw_only=True)
+class Decoder:
+    """How a consumer decodes the body: what with (``reads``, ``files``), and what each wire rule does to it."""
+
+    reads: str
+    files: tuple[str, ...]
+    breaks_on: Mapping[str, DecoderBreak]
+    tolerates: Mapping[str, str]
+
+
+@dataclass(frozen=True, kw_only=True)
 class Consumer:
     """A known consumer of the endpoint, as the spec's ``x-consumers`` describes it."""
 
@@ -86,9 +139,13 @@ class Consumer:
     paging: str
     source: str
     relies_on: tuple[Reliance, ...]
+    decoder: Decoder
 
     def breaks(self, finding: Finding) -> str | None:
-        """How this consumer breaks on ``finding``; None when none of its reliances covers it."""
+        """How this consumer breaks on ``finding``; None when none of its reliances (or its decoder's) covers it."""
+        if finding.category == WIRE:
+            broken = self.decoder.breaks_on.get(finding.check)
+            return f"{broken.how}: {broken.breaks}" if broken is not None and broken.covers(finding) else None
         ways = [reliance.breaks for reliance in self.relies_on if reliance.covers(finding)]
         # One reliance's text per way, each once: two reliances may say the same of one finding.
         return "; ".join(dict.fromkeys(ways)) or None
@@ -111,6 +168,15 @@ class Consumers:
             raise SpecError(f"{spec.path}: x-consumers names a consumer twice: {sorted(ids)}")
         return cls(consumers)
 
+    def limits(self) -> dict[str, tuple[int, ...]]:
+        """For each wire rule the decoders bound, every consumer's limit, ascending: the wire check's bounds."""
+        limits: dict[str, list[int]] = {}
+        for consumer in self.consumers:
+            for rule, broken in consumer.decoder.breaks_on.items():
+                if broken.limit is not None:
+                    limits.setdefault(rule, []).append(broken.limit)
+        return {rule: tuple(sorted(set(values))) for rule, values in limits.items()}
+
     def affected(self, finding: Finding) -> tuple[ConsumerImpact, ...]:
         """Each consumer ``finding`` breaks, and how; ``(NOBODY,)`` when no known consumer relies on it."""
         broken = tuple(
@@ -121,8 +187,14 @@ class Consumers:
         return broken or (NOBODY,)
 
     def annotate(self, findings: Iterable[Finding]) -> list[Finding]:
-        """The findings, each naming the consumers it breaks."""
-        return [replace(finding, consumers=self.affected(finding)) for finding in findings]
+        """The findings, each naming the consumers it breaks, and graded by them: breaking when one does."""
+        return [self._graded(finding, self.affected(finding)) for finding in findings]
+
+    @staticmethod
+    def _graded(finding: Finding, consumers: tuple[ConsumerImpact, ...]) -> Finding:
+        info = finding.severity is Severity.INFO
+        severity = Severity.of_finding(info=info, breaks_consumer=consumers != (NOBODY,))
+        return replace(finding, consumers=consumers, severity=severity)
 
 
 def affected_consumers(spec: Spec, finding: Finding) -> tuple[ConsumerImpact, ...]:
@@ -188,6 +260,7 @@ def _consumer(spec: Spec, index: int, raw: Any) -> Consumer:
     if not files:
         raise SpecError(f"{spec.path}: {where}.files must name the public files the consumer is read from")
     return Consumer(
+        decoder=_decoder(spec, f"{where}.decoder", entry.get("decoder")),
         id=_text(spec, where, entry, "id"),
         name=name,
         repository=_text(spec, where, entry, "repository"),
@@ -198,3 +271,62 @@ def _consumer(spec: Spec, index: int, raw: Any) -> Consumer:
             _reliance(spec, f"{where}.relies-on[{number}]", reliance) for number, reliance in enumerate(relies_on)
         ),
     )
+
+
+_DECODER_KEYS = {"reads", "files", "limits", "breaks-on", "tolerates"}
+_BREAK_KEYS = {"refuses", "garbles", "seen"}
+
+
+def _decoder(spec: Spec, where: str, raw: Any) -> Decoder:
+    """A consumer's ``decoder``: each wire rule in ``breaks-on`` or in ``tolerates``, and limits where bounded."""
+    entry = _mapping(spec, where, raw)
+    _known_keys(spec, where, entry, _DECODER_KEYS)
+    limits = _mapping(spec, f"{where}.limits", entry.get("limits", {}))
+    breaks_on = _mapping(spec, f"{where}.breaks-on", entry.get("breaks-on", {}))
+    tolerates = _mapping(spec, f"{where}.tolerates", entry.get("tolerates", {}))
+    named = [*breaks_on, *tolerates]
+    unknown = sorted(set(named) - set(WIRE_RULES))
+    both = sorted(set(breaks_on) & set(tolerates))
+    missing = [rule for rule in WIRE_RULES if rule not in named]
+    if unknown or both or missing:
+        raise SpecError(
+            f"{spec.path}: {where} must name each wire rule once, in breaks-on or tolerates: "
+            f"unknown {unknown}, in both {both}, missing {missing}; the rules are {list(WIRE_RULES)}"
+        )
+    for rule, value in limits.items():
+        if rule not in breaks_on or not WIRE_RULES[rule].limited:
+            raise SpecError(f"{spec.path}: {where}.limits names {rule!r}, but only a limited rule it breaks on has one")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise SpecError(f"{spec.path}: {where}.limits.{rule}={value!r}, but it must be a positive integer")
+    return Decoder(
+        reads=_text(spec, where, entry, "reads"),
+        files=_texts(spec, where, entry, "files"),
+        breaks_on={
+            rule: _break(spec, f"{where}.breaks-on.{rule}", rule, value, limits.get(rule))
+            for rule, value in breaks_on.items()
+        },
+        tolerates={rule: _text(spec, f"{where}.tolerates", tolerates, rule) for rule in tolerates},
+    )
+
+
+def _break(spec: Spec, where: str, rule: str, raw: Any, limit: int | None) -> DecoderBreak:
+    entry = _mapping(spec, where, raw)
+    _known_keys(spec, where, entry, _BREAK_KEYS)
+    hows = [how for how in ("refuses", "garbles") if how in entry]
+    if len(hows) != 1:
+        raise SpecError(f"{spec.path}: {where} must say either refuses or garbles, and how")
+    seen = _texts(spec, where, entry, "seen")
+    wire_rule = WIRE_RULES[rule]
+    if set(seen) - set(wire_rule.details):
+        raise SpecError(
+            f"{spec.path}: {where}.seen={list(seen)}, but {rule} tells apart only {list(wire_rule.details)}"
+        )
+    if wire_rule.limited and limit is None:
+        raise SpecError(f"{spec.path}: {where} breaks on a bound, so its decoder's limits must name {rule}")
+    return DecoderBreak(rule=rule, how=hows[0], breaks=_text(spec, where, entry, hows[0]), seen=seen, limit=limit)
+
+
+def _known_keys(spec: Spec, where: str, entry: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = [key for key in entry if key not in allowed]
+    if unknown:
+        raise SpecError(f"{spec.path}: {where} has keys {unknown!r}, but it may have only {sorted(allowed)}")

@@ -27,6 +27,7 @@ from typing import Any
 import httpx
 
 from dcs_contract.contract.formats import printable
+from dcs_contract.contract.severity import Severity
 from dcs_contract.redaction import SENSITIVE_HEADERS, Scrubber
 from dcs_contract.transport.signing import TOKEN_VARIABLE
 
@@ -57,6 +58,8 @@ CATEGORIES = (
     "auth",
     "transport",
     "sdk",
+    "latency",
+    "wire",
 )
 # Display limits, applied after scrubbing.
 _EXCERPT = 600
@@ -219,6 +222,9 @@ class Finding:
     consumers: tuple[ConsumerImpact, ...] = ()
     first_seen: int | None = None
     confirmation: str = ""
+    # contract until a run grades it against the consumers (consumers.Consumers.annotate);
+    # info for what is only observed. Not part of the fingerprint: it follows from the spec.
+    severity: Severity = Severity.CONTRACT
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
@@ -275,6 +281,7 @@ class Finding:
             consumers=tuple(ConsumerImpact.from_json(entry) for entry in data.get("consumers", ())),
             first_seen=data.get("first_seen"),
             confirmation=data.get("confirmation", ""),
+            severity=Severity.read(data.get("severity"), _graded_by_consumers(data)),
         )
 
     @property
@@ -306,7 +313,14 @@ class Finding:
         data["requests"] = [request.as_dict() for request in self.requests]
         data["consumers"] = [impact.as_dict() for impact in self.consumers]
         data["fingerprint"] = self.fingerprint
+        data["severity"] = self.severity.value
         return data
+
+
+def _graded_by_consumers(data: Mapping[str, Any]) -> Severity:
+    """The severity of a finding a report wrote before severities: breaking when it named a consumer."""
+    named = [ConsumerImpact.from_json(entry) for entry in data.get("consumers", ())]
+    return Severity.of_finding(info=False, breaks_consumer=bool(named) and named != [NOBODY])
 
 
 @dataclass(frozen=True)

@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from dcs_contract.contract.consumers import Consumer, Consumers
+from dcs_contract.contract.consumers import Consumer, Consumers, DecoderBreak
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, Spec
+from dcs_contract.contract.wire import WIRE_RULES, WireRule
 from dcs_contract.docs.timeline import Timeline
+from dcs_contract.results.observed import HTTP_STATUS
 from dcs_contract.results.report import RunReport
 
 __all__ = [
@@ -123,6 +125,14 @@ class Coverage:
 
 
 @dataclass(frozen=True)
+class WireRow:
+    """A wire rule as the page shows it: the rule, and each consumer whose decoder refuses or garbles its breach."""
+
+    rule: WireRule
+    breaks: list[tuple[str, DecoderBreak]]
+
+
+@dataclass(frozen=True)
 class ConformancePanel:
     """One target's last run, from its report.json."""
 
@@ -138,6 +148,16 @@ class ConformancePanel:
     accepted: int
     findings: Sequence[Finding]
     coverage: list[Coverage]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One of the spec's response examples: its status, name, summary and body as JSON text."""
+
+    status: int
+    name: str
+    summary: str
+    body: str
 
 
 @dataclass
@@ -241,7 +261,8 @@ class DocsModel:
     def enums(self) -> list[EnumTable]:
         tables = []
         for name, schema in self.spec.record_fields.items():
-            if "enum" not in schema:
+            # error_code's values are the error-code table of Errors: one table, not two.
+            if "enum" not in schema or name == "error_code":
                 continue
             meanings = schema.get("x-enum-descriptions", {})
             values = [(value, _NULL_MEANING if value is None else meanings.get(value, "")) for value in schema["enum"]]
@@ -273,6 +294,15 @@ class DocsModel:
         return Consumers.of(self.spec).consumers
 
     @property
+    def wire_rules(self) -> list[WireRow]:
+        """The wire rules (contract/wire.py), each with the consumers' decoders that break on it (``x-consumers``)."""
+        consumers = self.consumers
+        return [
+            WireRow(rule, [(c.name, c.decoder.breaks_on[rule.id]) for c in consumers if rule.id in c.decoder.breaks_on])
+            for rule in WIRE_RULES.values()
+        ]
+
+    @property
     def error_codes(self) -> list[tuple[str, str]]:
         """The record-level DCS error codes (dcs.08.*) and their meanings."""
         schema = self.spec.record_fields["error_code"]
@@ -290,6 +320,17 @@ class DocsModel:
         return rows
 
     @property
+    def samples(self) -> list[Sample]:
+        """The spec's response examples, each status's in order: the sample 200 body and the error bodies."""
+        rows = []
+        for code in self.spec.status_codes:
+            for content in self.operation["responses"][str(code)].get("content", {}).values():
+                for name, example in content.get("examples", {}).items():
+                    body = json.dumps(example.get("value"), indent=2, ensure_ascii=False)
+                    rows.append(Sample(code, str(name), str(example.get("summary", "")), body))
+        return rows
+
+    @property
     def error_bodies(self) -> list[str]:
         """The components that the error statuses' bodies are, each once, in the order of the statuses."""
         return list(dict.fromkeys(body for code, _, body in self.statuses if code >= 400 and body is not None))
@@ -302,7 +343,7 @@ class DocsModel:
     def _panel(self, source: str, report: RunReport) -> ConformancePanel:
         observed = report.observed
         coverage = [
-            Coverage("HTTP status", [str(code) for code in self.spec.status_codes], observed.get("http_status", {}))
+            Coverage("HTTP status", [str(code) for code in self.spec.status_codes], observed.get(HTTP_STATUS, {}))
         ]
         for name, values in self.spec.enum_fields.items():
             coverage.append(Coverage(name, [json.dumps(value) for value in values], observed.get(name, {})))

@@ -77,7 +77,13 @@ def render_html(model: DocsModel) -> str:
     if model.timeline is not None:
         # The timeline's rules only on a page that has one: a page without it is as it was.
         stylesheet += _stylesheet("timeline.css")
-    return _environment(html=True).get_template("page.html.j2").render(m=model, stylesheet=Markup(stylesheet))
+    # The search box's script, inline as the stylesheet is: it works offline, from a file:// page.
+    script = Markup(_stylesheet("search.js"))
+    return (
+        _environment(html=True)
+        .get_template("page.html.j2")
+        .render(m=model, stylesheet=Markup(stylesheet), search_script=script)
+    )
 
 
 def render_markdown(model: DocsModel) -> str:
@@ -89,14 +95,15 @@ def build_docs(
     out: Path,
     *,
     reports: list[Path] | None = None,
-    history: Path | None = None,
+    history: Path | str | None = None,
     timeline_runs: int = TIMELINE_RUNS,
 ) -> list[Path]:
     """Write ``index.html`` and ``index.md`` into ``out``; returns their paths.
 
-    With ``history`` (a run history file), the page has a Timeline: each target's last
-    ``timeline_runs`` runs and its drift. Everything is read before anything is written: a
-    report or a history that cannot be read (a ConfigError) leaves ``out`` as it was.
+    With ``history`` (a run history file, or a ``postgresql://`` URL), the page has a Timeline:
+    each target's last ``timeline_runs`` runs, its drift, its latency and what it never showed.
+    Everything is read before anything is written: a report or a history that cannot be read
+    (a ConfigError) leaves ``out`` as it was.
     """
     timeline = read_timeline(history, last=timeline_runs) if history is not None else None
     model = DocsModel(spec, [(str(path), read_report(path)) for path in reports or []], timeline)

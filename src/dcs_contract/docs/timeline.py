@@ -1,4 +1,4 @@
-"""The timeline: each target's last runs, and the life of each of its findings, read from a run history.
+"""The timeline: each target's last runs, the life of each of its findings, its latency and what it never showed.
 
     timeline = read_timeline(Path("history.sqlite"), last=30)
     for target in timeline.targets:
@@ -11,14 +11,23 @@ templates lay it out, so that no target can make the page unreadable, or run any
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from dcs_contract.errors import ConfigError
-from dcs_contract.results.history import FingerprintHistory, History, HistoryError, RunSummary
+from dcs_contract.results.coverage import Unseen, unseen
+from dcs_contract.results.history import FingerprintHistory, History, HistoryError, LatencyPoint, RunSummary, is_url
 from dcs_contract.results.report import VERDICTS
 
-__all__ = ["TIMELINE_RUNS", "Timeline", "TimelineCell", "TimelineTarget", "drift_row", "read_timeline"]
+__all__ = [
+    "TIMELINE_RUNS",
+    "LatencyChart",
+    "Timeline",
+    "TimelineCell",
+    "TimelineTarget",
+    "drift_row",
+    "read_timeline",
+]
 
 # How many runs of each target the timeline shows, by default: a month of nightly runs.
 TIMELINE_RUNS = 30
@@ -44,6 +53,12 @@ MARKS = {"conforms": "✓", "violations": "✗", "untestable": "?", "error": "!"
 UNKNOWN = "unknown"
 # How a history names the embedded mock when a run left the base URL out.
 _NO_URL = "embedded mock"
+# The never-observed values shown per target; the rest are counted (``history --coverage`` lists them).
+MAX_UNSEEN = 100
+# The latency chart's drawing area, in SVG user units, and its margin for the axis labels.
+CHART_WIDTH, CHART_HEIGHT, CHART_MARGIN = 360.0, 90.0, 6.0
+# The lines of the chart: (series, what its legend says).
+SERIES = (("p50", "p50"), ("p95", "p95"), ("max", "max"))
 
 
 def clip(text: object, kind: str) -> str:
@@ -95,6 +110,68 @@ def drift_row(life: FingerprintHistory) -> FingerprintHistory:
     )
 
 
+@dataclass(frozen=True)
+class LatencyChart:
+    """A target's latency over its last runs as an inline SVG's geometry: numbers only, no text from a target.
+
+    Each series is a run's p50, p95 or max (:class:`LatencyPoint`: seconds to the last byte),
+    drawn from 0 to ``top`` seconds; a run without latency has no point.
+    """
+
+    points: list[LatencyPoint]
+    top: float
+    width: float = CHART_WIDTH
+    height: float = CHART_HEIGHT
+
+    @classmethod
+    def of(cls, points: list[LatencyPoint]) -> LatencyChart | None:
+        values = [value for point in points for value in (point.p50, point.p95, point.max) if value is not None]
+        if not values:
+            return None
+        return cls(points, max(max(values), 1e-3))
+
+    def _x(self, index: int) -> float:
+        if len(self.points) == 1:
+            return self.width / 2
+        return CHART_MARGIN + index * (self.width - 2 * CHART_MARGIN) / (len(self.points) - 1)
+
+    def _y(self, value: float) -> float:
+        return self.height - CHART_MARGIN - min(value, self.top) / self.top * (self.height - 2 * CHART_MARGIN)
+
+    def polyline(self, series: str) -> str:
+        """The ``points`` attribute of one series' line."""
+        return " ".join(
+            f"{self._x(index):.1f},{self._y(value):.1f}"
+            for index, point in enumerate(self.points)
+            if (value := getattr(point, series)) is not None
+        )
+
+    def dots(self, series: str) -> list[tuple[float, float, str]]:
+        """(x, y, its tooltip) for each run of a series."""
+        return [
+            (round(self._x(index), 1), round(self._y(value), 1), f"run {point.run}: {series} {value:.3f} s")
+            for index, point in enumerate(self.points)
+            if (value := getattr(point, series)) is not None
+        ]
+
+    @property
+    def newest(self) -> LatencyPoint:
+        return self.points[-1]
+
+    @property
+    def summary(self) -> str:
+        """The chart in words: its title, and what a screen reader reads."""
+        point = self.newest
+
+        def seconds(value: float | None) -> str:
+            return "not measured" if value is None else f"{value:.3f} s"
+
+        return (
+            f"Latency of the last {len(self.points)} runs with latency, up to {self.top:.3f} s; "
+            f"run {point.run}: p50 {seconds(point.p50)}, p95 {seconds(point.p95)}, max {seconds(point.max)}"
+        )
+
+
 @dataclass(frozen=True, kw_only=True)
 class TimelineTarget:
     """A target (base URL and instance id): its last runs, oldest first, and its fingerprints."""
@@ -105,6 +182,15 @@ class TimelineTarget:
     cells: list[TimelineCell]
     drift: list[FingerprintHistory]
     more_drift: int  # fingerprints of the target not shown (over MAX_DRIFT)
+    latency: LatencyChart | None = None  # None: no run of it measured latency
+    # What the spec documents that no run of the target observed (None: no run kept its spec).
+    unseen: list[Unseen] | None = field(default_factory=list)
+    more_unseen: int = 0
+
+    @property
+    def where(self) -> str:
+        """How a sentence of the coverage names the target."""
+        return f"on {self.label}"
 
     @property
     def label(self) -> str:
@@ -128,6 +214,13 @@ class Timeline:
     last: int
     targets: list[TimelineTarget]
     more_targets: int  # targets not shown (over MAX_TARGETS): those run least recently
+
+    series = SERIES
+
+    @staticmethod
+    def seconds(value: float | None) -> str:
+        """A latency as the Markdown table shows it."""
+        return "not measured" if value is None else f"{value:.3f} s"
 
     @property
     def legend(self) -> list[tuple[str, str]]:
@@ -155,6 +248,8 @@ class Timeline:
             # The fingerprints seen most recently, still in the order they were first seen.
             newest = sorted(range(len(drift)), key=lambda index: drift[index].last_run, reverse=True)[:MAX_DRIFT]
             kept = [drift[index] for index in sorted(newest)]
+            spec = history.spec(key)
+            never = None if spec is None else unseen(spec, history.observed(key))
             targets.append(
                 TimelineTarget(
                     base_url=clip(key[0] if key[0] is not None else _NO_URL, "base_url"),
@@ -163,22 +258,29 @@ class Timeline:
                     cells=[_cell(run) for run in runs[-last:]],
                     drift=[drift_row(life) for life in kept],
                     more_drift=len(drift) - len(kept),
+                    latency=LatencyChart.of(history.latency(key, last=last)),
+                    unseen=None if never is None else never[:MAX_UNSEEN],
+                    more_unseen=0 if never is None else max(0, len(never) - MAX_UNSEEN),
                 )
             )
         return cls(
-            source=clip(source if source is not None else history.path, "source"),
+            source=clip(source if source is not None else history.location, "source"),
             last=last,
             targets=targets,
             more_targets=len(by_target) - len(shown),
         )
 
 
-def read_timeline(path: Path, *, last: int = TIMELINE_RUNS) -> Timeline:
-    """The timeline of the history in ``path``, which must exist (a :class:`HistoryError` says what to do).
+def read_timeline(path: Path | str, *, last: int = TIMELINE_RUNS) -> Timeline:
+    """The timeline of the history at ``path`` (a file or a ``postgresql://`` URL), which must exist.
 
-    The docs only read a history: an empty file is refused rather than made a history.
+    The docs only read a history: an empty file is refused rather than made a history (a
+    :class:`HistoryError` says what to do).
     """
     _check_last(last)
+    if is_url(path):
+        with History.open(path, create=False) as history:
+            return Timeline.of(history, last=last)
     path = Path(path)
     if path.is_file() and path.stat().st_size == 0:
         raise HistoryError(

@@ -35,6 +35,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from dcs_contract.contract import checks
+from dcs_contract.contract.consumers import WIRE, Consumers
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.invariants import (
     EmptyInstancePage,
@@ -50,6 +51,8 @@ from dcs_contract.contract.invariants import (
 )
 from dcs_contract.contract.query import InvalidQuery, QueryRule
 from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.wire import WIRE_RULES, WireContext, wire_detail, wire_violations
+from dcs_contract.engine.latency import Slo
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.transport.guard import AUTH_STATUSES
 
@@ -177,15 +180,56 @@ class ExchangeJudge:
     spec: Spec
     evaluated: Counter[str] = field(default_factory=Counter)
     unjudged: dict[str, str] = field(default_factory=dict)
+    # The run's latency objective (--max-response-time, --degraded-response-time): none by default.
+    slo: Slo = field(default_factory=Slo)
     invariants: Invariants = field(init=False)
     query_rule: QueryRule = field(init=False)
+    # What the wire check reads of the spec: its integer fields, the consumers' decoder limits.
+    wire: WireContext = field(init=False)
 
     def __post_init__(self) -> None:
         self.invariants = Invariants(self.spec, evaluated=self.evaluated, unjudged=self.unjudged)
         self.query_rule = QueryRule.of(self.spec)
+        self.wire = WireContext.of(self.spec, Consumers.of(self.spec).limits())
 
     def exchange(self, case: Case[Any], answer: httpx.Response | ResponseTooLarge, kind: Kind) -> Judged:
-        """The findings of one exchange of ``kind``: its response checks, its page's invariants, its own rule."""
+        """The findings of one exchange of ``kind``: its bytes' wire rules, its response checks, its page's rules."""
+        if isinstance(answer, ResponseTooLarge) or isinstance(kind, CutShort):
+            return self._exchange(case, answer, kind)
+        # On the bytes as they came, before anything reads them tolerantly; the reading that follows is unchanged.
+        wire = self.wire_findings(answer)
+        judged = self._exchange(case, answer, kind)
+        return Judged(wire + judged.findings, judged.page)
+
+    def wire_findings(self, answer: httpx.Response) -> list[Finding]:
+        """Each wire rule the body's bytes break (contract/wire.py): one finding per rule, place and status."""
+        try:
+            raw = answer.content
+        except httpx.ResponseNotRead:
+            return []
+        violations = wire_violations(
+            raw, answer.headers.get("content-type", ""), status=answer.status_code, context=self.wire
+        )
+        found = []
+        for violation in violations:
+            rule = WIRE_RULES[violation.rule]
+            where = f" at {violation.pointer}" if violation.pointer else ""
+            found.append(
+                Finding.about(
+                    answer,
+                    check=rule.id,
+                    category=WIRE,
+                    title=rule.title,
+                    message=f"{rule.title}{where}: {violation.actual}. {rule.rule} Source: {rule.source}.",
+                    location=violation.location,
+                    expected=rule.rule.removesuffix("."),
+                    actual=violation.actual,
+                    detail=wire_detail(answer.status_code, violation.detail),
+                )
+            )
+        return found
+
+    def _exchange(self, case: Case[Any], answer: httpx.Response | ResponseTooLarge, kind: Kind) -> Judged:
         if isinstance(answer, ResponseTooLarge):
             # No body to check or read; the status of an anonymous request is still judged.
             found = [checks.body_too_large(answer)]
@@ -218,6 +262,10 @@ class ExchangeJudge:
         if isinstance(kind, EmptyInstance):
             found += self.evidence(EmptyInstancePage(page))
         return Judged(found, page)
+
+    def response_time(self, answer: httpx.Response | ResponseTooLarge) -> list[Finding]:
+        """The SLO's finding of an answer slower than one of its tiers, as the guard timed it."""
+        return [] if isinstance(answer, ResponseTooLarge) else self.slo.findings(answer)
 
     def evidence(self, subject: Page | Evidence) -> list[Finding]:
         """Every invariant declared on what ``subject`` is: a page, a walk, a window split ..."""

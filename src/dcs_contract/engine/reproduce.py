@@ -33,6 +33,7 @@ from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.invariants import INVARIANTS, EmptyInstancePage, Page, UnknownInstanceAnswer
 from dcs_contract.contract.spec import OPERATION_PATH
+from dcs_contract.contract.wire import WIRE_RULES
 from dcs_contract.engine.judge import EVIDENCE, ExchangeJudge
 from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.results.report import TargetInfo
@@ -99,6 +100,11 @@ class Rebase:
 
 def _query(url: str) -> dict[str, str]:
     return dict(parse_qsl(urlsplit(url).query, keep_blank_values=True))
+
+
+def replayable_check(check: str) -> bool:
+    """Whether ``replay`` can judge a finding of ``check`` again: report.md offers a replay line only then."""
+    return check in _ONE_ANSWER_CHECKS or check in INVARIANTS
 
 
 def not_replayable(finding: Finding, rebase: Rebase) -> str | None:
@@ -178,7 +184,7 @@ def _judge(run: ContractRun, finding: Finding, answers: Sequence[_Answer]) -> li
     return found + judge.evidence(evidence) if isinstance(evidence, EVIDENCE) else found
 
 
-# The checks a single answer shows, which re-sending its request judges again.
-_ONE_ANSWER_CHECKS = frozenset(checks.CHECK_NAMES)
+# The checks a single answer shows, which re-sending its request judges again: its bytes' wire rules too.
+_ONE_ANSWER_CHECKS = frozenset(checks.CHECK_NAMES) | frozenset(WIRE_RULES)
 # The evidence the kind of a request brings with it: judged with the exchange itself.
 _JUDGED_BY_KIND = (UnknownInstanceAnswer, EmptyInstancePage)

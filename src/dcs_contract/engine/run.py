@@ -37,17 +37,20 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding, FindingLog
 from dcs_contract.contract.formats import json_text, read_json
 from dcs_contract.contract.invariants import Invariants, Page
+from dcs_contract.contract.severity import DEFAULT_FAIL_ON, Severity
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
+from dcs_contract.engine.latency import LatencyLog, Slo
 from dcs_contract.engine.operation import Operation
+from dcs_contract.engine.selection import NOT_SELECTED, CheckSelection
 from dcs_contract.errors import ResponseTooLarge
+from dcs_contract.results.observed import ERROR_CODES, HTTP_STATUS, RECORD_FIELDS
 from dcs_contract.results.report import BudgetSummary, RequestCounts, RunReport, SpecInfo, utc_now
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import EXPECT_REFUSAL, TrafficStats
 
 __all__ = [
     "CHECKED_BY",
-    "OBSERVED_ERROR_CODES",
     "ContractRun",
     "FirstFinding",
     "ProgressCallback",
@@ -65,7 +68,6 @@ _MAX_OBSERVED_TEXT = 200
 _OTHER_VALUES = "(other values)"
 # The key of report.observed under which the error bodies' error_code values are counted
 # (the records' own error_code is an enum field, counted under its name).
-OBSERVED_ERROR_CODES = "error_body.error_code"
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
 # Property name -> the response checks and invariants it can evaluate; the properties
@@ -113,19 +115,31 @@ class RunLog:
     # --fail-fast: stop at the first finding that ``accepted`` (a baseline's) does not accept.
     fail_fast: bool = False
     accepted: Callable[[Finding], bool] = lambda finding: False
+    # --fail-fast stops only at a finding that would fail the run (--fail-on).
+    fail_on: Severity = DEFAULT_FAIL_ON
     # The spec's x-consumers, read when the run starts (a spec they do not fit fails there, not
     # at the end): every finding of the report names the consumers it breaks.
     consumers: Consumers = field(init=False, repr=False)
+    # --checks, --exclude-checks: the findings of a check left out are not kept.
+    selection: CheckSelection = field(default_factory=CheckSelection)
+    # Each timed answer, by the property that sent it.
+    latency: LatencyLog = field(default_factory=LatencyLog)
 
     def __post_init__(self) -> None:
         self.consumers = Consumers.of(self.spec)
 
     def add(self, findings: Sequence[Finding]) -> None:
         sent = self.requests_sent() or None
+        findings = [finding for finding in findings if self.selection.selects(finding.check)]
         for finding in findings:
             self.findings.add(finding, request=sent)
-        if self.fail_fast and any(not self.accepted(finding) for finding in findings):
+        if self.fail_fast and any(not self.accepted(finding) and self._fails(finding) for finding in findings):
             raise FirstFinding()
+
+    def _fails(self, finding: Finding) -> bool:
+        """Whether ``finding``, graded as the report will grade it, is at or above ``fail_on``."""
+        [graded] = self.consumers.annotate([finding])
+        return graded.severity.at_least(self.fail_on)
 
     def begin(self, property_name: str) -> None:
         """A property starts: what it evaluates (``CHECKED_BY``) is now expected to run."""
@@ -145,7 +159,7 @@ class RunLog:
         self.skipped[property_name] = reason
 
     def observe_status(self, status: int) -> None:
-        self.observed.setdefault("http_status", Counter())[str(status)] += 1
+        self.observed.setdefault(HTTP_STATUS, Counter())[str(status)] += 1
 
     def observe(self, response: httpx.Response) -> None:
         """Remember the status codes, enum values and error codes seen, for the docs and for ``diff``."""
@@ -162,12 +176,18 @@ class RunLog:
             seen = self.observed.setdefault(field_name, Counter())
             for value, count in _tally(record[field_name] for record in records if _has(record, field_name)):
                 _count_observed(seen, value, count)
+        # The spec's record fields that came with a value (only those: the count stays bounded),
+        # so that the history can say which optional field no run has seen.
+        fields = self.observed.setdefault(RECORD_FIELDS, Counter())
+        for record in records:
+            if isinstance(record, dict):
+                fields.update(name for name in self.spec.record_fields if record.get(name) is not None)
 
     def _observe_error_code(self, response: httpx.Response) -> None:
         body = read_json(response).value
         code = body.get("error_code") if isinstance(body, dict) else None
         if code is not None:
-            _count_observed(self.observed.setdefault(OBSERVED_ERROR_CODES, Counter()), code)
+            _count_observed(self.observed.setdefault(ERROR_CODES, Counter()), code)
 
     def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
         """(evaluations by response check and invariant id, and why each of the others never ran).
@@ -176,10 +196,13 @@ class RunLog:
         a summary can list what ran and what did not, read from this run.
         """
         names = [*checks.CHECK_NAMES, *self.spec.invariants]
-        evaluated = {name: self.evaluated[name] for name in names if self.evaluated[name]}
+        selected = [name for name in names if self.selection.selects(name)]
+        evaluated = {name: self.evaluated[name] for name in selected if self.evaluated[name]}
         return evaluated, {name: self._not_evaluated(name) for name in names if name not in evaluated}
 
     def _not_evaluated(self, name: str) -> str:
+        if not self.selection.selects(name):
+            return NOT_SELECTED
         # An invariant that was asked knows best why it judged nothing (no readable record).
         if name in self.unjudged:
             return self.unjudged[name]
@@ -229,6 +252,9 @@ class RunLog:
             traffic=list(traffic.exchanges),
             spec=SpecInfo(sha256=self.spec.sha256, document=self.spec.document),
             credentials_refused=credentials_refused,
+            fail_on=Severity(settings.fail_on),
+            latency=self.latency.summary(),
+            slo=_slo(settings).as_dict(),
         )
 
 
@@ -255,7 +281,9 @@ class ContractRun:
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
-        self.judge = ExchangeJudge(self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged)
+        self.judge = ExchangeJudge(
+            self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged, slo=_slo(self.settings)
+        )
         self.invariants = self.judge.invariants
 
     def for_property(self, name: str) -> PropertyRun:
@@ -393,6 +421,7 @@ class ContractRun:
         if counted:
             self.log.count(property_name)
             self.log.observe(response)
+            self.log.latency.add(property_name, response)
         return response
 
     def exchange(self, property_name: str, case: Case[Any], kind: Kind = _LISTING) -> Judged:
@@ -400,7 +429,7 @@ class ContractRun:
         observed, and judged as its kind says (engine/judge.py); its findings are kept."""
         answer = self.send(property_name, case, anonymous=isinstance(kind, Anonymous))
         judged = self.judge.exchange(case, answer, kind)
-        self.log.add(judged.findings)
+        self.log.add([*judged.findings, *self.judge.response_time(answer)])
         return judged
 
     def page(
@@ -513,6 +542,10 @@ def _tally(values: Iterable[Any]) -> list[tuple[Any, int]]:
             counts[key], first[key] = 0, value
         counts[key] += 1
     return [(first[key], count) for key, count in counts.items()]
+
+
+def _slo(settings: RunSettings) -> Slo:
+    return Slo(settings.max_response_time, settings.degraded_response_time)
 
 
 def _count_observed(seen: Counter[str], value: Any, count: int = 1) -> None:

@@ -18,11 +18,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.severity import Severity
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.plan import MIN_RESERVE, BudgetPlan
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED, Rebase, reproduce
 from dcs_contract.engine.run import ContractRun, FirstFinding, ProgressCallback, RunLog
+from dcs_contract.engine.selection import CheckSelection
 from dcs_contract.errors import AuthRejected, BudgetExhausted, RunStopped, TargetUnavailable
 from dcs_contract.mock import MockServer, MockState, create_app
 from dcs_contract.results.report import BudgetSummary, RunReport, utc_now
@@ -31,6 +33,11 @@ from dcs_contract.transport.deadline import DeadlineTransport
 from dcs_contract.transport.guard import SYSTEM_CLOCK, Clock, GuardedTransport, build_client
 
 __all__ = ["PROPERTIES", "confirm_findings", "embedded_mock", "guarded", "run_contract"]
+
+
+def _requests(count: int) -> str:
+    """``1 request``, ``2 requests``: the counts of the run's messages."""
+    return f"{count} request{'' if count == 1 else 's'}"
 
 
 @contextmanager
@@ -122,7 +129,9 @@ def run_contract(
         progress,
         requests_sent=lambda: guard.stats.attempts - mark.attempts,
         fail_fast=settings.fail_fast,
+        fail_on=Severity(settings.fail_on),
         accepted=accepted,
+        selection=CheckSelection.of(spec, checks=settings.checks, exclude=settings.exclude_checks),
     )
     stage = "the setup of the run"
     planned = False
@@ -159,7 +168,7 @@ def run_contract(
             sent = guard.stats.since(mark)
             if planned:
                 # The probe plan was sent whole: what was cut is exploration, which retries ate.
-                halted = f"{exc} during {stage}, after {sent.attempts} requests ({sent.retries} of them retries)"
+                halted = f"{exc} during {stage}, after {_requests(sent.attempts)} ({sent.retries} of them retries)"
             else:
                 error = f"{exc} during {stage}: the probe plan was not sent whole, {sent.retries} requests were retries"
         except AuthRejected as exc:
@@ -168,7 +177,7 @@ def run_contract(
             error = str(exc)
         except FirstFinding:
             sent = guard.stats.since(mark)
-            halted = f"at the first finding (--fail-fast), during {stage}, after {sent.attempts} requests"
+            halted = f"at the first finding (--fail-fast), during {stage}, after {_requests(sent.attempts)}"
             if settings.confirm:
                 # The one finding that stopped the run is the one a red build is read for. Whatever
                 # ends its confirmation, the finding stays in the report.
@@ -182,8 +191,8 @@ def run_contract(
             # Not KeyboardInterrupt: a library caller (pytest) keeps Ctrl-C; the CLI turns SIGINT into RunStopped.
             sent = guard.stats.since(mark)
             error = (
-                f"stopped by {exc.signal_name} during {stage}, after {sent.attempts} requests: the run was cut short, "
-                "and reports what it found until then"
+                f"stopped by {exc.signal_name} during {stage}, after {_requests(sent.attempts)}: "
+                "the run was cut short, and reports what it found until then"
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"

@@ -518,6 +518,81 @@ _register(
     ),
 )
 
+# -- the wire: bytes a tolerant reader forgives and a consumer's decoder does not ---------
+
+
+def _wire(
+    name: str, description: str, write: Callable[[dict[str, Any]], bytes], media: str = "application/json"
+) -> None:
+    """A switch that writes every 200 page's bytes with ``write``, sent with Content-Type ``media``."""
+
+    def page(answer: ServiceAnswer) -> ServiceAnswer:
+        if answer.status != 200 or answer.body is None:
+            return answer
+        return replace(answer, raw=write(answer.body), content_type=media)
+
+    _register(name, "wire", description, wrap=_answer(page))
+
+
+def _dumped(body: dict[str, Any]) -> bytes:
+    return json.dumps(body).encode()
+
+
+def _each(body: dict[str, Any], change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+    return {**body, "backup_record_response": [change(dict(r)) for r in body["backup_record_response"]]}
+
+
+def _status_twice(body: dict[str, Any]) -> bytes:
+    # The last value is the record's own: every consumer keeps the last, so only the bytes drift.
+    fields = [[("status", "waiting"), *r.items()] for r in body["backup_record_response"]]
+    records = ["{" + ", ".join(f"{json.dumps(k)}: {json.dumps(v)}" for k, v in pairs) + "}" for pairs in fields]
+    return f'{{"total_num": {body["total_num"]}, "backup_record_response": [{", ".join(records)}]}}'.encode()
+
+
+def _nested_period(body: dict[str, Any]) -> bytes:
+    marker = "dcs-contract:nested"
+    deep = b"[" * 1000 + b"]" * 1000  # the first record's period 1000 deep: 1003 in all, past Jackson's 1000
+    written = _dumped(_each(body, lambda r: {**r, "period": marker}))
+    return written.replace(json.dumps(marker).encode(), deep, 1)
+
+
+_wire("body-with-bom", "200 bodies start with a UTF-8 byte order mark", lambda b: b"\xef\xbb\xbf" + _dumped(b))
+_wire(
+    "body-in-gb18030",
+    "200 bodies are written in GB18030, and labelled application/json alone",
+    lambda b: json.dumps(b, ensure_ascii=False).encode("gb18030"),
+)
+_wire(
+    "charset-gb18030",
+    "200 bodies are written in GB18030, and labelled so: charset=GB18030",
+    lambda b: json.dumps(b, ensure_ascii=False).encode("gb18030"),
+    media="application/json; charset=GB18030",
+)
+_wire(
+    "lone-surrogate-in-remark",
+    "remarks end in a lone surrogate escape (\\ud800)",
+    lambda b: _dumped(_each(b, lambda r: {**r, "remark": f"{r.get('remark') or ''}\ud800"})),
+)
+_wire("size-as-nan", "size is written NaN", lambda b: _dumped(_each(b, lambda r: {**r, "size": float("nan")})))
+_wire("status-key-twice", "each record names status twice, its own value last", _status_twice)
+_wire("data-after-body", "200 bodies go on after their JSON value", lambda b: _dumped(b) + b"\n{}")
+_wire(
+    "total-with-fraction",
+    "total_num is written 57.0, not 57",
+    lambda b: _dumped({**b, "total_num": float(b["total_num"])}),
+)
+_wire(
+    "size-past-int64",
+    "size is past int64 (2^63 more)",
+    lambda b: _dumped(_each(b, lambda r: {**r, "size": 2**63 + r["size"]})),
+)
+_wire("period-nested-deep", "the first record's period nests 1000 arrays deep", _nested_period)
+_wire(
+    "size-of-1001-digits",
+    "size is written with 1001 digits, past Jackson's maxNumberLength",
+    lambda b: _dumped(_each(b, lambda r: {**r, "size": 10**1000})),
+)
+
 # -- auth -----------------------------------------------------------------------------
 
 _register(

@@ -36,6 +36,7 @@ from dcs_contract.contract.findings import Finding, fingerprint_of
 from dcs_contract.contract.formats import printable
 from dcs_contract.results.markdown import Markdown, bullet, escape, heading
 from dcs_contract.results.markdown import code as code_span
+from dcs_contract.results.observed import HTTP_STATUS, RECORD_FIELDS
 from dcs_contract.results.report import RunReport
 from dcs_contract.results.spec_diff import (
     NAME_CHARS,
@@ -155,10 +156,6 @@ class ReportDiff:
 _FEW = 5
 
 
-# The kind of report.observed that holds status codes: shown first, sorted as numbers.
-_HTTP_STATUS = "http_status"
-
-
 def _consumer_names(finding: Finding) -> tuple[str, ...]:
     return finding.consumer_names
 
@@ -197,8 +194,12 @@ def _observed_changes(
 
     kinds = sorted(
         {str(kind) for side in (old, new) if isinstance(side, Mapping) for kind in side},
-        key=lambda kind: (kind != _HTTP_STATUS, kind),
+        key=lambda kind: (kind != HTTP_STATUS, kind),  # status codes first
     )
+    # Record fields are counted since issue 22: against a report written before, every field
+    # would "appear" and fail the diff for nothing.
+    if isinstance(old, Mapping) and RECORD_FIELDS not in old:
+        kinds = [kind for kind in kinds if kind != RECORD_FIELDS]
     appeared: list[ObservedValue] = []
     disappeared: list[ObservedValue] = []
     for kind in kinds:
@@ -306,10 +307,14 @@ def render_text(diff: ReportDiff) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_markdown(diff: ReportDiff) -> str:
-    """The diff as Markdown, for a CI summary or a pull request comment."""
+def render_markdown(diff: ReportDiff, *, level: int = 1) -> str:
+    """The diff as Markdown, for a CI summary or a pull request comment.
+
+    ``level``: its title's heading level, its sections' one below: the job summary nests it
+    under a heading of its own.
+    """
     verdict = "something new" if diff.something_new else "nothing new"
-    lines = [heading(1, Markdown(f"dcs-contract diff: {verdict}")), "", escape(_summary(diff)), ""]
+    lines = [heading(level, Markdown(f"dcs-contract diff: {verdict}")), "", escape(_summary(diff)), ""]
     old, new = escape(diff.old_started or "?"), escape(diff.new_started or "?")
     lines.append(bullet(Markdown(f"old run: {old}, new run: {new}")))
     lines.append(bullet(_spec_line(diff)))
@@ -332,19 +337,19 @@ def render_markdown(diff: ReportDiff) -> str:
         return out
 
     for title, refs, breaks in (("New findings", diff.new, True), ("Resolved", diff.resolved, False)):
-        lines += ["", heading(2, Markdown(f"{title} ({len(refs)})")), ""]
+        lines += ["", heading(level + 1, Markdown(f"{title} ({len(refs)})")), ""]
         lines += finding_lines(refs, breaks=breaks) or ["None."]
-    lines += ["", heading(2, Markdown(f"Persisting ({len(diff.persisting)})")), ""]
+    lines += ["", heading(level + 1, Markdown(f"Persisting ({len(diff.persisting)})")), ""]
     if len(diff.persisting) <= _FEW:
         lines += finding_lines(diff.persisting, breaks=False) or ["None."]
     else:
         lines.append(f"{len(diff.persisting)} findings, in both reports.")
     for title, values in (("appeared", diff.appeared), ("disappeared", diff.disappeared)):
-        lines += ["", heading(2, Markdown(f"Observed: {title} ({len(values)})")), ""]
+        lines += ["", heading(level + 1, Markdown(f"Observed: {title} ({len(values)})")), ""]
         groups = _grouped(values).items()
         shown = [bullet(Markdown(f"{code_span(kind)}: {', '.join(code_span(v) for v in vs)}")) for kind, vs in groups]
         lines += shown or ["None."]
-    lines += ["", heading(2, Markdown("Spec changes")), ""]
+    lines += ["", heading(level + 1, Markdown("Spec changes")), ""]
     if diff.spec_note:
         lines.append(escape(diff.spec_note))
     elif diff.spec_diff is None:
@@ -353,7 +358,7 @@ def render_markdown(diff: ReportDiff) -> str:
         lines.append("None in what the diff compares: the spec's text changed (descriptions, examples, sources).")
     else:
         for title, changes in (("Breaking", diff.spec_diff.breaking), ("Not breaking", diff.spec_diff.not_breaking)):
-            lines += [heading(3, Markdown(f"{title} ({len(changes)})")), ""]
+            lines += [heading(level + 2, Markdown(f"{title} ({len(changes)})")), ""]
             for change in changes:
                 lines.append(
                     bullet(

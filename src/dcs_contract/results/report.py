@@ -12,20 +12,23 @@ display after (see :mod:`dcs_contract.redaction`).
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from xml.etree import ElementTree as ET
 
 from dcs_contract.contract.findings import (
     BaselineEntry,
     Finding,
 )
+from dcs_contract.contract.severity import DEFAULT_FAIL_ON, Severity, failing
 from dcs_contract.redaction import Scrubber
-from dcs_contract.results.markdown import Markdown, bullet, code, code_block, escape, heading
+from dcs_contract.results.coverage import Unseen, unseen_in
+from dcs_contract.results.junit import junit_of
+from dcs_contract.results.markdown import Markdown, bullet, code, code_block, escape, heading, table
 
 if TYPE_CHECKING:
     from dcs_contract.transport.guard import Exchange
@@ -222,6 +225,13 @@ class RunReport:
     # The target refused the credentials (401/403): nothing authenticated was tested, so the run is
     # untestable (exit 3) whatever else it found; what it found stays in the report.
     credentials_refused: bool = False
+    # The least severity that fails the run (--fail-on): findings below it are shown, and the
+    # run still conforms.
+    fail_on: Severity = DEFAULT_FAIL_ON
+    # Per property: requests, and p50/p95/max seconds to the headers and to the last byte
+    # (engine.latency.LatencyLog.summary); the SLO's tiers the run was given (engine.latency.Slo).
+    latency: dict[str, dict[str, Any]] = field(default_factory=dict)
+    slo: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
@@ -234,9 +244,24 @@ class RunReport:
             )
 
     @property
+    def failing(self) -> list[Finding]:
+        """The new findings at or above ``fail_on``: those that make the verdict violations."""
+        return failing(self.findings, self.fail_on)
+
+    @property
+    def unseen(self) -> list[Unseen]:
+        """What the spec documents that this run never observed (results/coverage.py): never a finding."""
+        return unseen_in(self.spec.document if self.spec is not None else None, self.observed)
+
+    @property
+    def degraded(self) -> bool:
+        """An answer was slower than --degraded-response-time: shown, and no failure unless --fail-on info."""
+        return any(f.category == "latency" and f.severity is Severity.INFO for f in [*self.findings, *self.accepted])
+
+    @property
     def verdict(self) -> str:
         return verdict_of(
-            findings=bool(self.findings),
+            findings=bool(self.failing),
             error=self.error,
             crash=self.crash,
             credentials_refused=self.credentials_refused,
@@ -296,6 +321,11 @@ class RunReport:
             "settings": dict(self.settings),
             "harness_version": self.harness_version,
             "credentials_refused": self.credentials_refused,
+            "fail_on": self.fail_on.value,
+            "degraded": self.degraded,
+            "latency": {name: dict(entry) for name, entry in self.latency.items()},
+            "slo": dict(self.slo),
+            "coverage": [gap.as_dict() for gap in self.unseen],
             "spec": self.spec.as_dict() if self.spec is not None else None,
         }
 
@@ -336,6 +366,9 @@ class RunReport:
             stopped=data.get("stopped"),
             settings=dict(data.get("settings", {})),
             credentials_refused=data.get("credentials_refused") is True,
+            fail_on=Severity.read(data.get("fail_on"), DEFAULT_FAIL_ON),
+            latency={name: dict(entry) for name, entry in data.get("latency", {}).items()},
+            slo=dict(data.get("slo", {})),
         )
         if report.verdict != data["verdict"]:
             raise ValueError(
@@ -344,41 +377,57 @@ class RunReport:
         return report
 
 
-def markdown_of(report: RunReport, *, scrubber: Scrubber) -> str:
-    """report.md's text: the report scrubbed, then laid out (the CI's job summary takes it too)."""
-    return _markdown(report.scrubbed(scrubber))
+def markdown_of(report: RunReport, *, scrubber: Scrubber, report_dir: Path | None = None) -> str:
+    """report.md's text: the report scrubbed, then laid out (the CI's job summary takes it too).
+
+    ``report_dir``: where its report.json is, for the replay lines (None: none offered).
+    """
+    return _markdown(report.scrubbed(scrubber), report_dir)
 
 
-def _markdown(report: RunReport) -> str:
+def _markdown(report: RunReport, report_dir: Path | None = None) -> str:
     # Every text of the report goes through escape() or code(): a target writes titles and values,
     # and report.md becomes the CI's job summary, where a link or a tag from them would render.
     lines = [heading(1, Markdown(f"dcs-contract: {escape(report.verdict)}")), ""]
     target = report.target
+    seed = f", seed {report.seed}" if report.seed is not None else ""
+    replay = _Replay(report_dir / "report.json" if report_dir is not None else None, report.occurrences)
     cases = ", ".join(f"{k} {v}" for k, v in report.cases.items())
     lines += [
         bullet(Markdown(f"target: {escape(target.base_url or 'embedded mock')}")),
         bullet(Markdown(f"instance: {escape(target.instance_id)}")),
-        bullet(Markdown(f"run: {escape(report.started)} → {escape(report.finished)}, seed {report.seed}")),
+        # A report that no seed drove (the pytest plugin's) names none.
+        bullet(Markdown(f"run: {escape(report.started)} → {escape(report.finished)}{seed}")),
         bullet(Markdown(f"cases: {sum(report.cases.values())} ({escape(cases)})")),
-        bullet(
-            Markdown(f"requests: {report.requests.total} by status {escape(json.dumps(report.requests.by_status))}")
-        ),
+        bullet(Markdown(f"requests: {report.requests.total}")),
+        bullet(Markdown(f"fails on: {escape(report.fail_on.value)} and worse (--fail-on)")),
     ]
+    if report.requests.by_status:
+        statuses = sorted(report.requests.by_status.items(), key=lambda item: (not item[0].isdigit(), item[0]))
+        lines += ["", *table(["status", "requests"], [[escape(s), str(n)] for s, n in statuses])]
+    if report.degraded:
+        slower = report.slo.get("degraded_response_time")
+        lines += [bullet(Markdown(f"**degraded**: answers slower than {escape(f'{slower:g}' if slower else '?')} s"))]
     if report.crash:
         lines += ["", "**The harness failed (a bug in dcs-contract, not drift):**", ""]
         lines += code_block(report.crash.strip())
     if report.error:
         cut = "The run was cut short" if report.findings else "The target could not be tested"
         lines += ["", f"**{cut}:** {escape(report.error)}"]
-    if report.verdict == "conforms":
+    if report.verdict == "conforms" and report.findings:
+        below = f"{len(report.findings)} finding{'s' if len(report.findings) != 1 else ''}"
+        lines += ["", f"{below} below --fail-on {escape(report.fail_on.value)}: the run does not fail on them."]
+    elif report.verdict == "conforms":
         accepted = f", {len(report.accepted)} accepted by the baseline" if report.accepted else ""
         lines += ["", f"No new finding{accepted}: the target conforms to the contract."]
     signed = (report.target.credentials or "").startswith("AK/SK")
-    lines += _markdown_findings(report.findings, level=2, signed=signed)
+    lines += _markdown_latency(report)
+    lines += _markdown_unseen(report)
+    lines += _markdown_findings(report.findings, level=2, signed=signed, replay=replay)
     if report.accepted:
         source = f"the baseline {escape(report.baseline)}" if report.baseline else escape(report.accepted_by)
         lines += ["", heading(2, Markdown(f"Accepted by {source} ({len(report.accepted)})"))]
-        lines += _markdown_findings(report.accepted, level=3, signed=signed)
+        lines += _markdown_findings(report.accepted, level=3, signed=signed, replay=replay)
     if report.resolved:
         lines += ["", heading(2, Markdown(f"Resolved: in the baseline, no longer seen ({len(report.resolved)})")), ""]
         lines += [
@@ -388,13 +437,40 @@ def _markdown(report: RunReport) -> str:
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _markdown_findings(findings: Sequence[Finding], *, level: int, signed: bool = False) -> list[str]:
+@dataclass(frozen=True)
+class _Replay:
+    """What report.md needs to say how often a finding was seen and how to replay it."""
+
+    report: Path | None
+    occurrences: Mapping[str, int]
+
+    def line(self, finding: Finding, *, signed: bool) -> list[str]:
+        """``dcs-contract replay`` of this report, when it can judge the finding again; else nothing.
+
+        A team's rule (the pytest plugin's) is no check replay knows: it would answer NOT REPLAYED.
+        """
+        if self.report is None or not finding.requests or any(r.method != "GET" for r in finding.requests):
+            return []
+        # Imported here: the registries load schemathesis, which a report read back never needs.
+        from dcs_contract.engine.reproduce import replayable_check
+
+        if not replayable_check(finding.check):
+            return []
+        command = f"dcs-contract replay {shlex.quote(str(self.report))} --finding {finding.fingerprint}"
+        return [bullet(Markdown(f"replay{', signed' if signed else ''}: {code(command)}"))]
+
+
+def _markdown_findings(
+    findings: Sequence[Finding], *, level: int, signed: bool = False, replay: _Replay | None = None
+) -> list[str]:
     """Findings grouped by category, each with what to run to see it again.
 
     ``level``: the heading level of a category, its findings' one below. ``signed``: the run
     signed with an AK/SK, which curl cannot do: ``dcs-contract replay`` sends the finding's
-    requests again, signed, and says whether it still fails.
+    requests again, signed, and says whether it still fails. ``replay``: the report's path,
+    for the replay line, and how often each finding was seen.
     """
+    replay = replay or _Replay(None, {})
     lines: list[str] = []
     by_category: dict[str, list[Finding]] = {}
     for finding in findings:
@@ -406,18 +482,19 @@ def _markdown_findings(findings: Sequence[Finding], *, level: int, signed: bool 
                 "",
                 heading(level + 1, Markdown(f"{escape(f.title)}: {code(f.location)}")),
                 "",
+                bullet(Markdown(f"severity: **{escape(f.severity.value)}**")),
                 bullet(Markdown(f"check: {code(f.check)}, fingerprint {code(f.fingerprint)}")),
                 bullet(Markdown(f"expected: {escape(f.expected)}")),
                 bullet(Markdown(f"actual: {escape(f.actual)}")),
             ]
+            seen = replay.occurrences.get(f.fingerprint, 1)
+            lines += [bullet(Markdown(f"seen {seen} time{'s' if seen != 1 else ''} in the run"))]
             if f.first_seen is not None:
                 lines += [bullet(Markdown(f"first seen at request {f.first_seen} of the run"))]
             if f.confirmation:
                 lines += [bullet(Markdown(f"sent again before the run ended: {escape(f.confirmation)}"))]
             lines += [bullet(Markdown(f"reproduce: {code(r.curl)}")) for r in f.requests]
-            if signed and f.requests:
-                replay = f"dcs-contract replay report.json --finding {f.fingerprint}"
-                lines += [bullet(Markdown(f"replay, signed: {code(replay)}"))]
+            lines += replay.line(f, signed=signed)
             if f.consumers:
                 # The spec's own text (x-consumers, with its `code` spans), which no target writes: kept
                 # as Markdown, as the docs keep it. A report read back goes to the docs, which escape it.
@@ -425,42 +502,37 @@ def _markdown_findings(findings: Sequence[Finding], *, level: int, signed: bool 
                 lines += [bullet(Markdown("consumers it breaks:")), *entries]
             if f.message:
                 lines += ["", *code_block(f.message.strip())]
+            if f.response_excerpt:
+                status = f" (status {f.status})" if f.status is not None else ""
+                lines += ["", Markdown(f"The response{status}, its start:"), ""]
+                lines += code_block(f.response_excerpt.strip())
     return lines
 
 
-def _junit(report: RunReport) -> bytes:
-    errors = (1 if report.error else 0) + (1 if report.crash else 0)
-    conforms = report.verdict == "conforms"
-    suite = ET.Element(
-        "testsuite",
-        name="dcs-contract",
-        tests=str(len(report.findings) + (1 if conforms else 0) + len(report.accepted) + errors),
-        failures=str(len(report.findings)),
-        errors=str(errors),
-        skipped=str(len(report.accepted)),
-        timestamp=report.started,
-    )
-    # "contract conforms" only when the run completed and found nothing: a run cut short or
-    # untestable is an error in the CI's test view, never a pass.
-    if conforms:
-        ET.SubElement(suite, "testcase", classname="dcs-contract", name="contract conforms")
-    for f in report.findings:
-        case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
-        failure = ET.SubElement(case, "failure", message=f"{f.title}: expected {f.expected}, got {f.actual}")
-        failure.text = "\n".join([f.message, *(r.curl for r in f.requests)])
-    # Accepted drift shows in the CI's test view as skipped: visible, but not failing.
-    for f in report.accepted:
-        case = ET.SubElement(suite, "testcase", classname=f"dcs-contract.{f.category}", name=f"{f.check} {f.location}")
-        ET.SubElement(case, "skipped", message=f"accepted by the baseline: {f.title}")
-    if report.error:
-        case = ET.SubElement(suite, "testcase", classname="dcs-contract", name="run completed")
-        ET.SubElement(case, "error", message=report.error)
-    if report.crash:
-        case = ET.SubElement(suite, "testcase", classname="dcs-contract", name="harness")
-        error = ET.SubElement(case, "error", message="dcs-contract failed: a bug in the harness, not drift")
-        error.text = report.crash
-    xml: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
-    return xml
+def _markdown_unseen(report: RunReport) -> list[str]:
+    """What the spec documents that the run never observed: what it could not judge, not a finding."""
+    gaps = report.unseen
+    if not gaps:
+        return []
+    lines = ["", heading(2, Markdown("Never observed in this run")), ""]
+    return lines + [bullet(Markdown(f"{escape(gap.what)}: {gap.markdown('in this run')}")) for gap in gaps]
+
+
+def _markdown_latency(report: RunReport) -> list[str]:
+    """Per property, seconds to the headers and to the last byte: p50, p95, max."""
+    if not report.latency:
+        return []
+
+    def tier(entry: Mapping[str, Any], key: str) -> str:
+        values = entry.get(key, {})
+        return " / ".join(f"{values.get(p, 0.0):.3f}" for p in ("p50", "p95", "max"))
+
+    rows = [
+        [escape(name), str(entry.get("requests", 0)), tier(entry, "headers"), tier(entry, "total")]
+        for name, entry in report.latency.items()
+    ]
+    header = ["property", "requests", "headers p50 / p95 / max (s)", "last byte p50 / p95 / max (s)"]
+    return ["", heading(2, "Latency"), "", *table(header, rows)]
 
 
 def write_reports(report: RunReport, directory: Path, *, scrubber: Scrubber) -> list[Path]:
@@ -473,8 +545,8 @@ def write_reports(report: RunReport, directory: Path, *, scrubber: Scrubber) -> 
     clean = report.scrubbed(scrubber)
     outputs = {
         "report.json": json.dumps(clean.as_dict(), indent=2, ensure_ascii=False) + "\n",
-        "report.md": _markdown(clean),
-        "junit.xml": _junit(clean).decode("utf-8"),
+        "report.md": _markdown(clean, directory),
+        "junit.xml": junit_of(clean).decode("utf-8"),
     }
     paths = []
     for name, text in outputs.items():

@@ -16,6 +16,7 @@ from jsonschema.exceptions import best_match
 
 from dcs_contract.contract.findings import CATEGORIES, BaselineEntry
 from dcs_contract.contract.formats import printable, read_json_file
+from dcs_contract.contract.severity import SEVERITIES
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.report import VERDICTS, RunReport, TargetInfo
 
@@ -55,6 +56,23 @@ _FINDING: dict[str, Any] = {
         },
         "first_seen": {"type": ["integer", "null"], "minimum": 1},
         "confirmation": _TEXT,
+        # Absent from a report written before severities: read as breaking when it names a consumer.
+        "severity": {"enum": list(SEVERITIES)},
+    },
+}
+_SECONDS: dict[str, Any] = {"type": "number", "minimum": 0}
+_TIERS: dict[str, Any] = {
+    "type": "object",
+    "required": ["p50", "p95", "max"],
+    "properties": {"p50": _SECONDS, "p95": _SECONDS, "max": _SECONDS},
+}
+# Per property: its timed answers, and seconds to the headers and to the last byte.
+_LATENCY: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "required": ["requests", "headers", "total"],
+        "properties": {"requests": _COUNT, "headers": _TIERS, "total": _TIERS},
     },
 }
 _BASELINE_ENTRY: dict[str, Any] = {
@@ -110,6 +128,18 @@ REPORT_SCHEMA: dict[str, Any] = {
         },
         "harness_version": _OPTIONAL_TEXT,
         "credentials_refused": {"type": "boolean"},
+        "fail_on": {"enum": list(SEVERITIES)},
+        "degraded": {"type": "boolean"},
+        "latency": _LATENCY,
+        "slo": {"type": "object", "additionalProperties": _SECONDS},
+        # Derived from the spec and ``observed`` (results/coverage.py): written, never read back.
+        "coverage": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"kind": _TEXT, "what": _TEXT, "value": _TEXT, "invariants": {"type": "array"}},
+            },
+        },
         "budget": {"type": "object", "additionalProperties": _COUNT},
         "stopped": _OPTIONAL_TEXT,
         "settings": {"type": "object"},

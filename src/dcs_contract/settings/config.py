@@ -64,7 +64,7 @@ from typing import Any
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.redaction import MIN_FRAGMENT, Scrubber
-from dcs_contract.settings.table import KIND_TEXT, OPTIONS, Group, Option
+from dcs_contract.settings.table import KIND_TEXT, OPTIONS, Group, Option, parse_store
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.network import Network
 from dcs_contract.transport.signing import AK_VARIABLE, SK_VARIABLE, TOKEN_VARIABLE, Credentials
@@ -387,7 +387,7 @@ def _unquoted(key: Key, text: str) -> bool:
 
 def _check_type(key: Key, value: Any, where: str) -> Any:
     accepted: bool
-    if key.kind in ("string", "path"):
+    if key.kind in ("string", "path", "store"):
         accepted = isinstance(value, str)
     elif key.kind == "integer":
         accepted = isinstance(value, int) and not isinstance(value, bool)
@@ -446,6 +446,7 @@ def _load(path: Path, table: dict[str, Any], pyproject: bool, cwd: Path, env: Ma
 def _substitute(text: str, env: Mapping[str, str], where: str, key: str) -> tuple[str, list[str]]:
     """``text`` with its references read from ``env``, and the variables it read."""
     read: list[str] = []
+    unset: list[str] = []
 
     def value(match: re.Match[str]) -> str:
         if match["dollar"]:
@@ -453,13 +454,22 @@ def _substitute(text: str, env: Mapping[str, str], where: str, key: str) -> tupl
         name, default = match["name"], match["default"]
         found = env.get(name) or default
         if found is None:
-            raise ConfigError(
-                f"{where} {key} reads ${{{name}}}, but {name} is not set in the environment (or is empty)"
-            )
+            unset.append(name)
+            return ""
         read.append(name)
         return found
 
-    return _REFERENCE.sub(value, text), read
+    substituted = _REFERENCE.sub(value, text)
+    if unset:
+        names = ", ".join(f"${{{name}}}" for name in unset)
+        raise ConfigError(f"{where} {key} reads {names}, but {_unset(unset)}")
+    return substituted, read
+
+
+def _unset(names: list[str]) -> str:
+    if len(names) == 1:
+        return f"{names[0]} is not set in the environment (or is empty)"
+    return f"{', '.join(names)} are not set in the environment (or are empty)"
 
 
 def _from_table(table: _Table, key: Key, env: Mapping[str, str], directory: Path) -> Setting:
@@ -471,6 +481,10 @@ def _from_table(table: _Table, key: Key, env: Mapping[str, str], directory: Path
             raise ConfigError(f"{table.where} {key.name} is empty{why}: give a value, or leave the key out")
         source += "".join(f" via ${{{name}}}" for name in read)
         value = directory / text if key.kind in ("path", "switch") else text
+        if key.kind == "store":
+            # A URL names a server, not a file beside the configuration: it is kept as it is.
+            stored = parse_store(text)
+            value = directory / stored if isinstance(stored, Path) else stored
     elif key.kind == "number":
         value = float(value)
     return Setting(value, source)
@@ -540,16 +554,28 @@ def resolve(
     for table in tables:
         levels.append({name: partial(_from_table, table, KEYS[name], env, directory) for name in table.values})
     settings: dict[str, Setting] = {}
+    # Every unset ${VAR} of the keys used is reported at once: fixing them one run at a time is slow.
+    unset: list[str] = []
+
+    def read(name: str, setting: Callable[[], Setting]) -> Setting:
+        try:
+            return setting()
+        except ConfigError as exc:
+            unset.append(str(exc))
+            return Setting(None, "unset")
+
     for level in levels:
         given = [name for name in _ENDPOINT if name in level]
         if given and not any(name in settings for name in _ENDPOINT):
-            endpoint = {name: level[name]() for name in given}
+            endpoint = {name: read(name, level[name]) for name in given}
             for name in _ENDPOINT:
                 left_out = Setting(None, f"left out: {given[0]} comes from {endpoint[given[0]].source}")
                 settings[name] = endpoint.get(name, left_out)
         for name, setting in level.items():
             if name not in _ENDPOINT and name not in settings:
-                settings[name] = setting()
+                settings[name] = read(name, setting)
+    if unset:
+        raise ConfigError("\n".join(unset))
     resolved = {name: settings.get(name) or Setting(key.built_in, "built-in") for name, key in KEYS.items()}
     return Resolved(
         resolved,
@@ -598,16 +624,18 @@ def _property(key: Key) -> dict[str, Any]:
     words = [key.help, f"Flag {key.flag}."]
     if key.variable:
         words.append(f"Environment variable {key.variable} (wins over the file).")
-    if key.kind in ("string", "path", "switch"):
+    if key.kind in ("string", "path", "switch", "store"):
         words.append("May read the environment: ${NAME} or ${NAME:-default}.")
     if key.kind in ("path", "switch"):
         words.append("Relative to the file's directory.")
+    if key.kind == "store":
+        words.append("A path is relative to the file's directory.")
     bound = key.bound
     if bound is not None:
         words.append(f"Must be {bound.rule}.")
     words.append(f"Built-in: {key.built_in_text}.")
     schema: dict[str, Any] = {"description": " ".join(words)}
-    if key.kind in ("string", "path"):
+    if key.kind in ("string", "path", "store"):
         schema |= {"type": "string", "minLength": 1}
     elif key.kind == "switch":
         schema |= {"type": ["boolean", "string"], "minLength": 1}

@@ -32,6 +32,7 @@ __all__ = [
     "Option",
     "live_defaults",
     "markdown_table",
+    "parse_store",
     "parse_switch",
     "plugin_options",
 ]
@@ -41,7 +42,8 @@ DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
 # "switch": true, false or a path (record = true is REPORT_DIR/traffic.har; tls_verify = "ca.pem").
 # "names": a flag given once per name (--mock-drift A --mock-drift B).
-Kind = Literal["string", "integer", "number", "boolean", "path", "switch", "names"]
+# "store": a path, or a postgresql:// URL, which is kept as it is (a URL is no file path).
+Kind = Literal["string", "integer", "number", "boolean", "path", "switch", "names", "store"]
 
 KIND_TEXT: dict[Kind, str] = {
     "string": "a string",
@@ -51,6 +53,7 @@ KIND_TEXT: dict[Kind, str] = {
     "path": "a path (a string)",
     "switch": "true, false or a path",
     "names": "a list of names",
+    "store": "a path, or a postgresql:// URL",
 }
 
 
@@ -163,8 +166,11 @@ def _options(*options: Option) -> dict[str, Option]:
 
 
 _TARGETED = frozenset({"run", "replay"})
+# The embedded mock's switches: a run's and a replay's mock, and the mock served on its own.
+_MOCKED = frozenset({"run", "replay", "mock"})
 _SEED = Bound(0, 2**64 - 1, "0..18446744073709551615")
 _RECORDS = Bound(0, 100_000, "0..100000 records")
+_SECONDS = Bound(0, 3600, "more than 0 and at most 3600 seconds", low_open=True)
 
 # The one table. The defaults are the run's: gentle on a shared staging account (~400
 # requests at 2 per second is under 4 minutes of load), brisk against the embedded mock.
@@ -357,6 +363,51 @@ OPTIONS: dict[str, Option] = _options(
         negatable=True,
     ),
     Option(
+        "fail_on",
+        "string",
+        "The least severity that fails the run (exit 1): breaking (a known consumer breaks), contract (the "
+        "contract breaks), or info (also what is only observed, such as a degraded answer).",
+        Group.RUN,
+        default="contract",
+        flag_help="the least severity that fails the run: breaking, contract or info",
+        metavar="SEVERITY",
+    ),
+    Option(
+        "checks",
+        "string",
+        "Only these checks and invariants, comma-separated, by name (as st run's --checks); an unknown name "
+        "lists the known ones.",
+        Group.RUN,
+        built_in_note="all",
+        metavar="NAMES",
+    ),
+    Option(
+        "exclude_checks",
+        "string",
+        "Checks and invariants not to report, comma-separated, by name.",
+        Group.RUN,
+        built_in_note="none",
+        metavar="NAMES",
+    ),
+    Option(
+        "max_response_time",
+        "number",
+        "An answer slower than this, to its last byte, is a latency finding.",
+        Group.RUN,
+        bound=_SECONDS,
+        built_in_note="none",
+        metavar="SECONDS",
+    ),
+    Option(
+        "degraded_response_time",
+        "number",
+        "An answer slower than this, to its last byte, makes the run degraded: shown, and no failure.",
+        Group.RUN,
+        bound=_SECONDS,
+        built_in_note="none",
+        metavar="SECONDS",
+    ),
+    Option(
         "report_dir",
         "path",
         "Where reports go.",
@@ -372,6 +423,7 @@ OPTIONS: dict[str, Option] = _options(
         "path",
         "Accepted findings: reported, but they do not fail the run.",
         Group.OUTPUTS,
+        frozenset({"run", "check-har", "sdk-check"}),
         built_in_note="none",
         metavar="FILE",
     ),
@@ -384,9 +436,9 @@ OPTIONS: dict[str, Option] = _options(
     ),
     Option(
         "history",
-        "path",
-        "The run history: one SQLite file, which a run appends to (creating it if missing), and which diff, "
-        "history and docs read.",
+        "store",
+        "The run history, which a run appends to and diff, history and docs read: an SQLite file (created if "
+        "missing), or a postgresql:// URL, one database for every job of a matrix.",
         Group.OUTPUTS,
         frozenset({"run", "docs", "diff", "history"}),
         built_in_note="none",
@@ -402,11 +454,34 @@ OPTIONS: dict[str, Option] = _options(
         metavar="FILE",
     ),
     Option(
+        "metrics_file",
+        "path",
+        "Write the run's Prometheus metrics to this file, atomically, for the node exporter's textfile collector.",
+        Group.OUTPUTS,
+        built_in_note="none",
+        metavar="FILE",
+    ),
+    Option(
+        "pushgateway",
+        "string",
+        "Push the run's Prometheus metrics to this Pushgateway, grouped by target and instance.",
+        Group.OUTPUTS,
+        built_in_note="none",
+        metavar="URL",
+    ),
+    Option(
+        "private_ids",
+        "boolean",
+        "The instance id is private: metrics label the instance by a hash of its id, never the id.",
+        Group.OUTPUTS,
+        default=False,
+    ),
+    Option(
         "spec",
         "path",
         "Another spec file.",
         Group.RUN,
-        frozenset({"run", "replay", "check-har", "sdk-check", "docs"}),
+        frozenset({"run", "replay", "check-har", "sdk-check", "docs", "annotate"}),
         built_in_note="the packaged spec",
         metavar="FILE",
         plugin=True,
@@ -416,7 +491,7 @@ OPTIONS: dict[str, Option] = _options(
         "names",
         "Break the contract on purpose, for self-tests: a drift switch of the embedded mock (repeatable).",
         Group.MOCK,
-        _TARGETED,
+        _MOCKED,
         in_file=False,
         metavar="NAME",
         plugin=True,
@@ -426,7 +501,7 @@ OPTIONS: dict[str, Option] = _options(
         "integer",
         "The drift switches drift on every N-th answer only, as a flaky deployment does.",
         Group.MOCK,
-        _TARGETED,
+        _MOCKED,
         bound=Bound(1, 1000, "1..1000 answers"),
         in_file=False,
         metavar="N",
@@ -436,7 +511,7 @@ OPTIONS: dict[str, Option] = _options(
         "boolean",
         "Behave like a busy gateway.",
         Group.MOCK,
-        _TARGETED,
+        _MOCKED,
         in_file=False,
     ),
     Option(
@@ -444,7 +519,7 @@ OPTIONS: dict[str, Option] = _options(
         "integer",
         "Backups of the embedded mock's instance.",
         Group.MOCK,
-        _TARGETED,
+        _MOCKED,
         bound=_RECORDS,
         in_file=False,
         metavar="N",
@@ -454,7 +529,7 @@ OPTIONS: dict[str, Option] = _options(
         "integer",
         "The seed of the embedded mock's generated records.",
         Group.MOCK,
-        _TARGETED,
+        _MOCKED,
         bound=_SEED,
         in_file=False,
         metavar="SEED",
@@ -489,6 +564,14 @@ def parse_switch(text: str) -> bool | Path:
     return Path(word).expanduser()
 
 
+def parse_store(text: str) -> Path | str:
+    """A ``postgresql://`` (or ``postgres://``) URL as it is, anything else as a path; ValueError when empty."""
+    word = text.strip()
+    if not word:
+        raise ValueError("empty")
+    return word if word.lower().startswith(("postgresql://", "postgres://")) else Path(word).expanduser()
+
+
 # What each kind of setting is read as from a command line: a converter of its text.
 CONVERTERS: dict[Kind, Callable[[str], Any] | None] = {
     "string": None,
@@ -496,6 +579,7 @@ CONVERTERS: dict[Kind, Callable[[str], Any] | None] = {
     "number": float,
     "path": Path,
     "switch": parse_switch,
+    "store": parse_store,
     "names": None,
     "boolean": None,
 }

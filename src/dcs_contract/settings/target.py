@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from dcs_contract.contract.severity import SEVERITIES
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.report import TargetInfo
 from dcs_contract.settings.table import BOUNDS, OPTIONS, Bound, live_defaults
@@ -134,6 +135,11 @@ _DESCRIBED = (
     "shrink",
     "fail_fast",
     "confirm",
+    "fail_on",
+    "checks",
+    "exclude_checks",
+    "max_response_time",
+    "degraded_response_time",
 )
 
 
@@ -277,6 +283,14 @@ class RunSettings:
     shrink: bool = OPTIONS["shrink"].default
     fail_fast: bool = OPTIONS["fail_fast"].default
     confirm: bool = OPTIONS["confirm"].default
+    # The least severity that fails the run (contract.severity.SEVERITIES).
+    fail_on: str = OPTIONS["fail_on"].default
+    # Comma-separated names of checks and invariants, checked against the spec by engine.selection.
+    checks: str | None = None
+    exclude_checks: str | None = None
+    # The latency SLO's tiers, in seconds to the last byte (engine.latency.Slo).
+    max_response_time: float | None = None
+    degraded_response_time: float | None = None
     # How the target is reached: proxy, TLS trust, client certificate. The embedded mock: directly.
     network: Network = field(default_factory=Network.direct)
 
@@ -298,5 +312,25 @@ class RunSettings:
 
     def validate(self) -> None:
         """Every numeric setting within its bound; the error names the flag that sets it."""
-        for name in ("max_examples", "max_requests", "rate_limit", "timeout", "max_body", "seed"):
+        for name in (
+            "max_examples",
+            "max_requests",
+            "rate_limit",
+            "timeout",
+            "max_body",
+            "seed",
+            "max_response_time",
+            "degraded_response_time",
+        ):
             OPTIONS[name].check(getattr(self, name))
+        if self.fail_on not in SEVERITIES:
+            raise ConfigError(
+                f"--fail-on={self.fail_on!r}, but it must be one of {', '.join(SEVERITIES)}", setting="--fail-on"
+            )
+        slowest, degraded = self.max_response_time, self.degraded_response_time
+        if slowest is not None and degraded is not None and degraded >= slowest:
+            raise ConfigError(
+                f"--degraded-response-time={degraded!r}, but it must be below --max-response-time={slowest!r}: "
+                "a degraded answer is one that is slow, not yet failing",
+                setting="--degraded-response-time",
+            )

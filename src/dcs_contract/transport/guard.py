@@ -10,7 +10,9 @@ It is the one place that enforces what a live target needs:
 - ``rate_limit`` spaces every attempt, retries included, from the previous answer;
 - ``deadline`` bounds each attempt as a whole (connect, headers, body), not each read;
 - ``max_body`` caps each body, decompressed size included: past it, ``ResponseTooLarge``;
-- each exchange is kept, redacted, for the reports and the HAR recording.
+- each exchange is kept, redacted, for the reports and the HAR recording;
+- each answer's time to headers and to the last byte (:class:`Timing`) is measured on the
+  guard's clock, and rides with the response (``response.extensions[TIMING]``).
 
 The guard's waits (the rate limit's spacing, Retry-After, the backoff) and its readings of
 the time go through a :class:`Clock`: real time by default, a clock that a test advances in
@@ -60,9 +62,11 @@ __all__ = [
     "EXPECT_REFUSAL",
     "MAX_RECORDED_BODY",
     "SYSTEM_CLOCK",
+    "TIMING",
     "Clock",
     "Exchange",
     "GuardedTransport",
+    "Timing",
     "TrafficMark",
     "TrafficStats",
     "UnsafeMethod",
@@ -84,6 +88,8 @@ MAX_RECORDED_BODY = 256 * 1024
 # What an exchange keeps of a body when recording: the margin holds any secret that straddles
 # the HAR writer's cut whole, so that it is scrubbed whole before the cut.
 _KEPT_RECORDED_BODY = MAX_RECORDED_BODY + 64 * 1024
+# The key of a response's extensions under which its Timing rides to whoever judges it.
+TIMING = "dcs_contract.timing"
 
 
 def redacted_headers(headers: Iterable[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
@@ -118,8 +124,24 @@ class UnsafeMethod(DcsContractError):
 
 
 @dataclass(frozen=True)
+class Timing:
+    """How long one answer took, in seconds on the guard's clock: to its headers, and to its last byte.
+
+    From the moment the attempt had its turn under the rate limit: the harness's own wait is
+    not the target's.
+    """
+
+    headers: float
+    total: float
+
+
+@dataclass(frozen=True)
 class Exchange:
-    """One attempt on the wire. Headers are kept only when recording, and always redacted."""
+    """One attempt on the wire. Headers are kept only when recording, and always redacted.
+
+    ``elapsed`` runs to the last byte (or the failure); ``headers_elapsed`` to the headers, None
+    when none came.
+    """
 
     method: str
     url: str
@@ -131,6 +153,7 @@ class Exchange:
     response_headers: tuple[tuple[str, str], ...] = ()
     response_body: str | None = None
     http_version: str = "HTTP/1.1"
+    headers_elapsed: float | None = None
 
 
 @dataclass(frozen=True)
@@ -266,9 +289,11 @@ class GuardedTransport(httpx.BaseTransport):
         started, started_at = self._clock(), datetime.now(UTC)
         expires = None if self._deadline is None else started + self._deadline
         received: httpx.Response | None = None
+        headers_at: float | None = None
         try:
             with exchange_deadline(self._deadline):
                 received = self._inner.handle_request(request)
+                headers_at = self._clock() - started
                 body = read_body(
                     received,
                     request=request,
@@ -279,13 +304,16 @@ class GuardedTransport(httpx.BaseTransport):
             self._log(Exchange(request.method, str(request.url), None, started_at, self._clock() - started, str(exc)))
             raise
         except BodyTooLarge as exc:
-            assert received is not None  # only reading a body raises it
-            self._log(self._exchange(request, received, started, started_at, f"body {exc}"))
-            return _decoded(received, b"", request), exc
+            assert received is not None and headers_at is not None  # only reading a body raises it
+            exchange = self._exchange(request, received, started, started_at, f"body {exc}", headers_at=headers_at)
+            self._log(exchange)
+            return _decoded(received, b"", request, Timing(headers_at, exchange.elapsed)), exc
         finally:
             self._after_answer()
-        self._log(self._exchange(request, received, started, started_at, None, body))
-        return _decoded(received, body, request), None
+        assert headers_at is not None  # set before any answer is read
+        exchange = self._exchange(request, received, started, started_at, None, body, headers_at=headers_at)
+        self._log(exchange)
+        return _decoded(received, body, request, Timing(headers_at, exchange.elapsed)), None
 
     def _exchange(
         self,
@@ -295,9 +323,17 @@ class GuardedTransport(httpx.BaseTransport):
         started_at: datetime,
         error: str | None,
         body: bytes | None = None,
+        *,
+        headers_at: float,
     ) -> Exchange:
         exchange = Exchange(
-            request.method, str(request.url), received.status_code, started_at, self._clock() - started, error
+            request.method,
+            str(request.url),
+            received.status_code,
+            started_at,
+            self._clock() - started,
+            error,
+            headers_elapsed=headers_at,
         )
         if not self._record:
             return exchange
@@ -388,8 +424,8 @@ class GuardedTransport(httpx.BaseTransport):
 _CODING_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
-def _decoded(received: httpx.Response, body: bytes, request: httpx.Request) -> httpx.Response:
-    """A response with ``body`` in memory and still unread.
+def _decoded(received: httpx.Response, body: bytes, request: httpx.Request, timing: Timing) -> httpx.Response:
+    """A response with ``body`` in memory and still unread, and its ``timing`` in its extensions.
 
     Unread, not built with ``content=``: the client reads and closes the stream itself,
     which is when httpx stamps ``elapsed``.
@@ -399,7 +435,7 @@ def _decoded(received: httpx.Response, body: bytes, request: httpx.Request) -> h
         received.status_code,
         headers=[*headers, ("Content-Length", str(len(body)))],
         stream=httpx.ByteStream(body),
-        extensions=received.extensions,
+        extensions={**received.extensions, TIMING: timing},
         request=request,
     )
 
