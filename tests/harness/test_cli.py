@@ -438,3 +438,13 @@ def test_a_bad_value_from_the_configuration_file_names_the_file_and_the_key(
     assert "(set by rate_limit in the defaults in ./dcs-contract.toml)" in capsys.readouterr().err
     assert main(["run", "--rate-limit", "0"], env={}) == 2
     assert "set by" not in capsys.readouterr().err, "a flag given is named as the flag, and only so"
+
+
+def test_hypothesis_keeps_its_caches_per_user_never_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dcs_contract.cli.run import hypothesis_cache
+
+    assert hypothesis_cache({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "dcs-contract" / "hypothesis"
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert hypothesis_cache({}) == tmp_path / "home" / ".cache" / "dcs-contract" / "hypothesis"

@@ -62,6 +62,24 @@ class RunPlan:
     args: argparse.Namespace
 
 
+def hypothesis_cache(env: Mapping[str, str]) -> Path:
+    """Where hypothesis keeps its own caches during a run: per user, as pip's and ruff's are.
+
+    They are Unicode tables and the constants of the code it runs, nothing of the target (the
+    run keeps no example database). Rebuilt in a fresh directory per run, they cost each run
+    more than a second and more than doubled its peak memory (benchmarks/bench.py), so they
+    are kept; but never in the directory the run was started from, nor among the reports.
+    Where no home can be found, under the system's temporary directory.
+    """
+    base = env.get("XDG_CACHE_HOME")
+    if not base:
+        try:
+            base = str(Path.home() / ".cache")
+        except (RuntimeError, KeyError):  # no HOME and no password entry
+            base = tempfile.gettempdir()
+    return Path(base) / "dcs-contract" / "hypothesis"
+
+
 def run_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:
     stop = StopOnSignals()
     with stop.installed():
@@ -85,15 +103,11 @@ def _run_until_stopped(
         report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
         outputs = Outputs(report_dir, Scrubber(secrets_in(env)), **terminal(args, out, env))
         return finish(report, outputs, out, err)
-    # hypothesis caches the constants it finds in the code under test (.hypothesis/): in a
-    # directory of its own, removed after the run, never in whatever directory the run was
-    # started from nor among the reports. The run keeps no example database either.
-    with tempfile.TemporaryDirectory(prefix="dcs-contract-hypothesis-") as home:
-        set_hypothesis_home_dir(home)
-        try:
-            report, secrets = _send(plan, stop, err)
-        finally:
-            set_hypothesis_home_dir(None)
+    set_hypothesis_home_dir(hypothesis_cache(env))
+    try:
+        report, secrets = _send(plan, stop, err)
+    finally:
+        set_hypothesis_home_dir(None)
     args = plan.args
     outputs = Outputs(
         report_dir=args.report_dir,
