@@ -143,3 +143,35 @@ def test_the_install_routes_need_no_fork() -> None:
     assert re.search(rf'pip install "dcs-contract @ {tag}"', guide)
     for example in (ROOT / "examples").rglob("*.yml"):
         assert not re.search(r"pip install \.(\s|$)", example.read_text()), f"{example.name} installs a checkout"
+
+
+def test_what_the_action_prints_shows_no_password_and_help_is_no_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The job's log and the pull request's annotations keep what the action prints: it is scrubbed."""
+    from io import StringIO
+
+    from dcs_contract.cli.action import main as action
+
+    monkeypatch.chdir(tmp_path)
+    output = tmp_path / "github-output"
+    env = {
+        "DCS_ACTION_HISTORY": "postgresql://ci:s3cretpw@127.0.0.1:1/h",
+        EXTRA_ARGS: "--proxy http://u:proxypw@127.0.0.1:3 --report-dir reports",
+        "GITHUB_OUTPUT": str(output),
+    }
+    printed = StringIO()
+    code = action(env, printed)
+    everything = printed.getvalue() + "".join(capsys.readouterr())
+    assert code == 2 and "dcs-contract run" in printed.getvalue()
+    assert "s3cretpw" not in everything and "proxypw" not in everything, everything
+    # A settings file the run refuses: its value, password and all, is echoed in the ::error line.
+    (tmp_path / "team.toml").write_text('history = ["postgresql://u:s3cretpw@db/h"]\n', encoding="utf-8")
+    printed = StringIO()
+    assert action({"DCS_ACTION_SETTINGS": "team.toml", "GITHUB_OUTPUT": str(output)}, printed) == 2
+    error = printed.getvalue()
+    assert error.startswith("::error title=dcs-contract::") and "s3cretpw" not in error, error
+    assert error.count("\n") == 1, "a workflow command is one line"
+    # --help prints the help and runs nothing: the step fails rather than passing with no run.
+    assert action({EXTRA_ARGS: "--help", "GITHUB_OUTPUT": str(output)}, StringIO()) == 2
+    assert output.read_text().splitlines()[-2:] == ["exit-code=2", "verdict=usage-error"]

@@ -238,3 +238,21 @@ def test_docs_metrics_md_documents_every_metric_with_its_labels() -> None:
         for name, labels in rows.items()
     }
     assert documented == {f"dcs_contract_{name}": set(labels) for name, (_, labels) in METRICS.items()}
+
+
+def test_a_run_whose_outputs_failed_is_exported_as_an_error_not_as_its_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The exit code is 4 when the history cannot be appended to: the metrics must not say conforms."""
+    from dcs_contract.cli import history as run_history
+
+    def full_disk(*args: object, **kwargs: object) -> int:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_history, "record", full_disk)
+    metrics = tmp_path / "dcs.prom"
+    flags = ["run", "--max-examples", "3", "--no-confirm", "--report-dir", str(tmp_path / "reports")]
+    flags += ["--history", str(tmp_path / "history.sqlite"), "--metrics-file", str(metrics)]
+    assert main(flags, env={}) == 4
+    verdicts = _samples(metrics.read_text())["dcs_contract_verdict"]
+    assert _value(verdicts, verdict="error") == 1 and _value(verdicts, verdict="conforms") == 0

@@ -15,6 +15,7 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import NOBODY, Finding
 from dcs_contract.contract.severity import Severity, failing
 from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.wire import WIRE_RULES
 from dcs_contract.engine.run import FirstFinding, RunLog
 from dcs_contract.engine.selection import NOT_SELECTED, CheckSelection, known_names
 from dcs_contract.errors import ConfigError
@@ -126,6 +127,10 @@ def test_a_selection_names_checks_and_invariants_from_the_registries(spec: Spec)
         CheckSelection.of(spec, checks="page-size,no-such-check")
     with pytest.raises(ConfigError, match="--exclude-checks=','"):
         CheckSelection.of(spec, exclude=",")
+    # The wire rules are checks like the others: each can be left out, or be the only one.
+    assert set(WIRE_RULES) <= set(known)
+    assert not CheckSelection.of(spec, exclude="no-bom").selects("no-bom")
+    assert not CheckSelection.of(spec, checks="page-size").selects("no-bom")
 
 
 def test_an_unknown_check_or_fail_on_is_exit_2_before_anything_is_sent(

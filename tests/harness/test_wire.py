@@ -410,3 +410,20 @@ def test_replay_and_check_har_judge_the_bytes_they_hold(tmp_path: Path, spec: Sp
     assert main(["replay", str(tmp_path / "report.json"), *selected], env={}) == 0
     offline = check_har(spec, [tmp_path / "traffic.har"])
     assert finding["fingerprint"] in {f.fingerprint for f in offline.findings}
+
+
+def test_what_a_wire_finding_shows_of_the_body_has_no_control_character(context: WireContext) -> None:
+    """Its texts reach terminals and junit.xml: a raw ESC colours a terminal, a raw \\x01 breaks the XML."""
+    bodies = [
+        b'["\x01\x1b[31m\\ud800"]',
+        b'{"total_num": 1, "backup_record_response": [], "\x1b[2Jk": 1, "\x1b[2Jk": 2}',
+        b'{"total_num": 1.5\x07, "backup_record_response": []}',
+    ]
+    shown = [
+        text
+        for raw in bodies
+        for violation in wire_violations(raw, JSON, status=200, context=context)
+        for text in (violation.location, violation.actual, violation.pointer)
+    ]
+    assert len(shown) >= 6, shown
+    assert all(text.isprintable() for text in shown), shown

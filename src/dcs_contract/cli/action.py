@@ -19,8 +19,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TextIO
 
-from dcs_contract.cli.common import EXIT_CONFIG, resolved_args
+import yaml
+
+from dcs_contract.cli.common import EXIT_CONFIG, history_secrets, resolved_args, secrets_in
 from dcs_contract.errors import ConfigError
+from dcs_contract.redaction import Scrubber
+from dcs_contract.results.annotations import escape_data
 
 __all__ = ["INPUTS", "action_argv", "main"]
 
@@ -95,18 +99,21 @@ def main(env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int
 
     environment = os.environ if env is None else env
     stream = sys.stdout if out is None else out
+    # What this prints is kept in the job's log and the pull request's checks: a password in
+    # the history's URL, a proxy's or the credentials are scrubbed, as the run's outputs are.
+    scrubber = Scrubber([*secrets_in(environment), *history_secrets(environment.get("DCS_ACTION_HISTORY", ""))])
     try:
         argv = action_argv(environment)
         report_dir = _report_dir(argv, environment)
         spec, spec_file = _spec_file(argv, environment)
     except ConfigError as exc:
-        stream.write(f"::error title=dcs-contract::{exc}\n")
+        stream.write(f"::error title=dcs-contract::{escape_data(scrubber.text(str(exc)))}\n")
         _outputs(environment.get("GITHUB_OUTPUT"), {"exit-code": str(EXIT_CONFIG), "verdict": "usage-error"})
         return EXIT_CONFIG
-    except SystemExit as exc:  # the parser refused an input: it said why on stderr
+    except SystemExit:  # the parser refused an input (said why on stderr), or --help: no run either way
         _outputs(environment.get("GITHUB_OUTPUT"), {"exit-code": str(EXIT_CONFIG), "verdict": "usage-error"})
-        return exc.code if isinstance(exc.code, int) else EXIT_CONFIG
-    stream.write(f"dcs-contract {shlex.join(argv)}\n")
+        return EXIT_CONFIG
+    stream.write(scrubber.text(f"dcs-contract {shlex.join(argv)}") + "\n")
     stream.flush()
     report = report_dir / "report.json"
     # A report left by an earlier run in the same directory is not this run's: it is not annotated.
@@ -119,9 +126,9 @@ def main(env: Mapping[str, str] | None = None, out: TextIO | None = None) -> int
             from dcs_contract.results.schema import load_report
 
             verdict = str(load_report(report).get("verdict", "none"))
-        except (ConfigError, OSError, ValueError) as exc:
+        except (ConfigError, OSError, ValueError, yaml.YAMLError) as exc:
             # The run's exit code stands: annotations are a view of its report, not its verdict.
-            stream.write(f"::warning title=dcs-contract::no annotations: {exc}\n")
+            stream.write(f"::warning title=dcs-contract::{escape_data(scrubber.text(f'no annotations: {exc}'))}\n")
     _outputs(
         environment.get("GITHUB_OUTPUT"),
         {"report-dir": str(report_dir), "verdict": verdict, "exit-code": str(code)},

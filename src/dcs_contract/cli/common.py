@@ -42,8 +42,17 @@ REPORT_FILES = ("report.json", "report.md", "junit.xml")
 
 
 def secrets_in(env: Mapping[str, str]) -> list[str]:
-    """Every secret the environment holds: the credentials, and the passwords of its proxy URLs."""
-    return [*Credentials.secrets_in(env), *proxy_secrets_in(env)]
+    """Every secret the environment holds: the credentials, the passwords of its proxy URLs, libpq's."""
+    database = [env["PGPASSWORD"]] if env.get("PGPASSWORD") else []
+    return [*Credentials.secrets_in(env), *proxy_secrets_in(env), *database]
+
+
+def history_secrets(history: object) -> list[str]:
+    """The password of a ``--history postgresql://...`` URL, for every scrubber of the run's outputs."""
+    from dcs_contract.results.history import is_url, password_of
+
+    password = password_of(str(history)) if is_url(history) else None
+    return [password] if password else []
 
 
 def one_line(text: str) -> str:

@@ -165,7 +165,12 @@ def finish(report: RunReport, outputs: Outputs, out: TextIO, err: TextIO) -> int
             ),
         )
     if outputs.metrics is not None:
-        _metrics(report, outputs.metrics, scrubber, err, attempt)
+        # Exported as the run ends: a history or a recording that could not be written makes
+        # it an error (exit 4), and the metrics say so rather than the contract's verdict.
+        exported = report
+        for failure in failures:
+            exported = with_crash(exported, failure)
+        _metrics(exported, outputs.metrics, scrubber, err, attempt)
     for failure in failures:
         report = with_crash(report, failure)
     written = report

@@ -15,6 +15,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from dcs_contract.cli.common import (
     check_outputs,
+    history_secrets,
     mock_options_of,
     network_for,
     resolved_args,
@@ -101,7 +102,8 @@ def _run_until_stopped(
             TargetInfo(), args.seed, started, crash=f"while checking the settings:\n{traceback.format_exc()}"
         )
         report_dir = args.report_dir or Path(config.KEYS["report_dir"].built_in)
-        outputs = Outputs(report_dir, Scrubber(secrets_in(env)), **terminal(args, out, env))
+        secrets = [*secrets_in(env), *history_secrets(getattr(args, "history", None))]
+        outputs = Outputs(report_dir, Scrubber(secrets), **terminal(args, out, env))
         return finish(report, outputs, out, err)
     set_hypothesis_home_dir(hypothesis_cache(env))
     try:
@@ -111,7 +113,7 @@ def _run_until_stopped(
     args = plan.args
     outputs = Outputs(
         report_dir=args.report_dir,
-        scrubber=Scrubber(secrets),
+        scrubber=Scrubber([*secrets, *history_secrets(args.history)]),
         recording=plan.recording,
         baseline=plan.baseline,
         update_baseline=args.baseline_update,

@@ -38,8 +38,17 @@ def escaped(name: str) -> str:
 
 
 def shown(token: bytes) -> str:
-    """A token as a finding shows it: its start, as text."""
-    return token[:80].decode("utf-8", "replace")
+    """A token as a finding shows it: its start, as text, control characters escaped."""
+    return visible(token[:80].decode("utf-8", "replace"))
+
+
+def visible(text: str) -> str:
+    """``text`` with control characters (and lone surrogates) as escapes: ``\x1b``, ``\udc80``.
+
+    A finding's texts reach terminals, junit.xml and annotations: a raw ESC would colour a
+    terminal, and a raw \x01 makes the XML invalid.
+    """
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 _WS = re.compile(rb"[ \t\n\r]*+")
@@ -323,10 +332,10 @@ def _decoded(token: bytes) -> str:
 
 
 def _pattern(stack: list[_Frame]) -> str:
-    return "".join("/" + (escaped(str(f.key)) if f.is_object else "*") for f in stack)
+    return "".join("/" + (escaped(visible(str(f.key))) if f.is_object else "*") for f in stack)
 
 
 def _found(stack: list[_Frame], offset: int, text: str) -> Found:
     # Only the first few of each kind are kept, so a pointer is built a bounded number of times.
-    pointer = "".join("/" + escaped(str(f.key)) for f in stack)
+    pointer = "".join("/" + escaped(visible(str(f.key))) for f in stack)
     return Found(_pattern(stack), pointer, offset, text)

@@ -57,6 +57,7 @@ from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.transport.guard import AUTH_STATUSES
 
 __all__ = [
+    "ANSWER_CHECKS",
     "EVIDENCE",
     "OFFLINE_CHECKS",
     "STATUS_CHECKS",
@@ -81,6 +82,9 @@ UNKNOWN_INSTANCE = str(uuid.uuid5(uuid.NAMESPACE_URL, "https://github.com/dcs-co
 OFFLINE_CHECKS: tuple[checks.CheckFunction, ...] = tuple(
     check for check in checks.RESPONSE_CHECKS if check not in (negative_data_rejection, positive_data_acceptance)
 )
+# Every check this judge holds one answer to, by the name its findings carry: the response
+# checks and the wire rules. With the spec's invariants, what a run can report.
+ANSWER_CHECKS: tuple[str, ...] = (*checks.CHECK_NAMES, *WIRE_RULES)
 # Status and content type: what a body cut short still shows.
 STATUS_CHECKS: tuple[checks.CheckFunction, ...] = tuple(
     check for check in OFFLINE_CHECKS if check is not response_schema_conformance

@@ -28,13 +28,11 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 from schemathesis import Case
 
-from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.invariants import INVARIANTS, EmptyInstancePage, Page, UnknownInstanceAnswer
 from dcs_contract.contract.spec import OPERATION_PATH
-from dcs_contract.contract.wire import WIRE_RULES
-from dcs_contract.engine.judge import EVIDENCE, ExchangeJudge
+from dcs_contract.engine.judge import ANSWER_CHECKS, EVIDENCE, ExchangeJudge
 from dcs_contract.errors import ConfigError, ResponseTooLarge
 from dcs_contract.results.report import TargetInfo
 from dcs_contract.settings.target import check_id
@@ -185,6 +183,6 @@ def _judge(run: ContractRun, finding: Finding, answers: Sequence[_Answer]) -> li
 
 
 # The checks a single answer shows, which re-sending its request judges again: its bytes' wire rules too.
-_ONE_ANSWER_CHECKS = frozenset(checks.CHECK_NAMES) | frozenset(WIRE_RULES)
+_ONE_ANSWER_CHECKS = frozenset(ANSWER_CHECKS)
 # The evidence the kind of a request brings with it: judged with the exchange itself.
 _JUDGED_BY_KIND = (UnknownInstanceAnswer, EmptyInstancePage)

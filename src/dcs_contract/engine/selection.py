@@ -1,8 +1,9 @@
 """``--checks`` and ``--exclude-checks``: which checks and invariants a run reports, by name, as ``st run`` has it.
 
-The names are the registries': the response checks (``checks.CHECK_NAMES``, with the body
-cap's), the spec's invariants (``x-invariants``) and the latency SLO's checks. A name that is
-none of them is a usage error that lists them all::
+The names are the registries': the checks of one answer (``judge.ANSWER_CHECKS``: the
+response checks and the wire rules, with the body cap's), the spec's invariants
+(``x-invariants``) and the latency SLO's checks. A name that is none of them is a usage
+error that lists them all::
 
     selection = CheckSelection.of(spec, checks="not_a_server_error,page-size", exclude=None)
     selection.selects("page-size")      # True
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from dcs_contract.contract import checks
 from dcs_contract.contract.findings import MORE_FINDINGS
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.judge import ANSWER_CHECKS
 from dcs_contract.engine.latency import LATENCY_CHECKS
 from dcs_contract.errors import ConfigError
 
@@ -30,7 +32,7 @@ NOT_SELECTED = "not selected (--checks, --exclude-checks)"
 
 def known_names(spec: Spec) -> tuple[str, ...]:
     """Every check and invariant a run can report, by the name its findings carry."""
-    return tuple(dict.fromkeys((*checks.CHECK_NAMES, checks.BODY_WITHIN_CAP, *spec.invariants, *LATENCY_CHECKS)))
+    return tuple(dict.fromkeys((*ANSWER_CHECKS, checks.BODY_WITHIN_CAP, *spec.invariants, *LATENCY_CHECKS)))
 
 
 def _names(text: str | None, flag: str, known: tuple[str, ...]) -> frozenset[str] | None:

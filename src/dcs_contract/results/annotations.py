@@ -23,7 +23,7 @@ from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.severity import Severity
 from dcs_contract.contract.spec import OPERATION_PATH
 
-__all__ = ["FORMATS", "SpecLines", "code_quality", "github_commands"]
+__all__ = ["FORMATS", "SpecLines", "code_quality", "escape_data", "github_commands"]
 
 FORMATS = ("github", "gitlab")
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -183,13 +183,13 @@ class SpecLines:
         return node
 
 
-def _escape_data(text: str) -> str:
+def escape_data(text: str) -> str:
     # GitHub's workflow-command escaping: a message is one line, whatever the finding says.
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
 def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
 def _message(finding: Finding) -> str:
@@ -203,7 +203,7 @@ def github_commands(findings: Sequence[Finding], lines: SpecLines, *, spec_file:
         level = _GITHUB_LEVEL[finding.severity]
         title = f"{finding.check} {finding.location}"
         properties = f"file={_escape_property(spec_file)},line={lines.line_of(finding)},title={_escape_property(title)}"
-        out.append(f"::{level} {properties}::{_escape_data(_message(finding))}\n")
+        out.append(f"::{level} {properties}::{escape_data(_message(finding))}\n")
     return "".join(out)
 
 
