@@ -124,6 +124,9 @@ def test_config_show_refuses_what_run_refuses_and_names_every_unset_variable(
     (tmp_path / "dcs-contract.toml").write_text("[profiles.p]\nmax_requests = 0\n")
     assert main(["config", "show", "--profile", "p"], env={}) == 2
     assert "--max-requests=0" in capsys.readouterr().err
+    (tmp_path / "dcs-contract.toml").write_text('[profiles.p]\npushgateway = "ftp://gateway"\n')
+    assert main(["config", "show", "--profile", "p"], env={}) == 2
+    assert "--pushgateway='ftp://gateway'" in capsys.readouterr().err
     (tmp_path / "dcs-contract.toml").write_text(
         '[profiles.p]\nproject_id = "${P_ID}"\ninstance_id = "${I_ID}"\nbaseline = "${B_FILE}-${C_FILE}"\n'
     )

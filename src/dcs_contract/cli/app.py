@@ -31,6 +31,7 @@ from dcs_contract.cli.common import (
     EXIT_CONFORMS,
     EXIT_ERROR,
     EXIT_UNTESTABLE,
+    check_pushgateway,
     indented_lines,
     network_for,
     resolved_args,
@@ -72,6 +73,9 @@ def _checked_as_run_checks(resolved: config.Resolved, env: Mapping[str, str]) ->
         network = network_for(resolved, env, embedded=target.is_mock)
         record = resolved.value("record")
         RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=bool(record), network=network)
+        pushgateway = resolved.value("pushgateway")
+        if pushgateway is not None:
+            check_pushgateway(str(pushgateway))
     except ConfigError as exc:
         raise with_source(exc, resolved) from None
 

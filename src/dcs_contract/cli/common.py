@@ -8,6 +8,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.parse import urlsplit
 
 from dcs_contract.cli.flags import converter
 from dcs_contract.cli.summary import Style, Verbosity
@@ -45,6 +46,16 @@ def secrets_in(env: Mapping[str, str]) -> list[str]:
     """Every secret the environment holds: the credentials, the passwords of its proxy URLs, libpq's."""
     database = [env["PGPASSWORD"]] if env.get("PGPASSWORD") else []
     return [*Credentials.secrets_in(env), *proxy_secrets_in(env), *database]
+
+
+def check_pushgateway(url: str) -> None:
+    """``--pushgateway`` as ``run`` and ``config show`` both refuse it: an http(s) URL with a host."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            f"--pushgateway={url!r}, but it must be an http:// or https:// URL such as http://127.0.0.1:9091",
+            setting="--pushgateway",
+        )
 
 
 def history_secrets(history: object) -> list[str]:

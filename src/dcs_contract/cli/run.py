@@ -9,12 +9,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
 from hypothesis.configuration import set_hypothesis_home_dir
 
 from dcs_contract.cli.common import (
     check_outputs,
+    check_pushgateway,
     history_secrets,
     mock_options_of,
     network_for,
@@ -147,7 +147,7 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> RunPlan:
         # The names of --checks and --exclude-checks against the registries: an unknown one lists them.
         CheckSelection.of(spec, checks=settings.checks, exclude=settings.exclude_checks)
         if args.pushgateway is not None:
-            _check_pushgateway(args.pushgateway)
+            check_pushgateway(args.pushgateway)
     except ConfigError as exc:
         raise with_source(exc, resolved) from None
     # The budget against the probe plan, before anything is sent: a budget that cannot send it
@@ -176,15 +176,6 @@ def _plan(args: argparse.Namespace, env: Mapping[str, str]) -> RunPlan:
         # Opened (and created, or upgraded) now: a file that is not a history is refused before the run.
         History.open(args.history).close()
     return RunPlan(spec, target, settings, mock_options, recording, baseline, args)
-
-
-def _check_pushgateway(url: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(
-            f"--pushgateway={url!r}, but it must be an http:// or https:// URL such as http://127.0.0.1:9091",
-            setting="--pushgateway",
-        )
 
 
 def unsent(
