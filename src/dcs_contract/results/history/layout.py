@@ -9,13 +9,28 @@ is the type of an id column, which differs (the backend's ``dialect`` says it).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from dcs_contract.results.history import rows
 from dcs_contract.results.history.database import APPLICATION, Database
+from dcs_contract.results.history.model import HistoryError
 from dcs_contract.results.report import harness_version
 
-__all__ = ["LAYOUT_V1", "LAYOUT_V2", "LAYOUT_V3", "SCHEMA_VERSION", "TABLES", "UPGRADES", "create", "prepare"]
+__all__ = [
+    "LAYOUT_V1",
+    "LAYOUT_V2",
+    "LAYOUT_V3",
+    "SCHEMA_VERSION",
+    "TABLES",
+    "UPGRADES",
+    "Refusal",
+    "create",
+    "listed",
+    "prepare",
+]
 
 SCHEMA_VERSION = 3
 # Runs read per batch while upgrading: an old history is never loaded whole.
@@ -176,3 +191,70 @@ def _upgrade_v2(database: Database) -> None:
 
 
 UPGRADES: dict[int, Callable[[Database], None]] = {1: _upgrade_v1, 2: _upgrade_v2}
+
+
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def listed(names: Iterable[str]) -> str:
+    """Table names as a message lists them: the first five, and how many more."""
+    ordered = sorted(names)
+    shown = ", ".join(ordered[:5]) + (f" and {len(ordered) - 5} more" if len(ordered) > 5 else "")
+    return f"table{'s' if len(ordered) != 1 else ''} {shown}" if ordered else "no tables"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A store that is not (or no longer) a history this version reads, refused in its backend's words.
+
+    The decisions (which meta makes a history, which versions are read, which tables each
+    has) are the same for SQLite and PostgreSQL and are made here; the backends give the
+    words: ``what`` the store is ("an SQLite database"), ``other`` (where to point
+    ``--history`` instead), ``instead`` (for a newer history) and ``damaged`` (what to do).
+    """
+
+    where: str
+    what: str
+    other: str
+    instead: str
+    damaged: str = ""
+
+    def meta_version(self, objects: set[str], meta: Mapping[str, Any] | None) -> tuple[int, str]:
+        """(the version the meta table states, as it is written): refused when not a history, or a newer one."""
+        if "meta" not in objects:
+            raise HistoryError(
+                f"{self.where} is {self.what} but not a dcs-contract history (it has {listed(objects)}): {self.other}"
+            )
+        if meta is None or meta.get("application") != APPLICATION:
+            raise HistoryError(
+                f"{self.where} is {self.what} but not a dcs-contract history (its meta table is not "
+                f"one dcs-contract wrote): {self.other}"
+            )
+        written = str(meta.get("schema_version"))
+        version = int(written) if _DIGITS.fullmatch(written) else -1
+        if version > SCHEMA_VERSION:
+            raise HistoryError(
+                f"{self.where} is a history of version {version}, written by a newer dcs-contract "
+                f"({meta.get('created_by', 'unknown')}); this one reads versions up to {SCHEMA_VERSION}: "
+                f"upgrade dcs-contract, or give --history {self.instead}"
+            )
+        return version, written
+
+    def tables(self, version: int, written: str, objects: set[str]) -> int:
+        """``version``, once the store holds exactly the tables of its layout."""
+        advice = f"; {self.damaged}" if self.damaged else ""
+        expected = TABLES.get(version)
+        if expected is None:
+            raise HistoryError(
+                f"{self.where} is a damaged dcs-contract history: its meta table says version {written!r}{advice}"
+            )
+        if objects - expected:
+            raise HistoryError(
+                f"{self.where} is not a dcs-contract history of version {version}: it also has "
+                f"{listed(objects - expected)}; {self.other}"
+            )
+        if expected - objects:
+            raise HistoryError(
+                f"{self.where} is a damaged dcs-contract history: it lacks {listed(expected - objects)}{advice}"
+            )
+        return version

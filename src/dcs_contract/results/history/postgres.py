@@ -8,24 +8,21 @@ commit. The password of the URL is never shown: every message names :func:`shown
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from dcs_contract.redaction import PLACEHOLDER
-from dcs_contract.results.history.database import APPLICATION, Cursor, Database
-from dcs_contract.results.history.layout import SCHEMA_VERSION, TABLES
+from dcs_contract.results.history.database import Cursor, Database
+from dcs_contract.results.history.layout import Refusal
 from dcs_contract.results.history.model import HistoryError
-from dcs_contract.results.history.sqlite import listed
 
 __all__ = ["SCHEMES", "PostgresDatabase", "is_url", "password_of", "shown_url"]
 
 SCHEMES = ("postgresql://", "postgres://")
 # One key for the lock that writers of a history queue on, per schema: a history per schema.
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ' dcs-contract history'))"
-_DIGITS = re.compile(r"[0-9]+")
 # How long to wait for the server to answer a connection, in seconds.
 CONNECT_TIMEOUT = 10
 
@@ -158,38 +155,15 @@ class PostgresDatabase(Database):
         }
         if not objects:
             return 0
-        other = "give --history a database or schema of its own (an empty one, and dcs-contract fills it)"
-        if "meta" not in objects:
-            raise HistoryError(
-                f"{self.where} is a database but not a dcs-contract history (it has {listed(objects)}): {other}"
-            )
-        meta = dict(self.execute("SELECT key, value FROM meta").fetchall())
-        if meta.get("application") != APPLICATION:
-            raise HistoryError(
-                f"{self.where} is a database but not a dcs-contract history "
-                f"(its meta table is not one dcs-contract wrote): {other}"
-            )
-        written = str(meta.get("schema_version"))
-        version = int(written) if _DIGITS.fullmatch(written) else -1
-        if version > SCHEMA_VERSION:
-            raise HistoryError(
-                f"{self.where} is a history of version {version}, written by a newer dcs-contract "
-                f"({meta.get('created_by', 'unknown')}); this one reads versions up to {SCHEMA_VERSION}: "
-                "upgrade dcs-contract, or give --history another database"
-            )
-        expected = TABLES.get(version)
-        if expected is None:
-            raise HistoryError(
-                f"{self.where} is a damaged dcs-contract history: its meta table says version {written!r}"
-            )
-        if objects - expected:
-            raise HistoryError(
-                f"{self.where} is not a dcs-contract history of version {version}: it also has "
-                f"{listed(objects - expected)}; {other}"
-            )
-        if expected - objects:
-            raise HistoryError(f"{self.where} is a damaged dcs-contract history: it lacks {listed(expected - objects)}")
-        return version
+        refusal = Refusal(
+            self.where,
+            what="a database",
+            other="give --history a database or schema of its own (an empty one, and dcs-contract fills it)",
+            instead="another database",
+        )
+        meta = dict(self.execute("SELECT key, value FROM meta").fetchall()) if "meta" in objects else None
+        version, written = refusal.meta_version(objects, meta)
+        return refusal.tables(version, written, objects)
 
 
 def _first_line(exc: BaseException) -> str:

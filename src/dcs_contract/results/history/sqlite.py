@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-from dcs_contract.results.history.database import APPLICATION, Cursor, Database
-from dcs_contract.results.history.layout import SCHEMA_VERSION, TABLES
+from dcs_contract.results.history.database import Cursor, Database
+from dcs_contract.results.history.layout import Refusal
 from dcs_contract.results.history.model import HistoryError
 
-__all__ = ["TIMEOUT", "SQLiteDatabase", "listed"]
+__all__ = ["TIMEOUT", "SQLiteDatabase"]
 
 # How long a writer waits for another to finish: a nightly append takes milliseconds, so this
 # is only reached when a process holds the file open in a transaction and hangs.
 TIMEOUT = 30.0
-_DIGITS = re.compile(r"[0-9]+")
 
 
 class SQLiteDatabase(Database):
@@ -127,51 +125,28 @@ class SQLiteDatabase(Database):
         }
         if not objects and user_version == 0:
             return 0
-        other = "give --history a file of its own (a new name, and dcs-contract creates it)"
-        if "meta" not in objects:
-            raise HistoryError(
-                f"{self.where} is an SQLite database but not a dcs-contract history (it has {listed(objects)}): {other}"
-            )
-        try:
-            meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
-        except sqlite3.DatabaseError:
-            meta = {}
-        if meta.get("application") != APPLICATION:
-            raise HistoryError(
-                f"{self.where} is an SQLite database but not a dcs-contract history (its meta table is not "
-                f"one dcs-contract wrote): {other}"
-            )
-        written = str(meta.get("schema_version"))
-        version = int(written) if _DIGITS.fullmatch(written) else -1
-        if version > SCHEMA_VERSION:
-            raise HistoryError(
-                f"{self.where} is a history of version {version}, written by a newer dcs-contract "
-                f"({meta.get('created_by', 'unknown')}); this one reads versions up to {SCHEMA_VERSION}: "
-                "upgrade dcs-contract, or give --history another file"
-            )
         damaged = f"restore {str(self.path)!r} from a copy, or give --history a new file"
+        refusal = Refusal(
+            self.where,
+            what="an SQLite database",
+            other="give --history a file of its own (a new name, and dcs-contract creates it)",
+            instead="another file",
+            damaged=damaged,
+        )
+        meta: dict[str, Any] | None = None
+        if "meta" in objects:
+            try:
+                meta = dict(connection.execute("SELECT key, value FROM meta").fetchall())
+            except sqlite3.DatabaseError:
+                meta = {}
+        version, written = refusal.meta_version(objects, meta)
+        # SQLite keeps the version twice, in the meta table and in the file's header: they agree.
         if version < 1 or version != user_version:
             raise HistoryError(
                 f"{self.where} is a damaged dcs-contract history: its meta table says version {written!r}, "
                 f"its header {user_version}; {damaged}"
             )
-        expected = TABLES[version]
-        if objects - expected:
-            raise HistoryError(
-                f"{self.where} is not a dcs-contract history of version {version}: it also has "
-                f"{listed(objects - expected)}; {other}"
-            )
-        if expected - objects:
-            raise HistoryError(
-                f"{self.where} is a damaged dcs-contract history: it lacks {listed(expected - objects)}; {damaged}"
-            )
-        return version
-
-
-def listed(names: Iterable[str]) -> str:
-    ordered = sorted(names)
-    shown = ", ".join(ordered[:5]) + (f" and {len(ordered) - 5} more" if len(ordered) > 5 else "")
-    return f"table{'s' if len(ordered) != 1 else ''} {shown}" if ordered else "no tables"
+        return refusal.tables(version, written, objects)
 
 
 def _advice(exc: BaseException, path: Path) -> str:
