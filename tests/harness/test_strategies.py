@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -81,6 +82,37 @@ def test_the_edges_come_up() -> None:
     collect()
     assert {1, 10, 1000} <= drawn
     assert "235959" in ends  # the last second of a day (of a month, among the edges)
+
+
+def test_the_far_corners_of_the_pattern_come_up() -> None:
+    """Beyond the recent years the strategy leans to: years long before now, and far after it."""
+    years: set[int] = set()
+
+    @settings(max_examples=300, deadline=None, database=None)
+    @given(query_times(SPEC))
+    def collect(time: str) -> None:
+        years.add(int(time[:4]))
+
+    collect()
+    now = datetime.now(UTC).year
+    assert min(years) < now - 10 and max(years) > now + 100, sorted(years)
+
+
+def test_a_pattern_whose_years_cannot_be_read_is_drawn_from_as_it_says() -> None:
+    spec = load_spec()
+    # No year's first second matches: only the last second of each minute does. So the
+    # years cannot be read off, and the times are drawn from the pattern itself.
+    pattern = r"^(20[0-9]{2})(0[1-9]|1[0-2])(0[1-9]|[12][0-9])([01][0-9]|2[0-3])[0-5][0-9]59$"
+    spec.document["components"]["schemas"]["QueryTime"]["pattern"] = pattern
+    drawn: list[str] = []
+
+    @settings(max_examples=30, deadline=None, database=None)
+    @given(query_times(spec))
+    def collect(time: str) -> None:
+        drawn.append(time)
+
+    collect()
+    assert drawn and all(re.fullmatch(pattern, time) for time in drawn)
 
 
 class _Case:
