@@ -33,6 +33,8 @@ from dcs_contract.contract.formats import printable
 __all__ = ["MIN_FRAGMENT", "PLACEHOLDER", "SENSITIVE_HEADERS", "Scrubber"]
 
 PLACEHOLDER = "***"
+# The most a character grows when scrubbed: a lone surrogate becomes a six-character escape.
+_GROWTH = 6
 # A fragment this long of a secret is treated as the secret: shorter ones carry too little.
 MIN_FRAGMENT = 8
 # Headers that carry a credential (the AK/SK signature names the AK; the others are tokens).
@@ -158,12 +160,21 @@ class Scrubber:
         """At most ``limit`` characters of ``text`` (then "…"), scrubbed before the cut."""
         if len(text) <= limit:
             return self.text(text)
-        # Every secret that reaches into the first `limit` characters lies whole in this window.
-        window = text[: limit + self._longest]
-        clean = self.text(window)
-        if len(window) == len(text) and len(clean) <= limit:
-            return clean  # scrubbing alone brought it within the limit: nothing was cut
-        return clean[:limit] + _ELLIPSIS
+        # A window's scrubbing is exact but near its end, where a secret cut in two leaves a
+        # piece that may be too short to recognise. What that end becomes is at most `margin`
+        # characters (an escape is six times the character it stands for), so the window
+        # grows until that much past the limit survives the scrubbing: secrets replaced by
+        # *** shrink the text, and would otherwise pull the window's end into view.
+        margin = _GROWTH * (self._longest + MIN_FRAGMENT)
+        size = limit + margin
+        while True:
+            window = text[:size]
+            clean = self.text(window)
+            if len(window) == len(text):
+                return clean if len(clean) <= limit else clean[:limit] + _ELLIPSIS
+            if len(clean) >= limit + margin:
+                return clean[:limit] + _ELLIPSIS
+            size *= 2
 
     def data(self, value: Any) -> Any:
         """A JSON-like value with every string in it, keys included, scrubbed."""

@@ -21,6 +21,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dcs_contract.cli.app import main
+from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.json_scan import shown
 from dcs_contract.redaction import MIN_FRAGMENT, Scrubber, _forms
 from tests.harness.hostile import HostileServer, Received, answer
 from tests.harness.leaks import fragments, leaks
@@ -28,6 +30,43 @@ from tests.harness.leaks import fragments, leaks
 SECRET_ALPHABET = st.characters(codec="utf-8", exclude_categories=("Cs", "Cc"))
 secrets_ = st.text(SECRET_ALPHABET, min_size=MIN_FRAGMENT, max_size=60)
 texts = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+
+
+def _scrubbed_then_cut(scrubber: Scrubber, text: str, limit: int) -> str:
+    clean = scrubber.text(text)
+    return clean if len(clean) <= limit else clean[:limit] + "\u2026"
+
+
+@settings(max_examples=300, deadline=None)
+@given(secret=secrets_, copies=st.integers(0, 6), before=texts, after=texts, limit=st.integers(0, 200))
+def test_a_cut_is_the_whole_text_scrubbed_then_cut(
+    secret: str, copies: int, before: str, after: str, limit: int
+) -> None:
+    """Even where secrets before the limit shrink to *** and pull later text into view."""
+    scrubber = Scrubber([secret])
+    text = secret * copies + before + secret + after
+    assert scrubber.cut(text, limit) == _scrubbed_then_cut(scrubber, text, limit)
+
+
+def test_secrets_replaced_before_the_limit_do_not_pull_a_piece_of_the_next_into_view() -> None:
+    secret = "QwErTy1234567890AsDfGhJkLzXcVbNm12345678"  # 40 characters, as an SK
+    # Two secrets, then filler, then a third whose first 7 characters end where a window of
+    # the limit plus the longest secret would have ended.
+    text = secret * 2 + "-" * 153 + secret + "-" * 100
+    cut = Scrubber([secret]).cut(text, 200)
+    assert secret[:4] not in cut, cut
+    assert cut == "******" + "-" * 153 + "***" + "-" * 38 + "\u2026"
+
+
+def test_a_token_is_held_whole_until_the_report_scrubs_and_cuts_it() -> None:
+    secret = "QwErTy1234567890AsDfGhJkLzXcVbNm12345678"
+    # A string with a lone surrogate, the secret across byte 80: the scan's token is whole.
+    token = b'"' + b"x" * 75 + secret.encode() + b'\\ud800"'
+    assert secret in shown(token)
+    finding = Finding(
+        check="c", category="schema", title="t", message="m", location="/x", expected="e", actual=shown(token)
+    )
+    assert secret[:4] not in finding.scrubbed(Scrubber([secret])).actual
 
 
 @settings(max_examples=300, deadline=None)

@@ -38,8 +38,14 @@ def escaped(name: str) -> str:
 
 
 def shown(token: bytes) -> str:
-    """A token as a finding shows it: its start, as text, control characters escaped."""
-    return visible(token[:80].decode("utf-8", "replace"))
+    """A token as a finding holds it: whole, as text, control characters escaped.
+
+    Not cut here: the report scrubs a finding's texts and only then cuts them to their
+    display limit, and a cut before the scrubbing could leave a piece of a secret too short
+    to be recognised. A token is a slice of a body within the body cap, as other checks'
+    values are, and a response gives at most ``MAX_FINDINGS_PER_RESPONSE`` findings.
+    """
+    return visible(token.decode("utf-8", "replace"))
 
 
 def visible(text: str) -> str:
