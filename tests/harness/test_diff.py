@@ -556,7 +556,9 @@ HOSTILE = "\x1b[31mred\x1b[0m\n\u202eevil\r" + "x" * 10_000
 def test_texts_from_the_target_are_bounded_and_printable(reports: dict[str, RunReport]) -> None:
     clean, drifted = reports["clean"], reports["past-tense"]
     finding = replace(drifted.findings[0], title=HOSTILE, detail=HOSTILE, location="\ud800" + HOSTILE)
-    observed = {**drifted.observed, "status": {HOSTILE: 1, "`tick`": 1}}
+    observed = replace(
+        drifted.observed, enum_values={**drifted.observed.enum_values, "status": {HOSTILE: 1, "`tick`": 1}}
+    )
     diff = ReportDiff.between(clean, replace(drifted, findings=(finding,), observed=observed))
     for text in (render_text(diff), render_markdown(diff), json.dumps(as_dict(diff), ensure_ascii=False)):
         assert "\x1b" not in text and "\u202e" not in text and "\r" not in text
@@ -632,10 +634,11 @@ def test_as_dict_is_json_with_stable_keys(reports: dict[str, RunReport]) -> None
 def test_record_fields_are_compared_only_with_a_report_that_counted_them(reports: dict[str, RunReport]) -> None:
     """A report from before record fields were counted is not a run where every field was new."""
     clean = reports["clean"]
-    fields = dict(clean.observed.get("record_field", {}))
+    fields = dict(clean.observed.record_fields or {})
     assert fields, "a run counts the record fields it saw"
-    older = replace(clean, observed={k: v for k, v in clean.observed.items() if k != "record_field"})
+    older = replace(clean, observed=replace(clean.observed, record_fields=None))
+    assert "record_field" not in older.as_dict()["observed"]
     assert ReportDiff.between(older, clean).appeared == ()
-    without_remark = {**clean.observed, "record_field": {k: v for k, v in fields.items() if k != "remark"}}
+    without_remark = replace(clean.observed, record_fields={k: v for k, v in fields.items() if k != "remark"})
     diff = ReportDiff.between(replace(clean, observed=without_remark), clean)
     assert diff.appeared == (ObservedValue("record_field", "remark"),)

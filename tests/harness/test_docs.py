@@ -16,6 +16,7 @@ from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.docs.model import DocsModel
 from dcs_contract.docs.render import render_html, render_markdown
 from dcs_contract.redaction import Scrubber
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import VERDICTS, RequestCounts, RunReport, TargetInfo, verdict_of, write_reports
 from dcs_contract.results.schema import REPORT_SCHEMA, load_report, read_report
 
@@ -185,7 +186,7 @@ def test_a_written_report_reads_back_as_the_report_that_was_written(tmp_path: Pa
         accepted=[Finding.from_dict({**_FOUND, "location": "/accepted", "message": "m" * 5000})],
         resolved=[BaselineEntry(fingerprint="f", check="c", category="schema", location="/", reason="fixed")],
         baseline="b.json",
-        observed={"http_status": {"200": 2}},
+        observed=Observations(http_status={"200": 2}),
     )
     write_reports(report, tmp_path, scrubber=Scrubber())
     assert read_report(tmp_path / "report.json") == report.scrubbed(Scrubber())

@@ -22,6 +22,7 @@ from dcs_contract.contract.findings import Finding
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.history import SCHEMA_VERSION, History, HistoryError, layout, rows, store
 from dcs_contract.results.history.database import APPLICATION
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RunReport, TargetInfo
 from dcs_contract.results.schema import read_report
 
@@ -152,7 +153,7 @@ def test_the_columns_hold_what_the_report_says(tmp_path: Path, mock_reports: tup
     observed: dict[str, dict[str, object]] = {}
     for kind, value, count in _sql(path, "SELECT kind, value, count FROM observed"):
         observed.setdefault(str(kind), {})[str(value)] = count
-    assert observed == three.observed
+    assert observed == three.observed.to_json()
     assert {"http_status", "status", "error_code"} <= set(observed)
 
 
@@ -164,7 +165,7 @@ def test_texts_sqlite_cannot_take_as_they_are_still_round_trip(tmp_path: Path, b
         base,
         findings=[odd],
         occurrences={odd.fingerprint: 1},
-        observed={"status": {'"\ud83d"': 2, '"ok"': 1}, "\udc00kind": {"1": 1}},
+        observed=Observations(enum_values={"status": {'"\ud83d"': 2, '"ok"': 1}, "\udc00kind": {"1": 1}}),
         seed=2**64 - 1,
     )
     with History.open(tmp_path / "history.sqlite") as history:
@@ -528,7 +529,7 @@ def test_a_version_1_history_is_upgraded_and_reads_as_before(tmp_path: Path, bas
     assert _sql(path, "PRAGMA user_version") == [(SCHEMA_VERSION,)]
     assert dict(_sql(path, "SELECT key, value FROM meta"))["schema_version"] == str(SCHEMA_VERSION)
     kinds = _sql(path, "SELECT run_id, COUNT(*) FROM observed GROUP BY run_id")
-    expected = sum(len(counts) for counts in base.observed.values())
+    expected = sum(len(counts) for counts in base.observed.to_json().values())
     assert kinds == [(1, expected), (3, expected), (4, expected)]
     # Version 3's latency, read from the reports that carry it (the damaged one has none to give).
     assert base.latency, "a run measures its latency"

@@ -80,7 +80,7 @@ def test_a_run_reads_back_with_its_latency_and_what_it_observed(server: Postgres
         points = history.latency((SITE.base_url, SITE.instance_id), last=5)
         assert [(p.run, p.p50, p.p95, p.max, p.requests) for p in points] == [(1, 0.25, 0.5, 0.75, 4)]
         observed = history.observed((SITE.base_url, SITE.instance_id))
-        assert observed["http_status"] == {k: 2 * v for k, v in report.observed["http_status"].items()}
+        assert observed.http_status == {k: 2 * v for k, v in report.observed.http_status.items()}
         assert history.location == url.replace(PASSWORD, "***")
     meta = dict(server.sql(url, "SELECT key, value FROM meta"))
     assert meta["application"] == "dcs-contract history" and meta["schema_version"] == str(SCHEMA_VERSION)
@@ -307,7 +307,8 @@ def test_coverage_names_what_was_never_observed_and_the_rules_it_leaves_unexerci
     gaps = {(gap.kind, gap.value): gap for gap in unseen(spec, report.observed)}
     assert ("status", "succeed") not in gaps, "the mock's records succeed"
     failed = {"kind": "status", "value": "failed"}
-    observed = {**report.observed, "status": {k: v for k, v in report.observed["status"].items() if k != '"failed"'}}
+    statuses = {k: v for k, v in report.observed.enum_values["status"].items() if k != '"failed"'}
+    observed = replace(report.observed, enum_values={**report.observed.enum_values, "status": statuses})
     gap = {(g.kind, g.value): g for g in unseen(spec, observed)}[(failed["kind"], failed["value"])]
     assert (
         gap.sentence("on staging")
@@ -315,7 +316,7 @@ def test_coverage_names_what_was_never_observed_and_the_rules_it_leaves_unexerci
     )
     # Read from the spec: every documented status code never observed is listed, and only those.
     codes = {value for kind, value in gaps if kind == "http_status"}
-    assert codes == {str(code) for code in spec.status_codes} - set(report.observed["http_status"])
+    assert codes == {str(code) for code in spec.status_codes} - set(report.observed.http_status)
 
 
 @pytest.mark.slow
@@ -374,12 +375,13 @@ def test_a_matrix_of_three_targets_appends_at_once_and_shows_in_history_and_docs
 def test_history_coverage_and_the_report_say_what_was_never_observed(
     report: RunReport, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    statuses = {value: count for value, count in report.observed["status"].items() if value != '"failed"'}
-    blind = replace(report, observed={**report.observed, "status": statuses, "record_field": {"size": 3}})
+    statuses = {value: count for value, count in report.observed.enum_values["status"].items() if value != '"failed"'}
+    enum_values = {**report.observed.enum_values, "status": statuses}
+    blind = replace(report, observed=replace(report.observed, enum_values=enum_values, record_fields={"size": 3}))
     path = tmp_path / "history.sqlite"  # the SQLite history says the same as PostgreSQL's
     with History.open(path) as history:
         history.append(blind)
-        history.append(replace(blind, observed={**blind.observed, "record_field": {"remark": 1}}))
+        history.append(replace(blind, observed=replace(blind.observed, record_fields={"remark": 1})))
     assert main(["history", "--history", str(path), "--coverage"], env={}) == 0
     out = capsys.readouterr().out
     where = f"on {SITE.base_url} (instance {SITE.instance_id})"

@@ -13,6 +13,7 @@ import pytest
 
 from dcs_contract.contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, TargetInfo, write_reports
 from tests.harness.leaks import assert_no_leak
 
@@ -139,7 +140,7 @@ def _kinds() -> dict[str, RunReport]:
             occurrences={schema.fingerprint: 1, enum.fingerprint: 3},
             resolved=[resolved],
             baseline="ci/baseline.json",
-            observed={"http_status": {"200": 3}, "status": {'"restoring"': 2}},
+            observed=Observations(http_status={"200": 3}, enum_values={"status": {'"restoring"': 2}}),
         ),
         "sdk-check": _report(
             target=TargetInfo(sdk="huaweicloudsdkdcs 3.1.0", credentials="none: nothing is sent"),

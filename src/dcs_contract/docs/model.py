@@ -18,7 +18,6 @@ from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, Spec
 from dcs_contract.contract.wire import WIRE_RULES, WireRule
 from dcs_contract.docs.timeline import Timeline
-from dcs_contract.results.observed import HTTP_STATUS
 from dcs_contract.results.report import RunReport
 
 __all__ = [
@@ -342,11 +341,11 @@ class DocsModel:
 
     def _panel(self, source: str, report: RunReport) -> ConformancePanel:
         observed = report.observed
-        coverage = [
-            Coverage("HTTP status", [str(code) for code in self.spec.status_codes], observed.get(HTTP_STATUS, {}))
-        ]
+        coverage = [Coverage("HTTP status", [str(code) for code in self.spec.status_codes], dict(observed.http_status))]
         for name, values in self.spec.enum_fields.items():
-            coverage.append(Coverage(name, [json.dumps(value) for value in values], observed.get(name, {})))
+            coverage.append(
+                Coverage(name, [json.dumps(value) for value in values], dict(observed.enum_values.get(name, {})))
+            )
         return ConformancePanel(
             source=source,
             target=report.target.base_url or "embedded mock",

@@ -44,7 +44,7 @@ from dcs_contract.engine.latency import LatencyLog, Slo
 from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.selection import NOT_SELECTED, CheckSelection
 from dcs_contract.errors import ResponseTooLarge
-from dcs_contract.results.observed import ERROR_CODES, HTTP_STATUS, RECORD_FIELDS
+from dcs_contract.results.observed import ObservationTally
 from dcs_contract.results.report import BudgetSummary, RequestCounts, RunReport, SpecInfo, utc_now
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import EXPECT_REFUSAL, TrafficStats
@@ -66,8 +66,6 @@ ProgressCallback = Callable[[str, int, int | None], None]
 _MAX_OBSERVED_VALUES = 50
 _MAX_OBSERVED_TEXT = 200
 _OTHER_VALUES = "(other values)"
-# The key of report.observed under which the error bodies' error_code values are counted
-# (the records' own error_code is an enum field, counted under its name).
 # Calls one shrink may make (each a few requests): enough to drop what does not matter.
 _SHRINK_CALLS = 40
 # Property name -> the response checks and invariants it can evaluate; the properties
@@ -103,7 +101,7 @@ class RunLog:
     requests_sent: Callable[[], int] = lambda: 0
     findings: FindingLog = field(default_factory=FindingLog)
     cases: Counter[str] = field(default_factory=Counter)
-    observed: dict[str, Counter[str]] = field(default_factory=dict)
+    observed: ObservationTally = field(default_factory=ObservationTally)
     skipped: dict[str, str] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
     # Response check name or invariant id -> how often it judged a response or a page.
@@ -159,7 +157,7 @@ class RunLog:
         self.skipped[property_name] = reason
 
     def observe_status(self, status: int) -> None:
-        self.observed.setdefault(HTTP_STATUS, Counter())[str(status)] += 1
+        self.observed.http_status()[str(status)] += 1
 
     def observe(self, response: httpx.Response) -> None:
         """Remember the status codes, enum values and error codes seen, for the docs and for ``diff``."""
@@ -173,12 +171,12 @@ class RunLog:
         if not isinstance(records, list):
             return
         for field_name in self.spec.enum_fields:
-            seen = self.observed.setdefault(field_name, Counter())
+            seen = self.observed.enum_values(field_name)
             for value, count in _tally(record[field_name] for record in records if _has(record, field_name)):
                 _count_observed(seen, value, count)
         # The spec's record fields that came with a value (only those: the count stays bounded),
         # so that the history can say which optional field no run has seen.
-        fields = self.observed.setdefault(RECORD_FIELDS, Counter())
+        fields = self.observed.record_fields()
         for record in records:
             if isinstance(record, dict):
                 fields.update(name for name in self.spec.record_fields if record.get(name) is not None)
@@ -187,7 +185,7 @@ class RunLog:
         body = read_json(response).value
         code = body.get("error_code") if isinstance(body, dict) else None
         if code is not None:
-            _count_observed(self.observed.setdefault(ERROR_CODES, Counter()), code)
+            _count_observed(self.observed.error_codes(), code)
 
     def coverage(self) -> tuple[dict[str, int], dict[str, str]]:
         """(evaluations by response check and invariant id, and why each of the others never ran).
@@ -245,7 +243,7 @@ class RunLog:
             stopped=stopped,
             budget=budget,
             settings=settings.described(),
-            observed={key: dict(counter) for key, counter in self.observed.items()},
+            observed=self.observed.observations(),
             skipped=dict(self.skipped),
             evaluated=evaluated,
             not_evaluated=not_evaluated,

@@ -21,7 +21,7 @@ from typing import Any
 
 from dcs_contract.contract.spec import Spec
 from dcs_contract.results.markdown import Markdown, code, escape
-from dcs_contract.results.observed import HTTP_STATUS, RECORD_FIELDS
+from dcs_contract.results.observed import HTTP_STATUS, RECORD_FIELDS, Observations
 
 __all__ = ["Unseen", "unseen", "unseen_in"]
 
@@ -66,13 +66,20 @@ class Unseen:
         return Markdown(f"{head}: {ids} {verb} never been exercised {escape(where)}.")
 
 
-def _documented(spec: Spec) -> list[tuple[str, str, str]]:
-    """(kind, the value as report.observed keys it, the value as shown), in the spec's order."""
-    values = [(HTTP_STATUS, str(status), str(status)) for status in spec.status_codes]
+def _documented(spec: Spec, observed: Observations) -> list[tuple[str, str, str, Mapping[str, int]]]:
+    """(kind, the value as report.observed keys it, the value as shown, the kind's counts), in the spec's order.
+
+    The optional fields are left out when ``observed`` does not hold them: older runs did not record them.
+    """
+    values: list[tuple[str, str, str, Mapping[str, int]]] = [
+        (HTTP_STATUS, str(status), str(status), observed.http_status) for status in spec.status_codes
+    ]
     for name, enum in spec.enum_fields.items():
-        values += [(name, _key(value), value if isinstance(value, str) else _key(value)) for value in enum]
+        seen = observed.enum_values.get(name, {})
+        values += [(name, _key(value), value if isinstance(value, str) else _key(value), seen) for value in enum]
     required = set(spec.component("BackupRecordResponse").get("required", []))
-    values += [(RECORD_FIELDS, name, name) for name in spec.record_fields if name not in required]
+    if (fields := observed.record_fields) is not None:
+        values += [(RECORD_FIELDS, name, name, fields) for name in spec.record_fields if name not in required]
     return values
 
 
@@ -95,25 +102,21 @@ def _rules(spec: Spec, kind: str, value: str) -> tuple[str, ...]:
     return tuple(found)
 
 
-def unseen(spec: Spec, observed: Mapping[str, Any]) -> list[Unseen]:
+def unseen(spec: Spec, observed: Observations) -> list[Unseen]:
     """Every documented value ``observed`` lacks, in the spec's order.
 
-    A kind ``observed`` does not hold at all is left out where older runs did not record it
-    (the optional fields); a status code or an enum never observed is unseen all the same.
-    ``observed`` is read as hostile input: a kind that is not a map counts as empty.
+    The optional fields are left out when ``observed`` does not hold them at all (older runs
+    did not record them); a status code or an enum never observed is unseen all the same.
     """
     gaps = []
-    for kind, key, shown in _documented(spec):
-        seen = observed.get(kind)
-        if kind == RECORD_FIELDS and not isinstance(seen, Mapping):
-            continue
-        if isinstance(seen, Mapping) and seen.get(key):
+    for kind, key, shown, seen in _documented(spec, observed):
+        if seen.get(key):
             continue
         gaps.append(Unseen(kind, shown, _rules(spec, kind, shown)))
     return gaps
 
 
-def unseen_in(document: object, observed: Mapping[str, Any]) -> list[Unseen]:
+def unseen_in(document: object, observed: Observations) -> list[Unseen]:
     """:func:`unseen` by a spec document as a report or a history keeps it; none for one that is not a spec."""
     if not isinstance(document, dict):
         return []

@@ -29,14 +29,14 @@ compares them (``results/spec_diff.py``, which holds the rules of what is breaki
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dcs_contract.contract.findings import Finding, fingerprint_of
 from dcs_contract.contract.formats import printable
 from dcs_contract.results.markdown import Markdown, bullet, escape, heading
 from dcs_contract.results.markdown import code as code_span
-from dcs_contract.results.observed import HTTP_STATUS, RECORD_FIELDS
+from dcs_contract.results.observed import HTTP_STATUS, Observations
 from dcs_contract.results.report import RunReport
 from dcs_contract.results.spec_diff import (
     NAME_CHARS,
@@ -184,26 +184,23 @@ def _refs(pairs: Iterable[tuple[Finding, bool]]) -> tuple[FindingRef, ...]:
 
 
 def _observed_changes(
-    old: Mapping[str, Any], new: Mapping[str, Any]
+    old: Observations, new: Observations
 ) -> tuple[tuple[ObservedValue, ...], tuple[ObservedValue, ...]]:
     """(values that appeared, values that disappeared), per kind, by presence."""
-
-    def values(observed: Mapping[str, Any], kind: str) -> set[str]:
-        seen = observed.get(kind) if isinstance(observed, Mapping) else None
-        return {str(value) for value in seen} if isinstance(seen, Mapping) else set()
-
-    kinds = sorted(
-        {str(kind) for side in (old, new) if isinstance(side, Mapping) for kind in side},
-        key=lambda kind: (kind != HTTP_STATUS, kind),  # status codes first
-    )
     # Record fields are counted since issue 22: against a report written before, every field
     # would "appear" and fail the diff for nothing.
-    if isinstance(old, Mapping) and RECORD_FIELDS not in old:
-        kinds = [kind for kind in kinds if kind != RECORD_FIELDS]
+    if old.record_fields is None:
+        new = replace(new, record_fields=None)
+    before_kinds, after_kinds = dict(old.kinds()), dict(new.kinds())
+
+    def values(kinds: Mapping[str, Mapping[str, int]], kind: str) -> set[str]:
+        return set(kinds.get(kind, {}))
+
+    kinds = sorted({*before_kinds, *after_kinds}, key=lambda kind: (kind != HTTP_STATUS, kind))  # status codes first
     appeared: list[ObservedValue] = []
     disappeared: list[ObservedValue] = []
     for kind in kinds:
-        before, after = values(old, kind), values(new, kind)
+        before, after = values(before_kinds, kind), values(after_kinds, kind)
         shown = clean_text(kind, NAME_CHARS)
         appeared += [ObservedValue(shown, clean_text(v, VALUE_CHARS)) for v in sorted(after - before, key=_value_order)]
         disappeared += [

@@ -29,6 +29,7 @@ from dcs_contract.redaction import Scrubber
 from dcs_contract.results.coverage import Unseen, unseen_in
 from dcs_contract.results.junit import junit_of
 from dcs_contract.results.markdown import Markdown, bullet, code, code_block, escape, heading, table
+from dcs_contract.results.observed import Observations
 
 if TYPE_CHECKING:
     from dcs_contract.transport.guard import Exchange
@@ -203,7 +204,7 @@ class RunReport:
     findings: Sequence[Finding]
     occurrences: dict[str, int] = field(default_factory=dict)
     error: str | None = None
-    observed: dict[str, dict[str, int]] = field(default_factory=dict)
+    observed: Observations = field(default_factory=Observations)
     skipped: dict[str, str] = field(default_factory=dict)
     accepted: Sequence[Finding] = ()
     resolved: Sequence[BaselineEntry] = ()
@@ -237,6 +238,9 @@ class RunReport:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
         for name in ("findings", "accepted", "resolved"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        # A caller still giving report.json's shape (kind -> value -> count) gets it read as such.
+        if not isinstance(self.observed, Observations):
+            object.__setattr__(self, "observed", Observations.from_json(self.observed))
         if self.baseline and self.accepted_by:
             raise ValueError(
                 f"baseline={self.baseline!r} and accepted_by={self.accepted_by!r}: a report's findings are "
@@ -283,7 +287,8 @@ class RunReport:
             error=scrubber.text(self.error) if self.error is not None else None,
             stopped=scrubber.text(self.stopped) if self.stopped is not None else None,
             crash=scrubber.text(self.crash) if self.crash is not None else None,
-            observed=scrubber.data(self.observed),
+            # Scrubbed as report.json has it, keys included: the same texts as the other fields.
+            observed=Observations.from_json(scrubber.data(self.observed.to_json())),
             skipped=scrubber.data(self.skipped),
             not_evaluated=scrubber.data(self.not_evaluated),
             resolved=[entry.shown(scrubber) for entry in self.resolved],
@@ -313,7 +318,7 @@ class RunReport:
             "crash": self.crash,
             "evaluated": dict(self.evaluated),
             "not_evaluated": dict(self.not_evaluated),
-            "observed": {name: dict(counts) for name, counts in self.observed.items()},
+            "observed": self.observed.to_json(),
             "findings": listed(self.findings),
             "baseline": baseline if self.baseline or self.accepted_by else None,
             "budget": self.budget.as_dict() if self.budget is not None else {},
@@ -351,7 +356,7 @@ class RunReport:
             findings=read["findings"],
             occurrences={finding.fingerprint: item.get("occurrences", 1) for finding, item in pairs},
             error=data.get("error"),
-            observed={name: dict(counts) for name, counts in data.get("observed", {}).items()},
+            observed=Observations.from_json(data.get("observed", {})),
             skipped=dict(data.get("skipped", {})),
             accepted=read["accepted"],
             resolved=[BaselineEntry.from_dict(entry) for entry in baseline.get("resolved", [])],

@@ -15,6 +15,7 @@ from typing import Any
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.formats import printable
 from dcs_contract.results.history.database import Database
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RunReport
 
 __all__ = ["RunRows", "insert_findings", "insert_latency", "insert_observed", "latency_rows", "observed_rows"]
@@ -75,12 +76,15 @@ class RunRows:
 
 
 def observed_rows(data: Mapping[str, Any]) -> list[tuple[str, str, int]]:
-    """report.json's ``observed`` as (kind, value, count) rows; AttributeError or TypeError when it is not a map."""
-    return [
-        (text(kind), text(value), count)
-        for kind, counts in data.get("observed", {}).items()
-        for value, count in counts.items()
-    ]
+    """report.json's ``observed`` as (kind, value, count) rows; TypeError when it is not a map of maps.
+
+    A stored report whose ``observed`` is not one is damaged (``layout`` keeps none of it).
+    """
+    observed = data.get("observed", {})
+    if not isinstance(observed, Mapping) or not all(isinstance(counts, Mapping) for counts in observed.values()):
+        # Named by its type only: a damaged report's value may be large.
+        raise TypeError(f"observed is a {type(observed).__name__}, but it must be a map of maps of counts")
+    return [(text(kind), text(value), count) for kind, value, count in Observations.from_json(observed).rows()]
 
 
 def latency_rows(data: Mapping[str, Any]) -> list[tuple[Any, ...]]:

@@ -33,6 +33,7 @@ from dcs_contract.results.history.layout import prepare
 from dcs_contract.results.history.model import FingerprintHistory, HistoryError, LatencyPoint, RunSummary, Target
 from dcs_contract.results.history.postgres import PostgresDatabase, is_url
 from dcs_contract.results.history.sqlite import TIMEOUT, SQLiteDatabase
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RunReport
 
 __all__ = ["History"]
@@ -281,8 +282,8 @@ class History:
             for run, started, requests, p50, p95, top in found
         ]
 
-    def observed(self, target: Target) -> dict[str, dict[str, int]]:
-        """What the target's runs observed, all of them together: kind -> value -> count."""
+    def observed(self, target: Target) -> Observations:
+        """What the target's runs observed, all of them together."""
         with self.database.reading("have what its runs observed read"):
             found = self.database.execute(
                 "SELECT o.kind, o.value, SUM(o.count) FROM observed o JOIN runs r ON r.id = o.run_id "
@@ -292,7 +293,7 @@ class History:
         observed: dict[str, dict[str, int]] = {}
         for kind, value, count in found:
             observed.setdefault(kind, {})[value] = int(count)
-        return observed
+        return Observations.from_json(observed)
 
     def spec(self, target: Target) -> Spec | None:
         """The spec the target's newest run was judged by; None when no run of it kept one (or it is damaged)."""
