@@ -29,6 +29,7 @@ from dcs_contract.redaction import Scrubber
 from dcs_contract.results.diff import ReportDiff, render_markdown
 from dcs_contract.results.history import History
 from dcs_contract.results.markdown import Markdown, bullet, cell, code, code_block, escape, heading, table
+from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo, markdown_of, write_reports
 from dcs_contract.results.schema import read_report
 from dcs_contract.transport.guard import DEFAULT_MAX_BODY
@@ -58,7 +59,7 @@ HOSTILE = {
     "backslashes": "evil\\ \\[x\\](y) \\* \\",
     "edges": "(https://evil.example) evil!",
     "surrogates": "evil \ud800 \udfff end",
-    "long": "[evil](https://evil.example) <b>x</b> `` | # \n" * 5000,
+    "long": "[evil](https://evil.example) <b>x</b> `` | # \n" * 1000,
 }
 HOSTILE_IDS = list(HOSTILE)
 
@@ -296,7 +297,7 @@ def _report(
         findings=[finding],
         error=text,
         crash=text,
-        observed={"status": {text: 1}},
+        observed=Observations(enum_values={"status": {text: 1}}),
     )
 
 
@@ -307,7 +308,9 @@ def _kinds(name: str) -> tuple[tuple[str, str], ...]:
 
 def _before() -> RunReport:
     """The run before: nothing found, so that the diff lists the finding as new."""
-    return replace(_report(PLAIN), findings=[], error=None, crash=None, observed={"status": {"plain": 1}})
+    return replace(
+        _report(PLAIN), findings=[], error=None, crash=None, observed=Observations(enum_values={"status": {"plain": 1}})
+    )
 
 
 @pytest.mark.parametrize("name", HOSTILE_IDS)

@@ -238,9 +238,6 @@ class RunReport:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
         for name in ("findings", "accepted", "resolved"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        # A caller still giving report.json's shape (kind -> value -> count) gets it read as such.
-        if not isinstance(self.observed, Observations):
-            object.__setattr__(self, "observed", Observations.from_json(self.observed))
         if self.baseline and self.accepted_by:
             raise ValueError(
                 f"baseline={self.baseline!r} and accepted_by={self.accepted_by!r}: a report's findings are "
