@@ -32,6 +32,66 @@ def test_an_invalid_spec_is_refused_with_its_path(tmp_path: Path, spec: Spec) ->
         load_spec(path)
 
 
+def _validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Each document the OpenAPI validator is asked about, from now on."""
+    import openapi_spec_validator
+
+    asked: list[object] = []
+    validate = openapi_spec_validator.validate
+
+    def counted(document: object, *args: object, **kwargs: object) -> None:
+        asked.append(document)
+        validate(document, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(openapi_spec_validator, "validate", counted)
+    return asked
+
+
+def test_a_spec_found_valid_is_not_validated_again_and_one_byte_more_is(
+    tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    asked = _validations(monkeypatch)
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(spec.path.read_bytes())
+    assert load_spec(path).document == spec.document
+    assert load_spec(path).document == spec.document
+    assert len(asked) == 1, "the second load found the first one's mark"
+    marks = list((tmp_path / "cache" / "dcs-contract" / "valid-specs").iterdir())
+    assert len(marks) == 1 and "openapi-spec-validator-" in marks[0].name
+    path.write_bytes(spec.path.read_bytes() + b"\n")
+    load_spec(path)
+    assert len(asked) == 2, "another text is validated"
+
+
+def test_an_invalid_spec_leaves_no_mark_and_is_refused_every_time(
+    tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    asked = _validations(monkeypatch)
+    broken = copy.deepcopy(spec.document)
+    broken["paths"][OPERATION_PATH]["get"]["responses"] = "none"
+    path = tmp_path / "broken.yaml"
+    path.write_text(yaml.safe_dump(broken))
+    for _ in range(2):
+        with pytest.raises(SpecError, match="not valid OpenAPI"):
+            load_spec(path)
+    assert len(asked) == 2
+    assert not (tmp_path / "cache" / "dcs-contract" / "valid-specs").exists()
+
+
+def test_a_cache_that_cannot_be_written_only_costs_a_validation(
+    tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A file where the cache's directory should be: no mark can be left, and none is needed.
+    (tmp_path / "cache").write_text("not a directory")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    asked = _validations(monkeypatch)
+    for _ in range(2):
+        assert load_spec(spec.path).document == spec.document
+    assert len(asked) == 2
+
+
 def test_a_missing_spec_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read the spec"):
         load_spec(tmp_path / "absent.yaml")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import tempfile
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from dcs_contract.results.report import (
 )
 from dcs_contract.settings import config
 from dcs_contract.settings.target import RunSettings, Target
+from dcs_contract.user_cache import user_cache_dir
 
 
 @dataclass(frozen=True)
@@ -64,21 +64,14 @@ class RunPlan:
 
 
 def hypothesis_cache(env: Mapping[str, str]) -> Path:
-    """Where hypothesis keeps its own caches during a run: per user, as pip's and ruff's are.
+    """Where hypothesis keeps its own caches during a run: per user, never among the reports.
 
     They are Unicode tables and the constants of the code it runs, nothing of the target (the
     run keeps no example database). Rebuilt in a fresh directory per run, they cost each run
     more than a second and more than doubled its peak memory (benchmarks/bench.py), so they
     are kept; but never in the directory the run was started from, nor among the reports.
-    Where no home can be found, under the system's temporary directory.
     """
-    base = env.get("XDG_CACHE_HOME")
-    if not base:
-        try:
-            base = str(Path.home() / ".cache")
-        except (RuntimeError, KeyError):  # no HOME and no password entry
-            base = tempfile.gettempdir()
-    return Path(base) / "dcs-contract" / "hypothesis"
+    return user_cache_dir(env) / "hypothesis"
 
 
 def run_command(args: argparse.Namespace, env: Mapping[str, str], out: TextIO, err: TextIO) -> int:

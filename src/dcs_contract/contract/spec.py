@@ -10,6 +10,7 @@ a field, an enum value or a bound.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import hashlib
 import json
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
 from dcs_contract.errors import SpecError
+from dcs_contract.user_cache import user_cache_dir
 
 __all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec"]
 
@@ -219,15 +221,46 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{spec_path} is not valid YAML: {exc}") from None
     if not isinstance(document, dict):
         raise SpecError(f"{spec_path} holds {type(document).__name__}, not an OpenAPI document")
+    _validate_openapi(document, text, spec_path)
+    if OPERATION_PATH not in document.get("paths", {}) or "get" not in document["paths"][OPERATION_PATH]:
+        raise SpecError(f"{spec_path} does not describe GET {OPERATION_PATH}")
+    return _read_whole(Spec(document=document, path=spec_path))
+
+
+def _validate_openapi(document: dict[str, Any], text: str, spec_path: Path) -> None:
+    """Refuse a document that is not valid OpenAPI; a text found valid before is not validated again.
+
+    The validator and what it imports (pydantic, requests) cost every command that reads the
+    spec about half a second, and the spec rarely changes between runs. So each text found
+    valid leaves its hash in the user's cache, keyed by the validator's version too; a text
+    never found valid, or one byte different, is validated. The cache is a hint: where it
+    cannot be read or written, the spec is validated as if the cache were empty.
+    """
+    marker = _validity_marker(text)
+    if marker is not None and marker.is_file():
+        return
     from openapi_spec_validator import validate as validate_openapi
 
     try:
         validate_openapi(document)
     except Exception as exc:  # the validator raises several unrelated types
         raise SpecError(f"{spec_path} is not valid OpenAPI: {exc}") from exc
-    if OPERATION_PATH not in document.get("paths", {}) or "get" not in document["paths"][OPERATION_PATH]:
-        raise SpecError(f"{spec_path} does not describe GET {OPERATION_PATH}")
-    return _read_whole(Spec(document=document, path=spec_path))
+    if marker is not None:
+        with contextlib.suppress(OSError):
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.touch()
+
+
+def _validity_marker(text: str) -> Path | None:
+    """The cache file saying that ``text`` was found valid by this version of the validator."""
+    from importlib import metadata
+
+    try:
+        validator = metadata.version("openapi-spec-validator")
+    except metadata.PackageNotFoundError:
+        return None
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return user_cache_dir() / "valid-specs" / f"{digest}-openapi-spec-validator-{validator}"
 
 
 # What the harness reads of a spec, beyond what OpenAPI requires of any document.
