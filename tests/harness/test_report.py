@@ -10,11 +10,13 @@ from xml.etree import ElementTree as ET
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dcs_contract.contract.findings import BaselineEntry, Finding, RequestInfo, fingerprint_of
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.observed import Observations
-from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, TargetInfo, write_reports
+from dcs_contract.results.report import RequestCounts, RunReport, SpecInfo, TargetInfo, report_json, write_reports
 from tests.harness.leaks import assert_no_leak
 
 AK = "REPORTAKEXAMPLE00001"
@@ -215,3 +217,30 @@ def test_a_finding_about_a_response_carries_its_request_status_and_body() -> Non
     )
     assert finding.requests == (RequestInfo(method="GET", url=str(request.url), authenticated=True),)
     assert (finding.status, finding.response_excerpt, finding.detail) == (200, '{"total_num": 1}', "")
+
+
+_SPEC_TEXTS = st.text(max_size=8) | st.sampled_from(["a\nb", "\u2028", "\ud800", '"}\n  ', "\\n"])
+_SPEC_DOCUMENTS = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | _SPEC_TEXTS,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_SPEC_TEXTS, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(document=st.dictionaries(_SPEC_TEXTS, _SPEC_DOCUMENTS, max_size=4), also=st.booleans())
+def test_report_json_is_the_report_laid_out_whole_whatever_the_spec(document: dict[str, object], also: bool) -> None:
+    """The spec laid out once and reused, and the rest around it: the same text as laying out the whole."""
+    spec = SpecInfo(sha256="0" * 64, document=document)
+    report = _report(spec=spec, error="x\ny" if also else None)
+    whole = json.dumps(report.as_dict(), indent=2, ensure_ascii=False) + "\n"
+    assert report_json(report) == whole
+    assert report_json(report) == whole, "the spec's text reused"
+    # Another document under the same hash, or the same one under another hash, is laid out anew.
+    other = {**document, "added": [1]}
+    for changed in (SpecInfo(spec.sha256, other), SpecInfo("1" * 64, document)):
+        assert report_json(replace(report, spec=changed)) == (
+            json.dumps(replace(report, spec=changed).as_dict(), indent=2, ensure_ascii=False) + "\n"
+        )
+    no_spec = replace(report, spec=None)
+    assert report_json(no_spec) == json.dumps(no_spec.as_dict(), indent=2, ensure_ascii=False) + "\n"
