@@ -241,6 +241,8 @@ def test_the_writers_escape_a_text_and_keep_markdown() -> None:
         "12\\. a",
         "3\\) a",
     ]
+    # Digits and "." or ")" start a list only before a space, a tab or the end: a latency does not.
+    assert [escape(t) for t in ("0.048 / 0.050", "3)x", "1.", "7)\tx")] == ["0.048 / 0.050", "3)x", "1\\.", "7\\)\tx"]
     with pytest.raises(ValueError, match="level=7"):
         heading(7, "x")
     with pytest.raises(ValueError, match="2 columns"):

@@ -50,8 +50,9 @@ _ESCAPED = str.maketrans({ch: "\\" + ch for ch in _ANYWHERE})
 # and "alert(1)" stay as written.
 _FIRST = "-+=(:"
 _LAST = "!"
-# A line that starts with up to 9 digits and "." or ")" is an ordered list item.
-_ORDERED_RE = re.compile(r"[0-9]{1,9}[.)]")
+# A line that starts with up to 9 digits and "." or ")", then a space, a tab or nothing, is an
+# ordered list item; "0.048" (a latency) or "3)x" starts none, and stays as written.
+_ORDERED_RE = re.compile(r"[0-9]{1,9}[.)](?=[ \t]|$)")
 # What CommonMark, GitHub or a browser takes for a line break. A text is put on one line, and
 # a code span too (CommonMark reads a span's line breaks as spaces).
 _LINE_BREAK_RE = re.compile(r"\r\n|[\n\v\f\r\x1c-\x1e\x85\u2028\u2029]")
