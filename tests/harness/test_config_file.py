@@ -15,7 +15,8 @@ import pytest
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.redaction import Scrubber
-from dcs_contract.settings.config import EXAMPLE, KEYS, Resolved, Setting, build_schema, render, resolve, schema
+from dcs_contract.settings.config import EXAMPLE, KEYS, Resolved, Setting, render, resolve
+from dcs_contract.settings.config_schema import build_schema, schema
 from dcs_contract.settings.target import RunSettings
 from dcs_contract.transport.signing import Credentials
 from tests.harness.leaks import leaks
@@ -554,7 +555,7 @@ def test_render_says_when_there_is_no_file_and_a_token(here: Path) -> None:
 def test_the_shipped_schema_is_the_one_the_key_table_gives() -> None:
     published = schema()
     assert published == build_schema(), (
-        "regenerate: python -m dcs_contract.settings.config > src/dcs_contract/settings/config.schema.json"
+        "regenerate: python -m dcs_contract.settings.config_schema > src/dcs_contract/settings/config.schema.json"
     )
     jsonschema.Draft202012Validator.check_schema(published)
     assert published["$schema"] == "https://json-schema.org/draft/2020-12/schema"

@@ -52,7 +52,7 @@ from jsonschema import Draft202012Validator
 
 from dcs_contract.cli import build_parser, main
 from dcs_contract.mock.drift import DRIFTS
-from dcs_contract.settings import config
+from dcs_contract.settings import config, config_schema
 from dcs_contract.settings.table import markdown_table
 from tests.harness.clocks import FakeClock
 
@@ -327,8 +327,8 @@ def test_every_command_of_a_sh_block_parses_and_the_offline_ones_run(
 
 
 def test_the_printed_schema_is_the_shipped_one() -> None:
-    """docs/configuration.md prints the JSON Schema with ``python -m dcs_contract.settings.config``."""
-    assert json.loads(_run_module("dcs_contract.settings.config")) == config.schema()
+    """docs/configuration.md prints the JSON Schema with ``python -m dcs_contract.settings.config_schema``."""
+    assert json.loads(_run_module("dcs_contract.settings.config_schema")) == config_schema.schema()
 
 
 def _every_dcs_contract_command() -> Iterator[tuple[Command, argparse.Namespace | None, str | None]]:
@@ -492,7 +492,7 @@ def test_a_toml_example_is_a_configuration_the_loader_takes(block: Block, tmp_pa
     document = tomllib.loads(block.text)
     pyproject = "tool" in document
     table = document["tool"]["dcs-contract"] if pyproject else document
-    assert list(Draft202012Validator(config.schema()).iter_errors(table)) == [], block.where
+    assert list(Draft202012Validator(config_schema.schema()).iter_errors(table)) == [], block.where
     (tmp_path / ("pyproject.toml" if pyproject else "dcs-contract.toml")).write_text(block.text, encoding="utf-8")
     env = {match.group(1): placeholder(match.group(1)) for match in VARIABLE.finditer(block.text)}
     for profile in [None, *table.get("profiles", {})]:

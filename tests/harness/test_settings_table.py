@@ -9,7 +9,8 @@ import pytest
 
 from dcs_contract.cli import build_parser
 from dcs_contract.errors import ConfigError
-from dcs_contract.settings.config import KEYS, build_schema
+from dcs_contract.settings.config import KEYS
+from dcs_contract.settings.config_schema import build_schema
 from dcs_contract.settings.table import BOUNDS, OPTIONS, Group, markdown_table
 from dcs_contract.settings.target import RunSettings
 

@@ -38,8 +38,8 @@ and the key: an unknown key (with the closest known one), a value of the wrong t
 unknown profile (with the known ones), a file that is not TOML (with tomllib's line and
 column). Bounds (``max_requests = 0``) are left to :meth:`RunSettings.validate`, and ids and
 URLs to :meth:`Target.from_env`, as for flags. The file is described by a JSON Schema
-(draft 2020-12), ``config.schema.json`` in the package (:func:`schema`), built from
-:data:`KEYS` by :func:`build_schema`; print it with ``python -m dcs_contract.settings.config``.
+(draft 2020-12), ``config.schema.json`` in the package, built from :data:`KEYS` by
+:mod:`dcs_contract.settings.config_schema`; print it with ``python -m dcs_contract.settings.config_schema``.
 
     resolved = resolve({"max_requests": args.max_requests}, os.environ, cwd=Path.cwd(), config=None, profile=None)
     target = resolved.target(os.environ)
@@ -52,13 +52,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
-import sys
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, time
 from functools import partial
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -76,20 +74,18 @@ __all__ = [
     "NETWORK_KEYS",
     "PROFILE_VARIABLE",
     "PYPROJECT",
+    "TOOL_TABLE",
     "Key",
     "Resolved",
     "Setting",
-    "build_schema",
     "render",
     "resolve",
-    "schema",
 ]
 
 CONFIG_FILE = "dcs-contract.toml"
 PYPROJECT = "pyproject.toml"
 PROFILE_VARIABLE = "DCS_PROFILE"
-_TABLE = "tool.dcs-contract"  # in pyproject.toml
-_SCHEMA_FILE = "config.schema.json"
+TOOL_TABLE = "tool.dcs-contract"  # in pyproject.toml
 
 # A key of the file is a setting of the one table (settings/table.py): its flag, type and bounds.
 Key = Option
@@ -286,7 +282,7 @@ def _pyproject_table(data: Mapping[str, Any], shown: str) -> dict[str, Any] | No
     tool = data.get("tool")
     table = tool.get("dcs-contract") if isinstance(tool, dict) else None
     if table is not None and not isinstance(table, dict):
-        raise ConfigError(f"{shown}: {_TABLE} is {_what(table)}, but it must be a table: [{_TABLE}]")
+        raise ConfigError(f"{shown}: {TOOL_TABLE} is {_what(table)}, but it must be a table: [{TOOL_TABLE}]")
     return table
 
 
@@ -304,14 +300,14 @@ def _locate(cwd: Path, config: Path | None) -> tuple[Path, dict[str, Any], bool]
             return path, data, False
         table = _pyproject_table(data, shown)
         if table is None:
-            raise ConfigError(f"--config={str(config)!r}: {shown} has no [{_TABLE}] table")
+            raise ConfigError(f"--config={str(config)!r}: {shown} has no [{TOOL_TABLE}] table")
         return path, table, True
     own, pyproject = cwd / CONFIG_FILE, cwd / PYPROJECT
     table = _pyproject_table(_parse(pyproject, f"./{PYPROJECT}"), f"./{PYPROJECT}") if pyproject.is_file() else None
     if own.exists():
         if table is not None:
             raise ConfigError(
-                f"both ./{CONFIG_FILE} and [{_TABLE}] in ./{PYPROJECT} configure dcs-contract: "
+                f"both ./{CONFIG_FILE} and [{TOOL_TABLE}] in ./{PYPROJECT} configure dcs-contract: "
                 f"keep one, or pick one with --config"
             )
         return own, _parse(own, f"./{CONFIG_FILE}"), False
@@ -364,7 +360,7 @@ def _check_table(values: Mapping[str, Any], where: str, env: Mapping[str, str], 
             if close:
                 hint = f"did you mean {close[0]!r}?"
             elif name == "tool" and top:
-                hint = f"[{_TABLE}] belongs in {PYPROJECT}; in {CONFIG_FILE} the settings are at the top level"
+                hint = f"[{TOOL_TABLE}] belongs in {PYPROJECT}; in {CONFIG_FILE} the settings are at the top level"
             else:
                 hint = f"known keys: {', '.join(known)}"
             raise ConfigError(f"{where} unknown key {name!r}: {hint}")
@@ -415,12 +411,12 @@ def _profile_label(name: str) -> str:
 
 def _load(path: Path, table: dict[str, Any], pyproject: bool, cwd: Path, env: Mapping[str, str]) -> _File:
     shown = _shown_path(path, cwd)
-    prefix = f"{_TABLE}." if pyproject else ""
-    in_file = f"{shown} [{_TABLE}]" if pyproject else shown
+    prefix = f"{TOOL_TABLE}." if pyproject else ""
+    in_file = f"{shown} [{TOOL_TABLE}]" if pyproject else shown
     defaults = _Table(
-        _check_table(table, f"{shown}: [{_TABLE}]" if pyproject else f"{shown}:", env, top=True),
+        _check_table(table, f"{shown}: [{TOOL_TABLE}]" if pyproject else f"{shown}:", env, top=True),
         source=f"defaults in {in_file}",
-        where=f"{shown}: [{_TABLE}]" if pyproject else f"{shown}:",
+        where=f"{shown}: [{TOOL_TABLE}]" if pyproject else f"{shown}:",
     )
     raw_profiles = table.get("profiles", {})
     if not isinstance(raw_profiles, dict):
@@ -527,7 +523,7 @@ def resolve(
         if file is None:
             raise ConfigError(
                 f"{flag_or_variable}={chosen!r}, but there is no configuration to read it from: "
-                f"no ./{CONFIG_FILE}, no [{_TABLE}] in ./{PYPROJECT}, no --config"
+                f"no ./{CONFIG_FILE}, no [{TOOL_TABLE}] in ./{PYPROJECT}, no --config"
             )
         if chosen not in file.profiles:
             known = ", ".join(sorted(file.profiles)) or "none"
@@ -605,7 +601,7 @@ def render(resolved: Resolved, scrubber: Scrubber) -> str:
     """The resolved settings, one a line with where each came from, through ``scrubber``: ``config show``."""
     width = max(len(name) for name in KEYS) + 2
     if resolved.file_shown is None:
-        file = f"none (no ./{CONFIG_FILE}, no [{_TABLE}] in ./{PYPROJECT})"
+        file = f"none (no ./{CONFIG_FILE}, no [{TOOL_TABLE}] in ./{PYPROJECT})"
     else:
         file = resolved.file_shown
     lines = [f"{'config':<{width}}{file}"]
@@ -615,83 +611,3 @@ def render(resolved: Resolved, scrubber: Scrubber) -> str:
     for name, setting in resolved.items():
         lines.append(f"{name:<{width}}{_display(KEYS[name], setting)}  ({setting.source})")
     return "".join(scrubber.text(line) + "\n" for line in lines)
-
-
-# -- the JSON Schema ----------------------------------------------------------------------------
-
-
-def _property(key: Key) -> dict[str, Any]:
-    words = [key.help, f"Flag {key.flag}."]
-    if key.variable:
-        words.append(f"Environment variable {key.variable} (wins over the file).")
-    if key.kind in ("string", "path", "switch", "store"):
-        words.append("May read the environment: ${NAME} or ${NAME:-default}.")
-    if key.kind in ("path", "switch"):
-        words.append("Relative to the file's directory.")
-    if key.kind == "store":
-        words.append("A path is relative to the file's directory.")
-    bound = key.bound
-    if bound is not None:
-        words.append(f"Must be {bound.rule}.")
-    words.append(f"Built-in: {key.built_in_text}.")
-    schema: dict[str, Any] = {"description": " ".join(words)}
-    if key.kind in ("string", "path", "store"):
-        schema |= {"type": "string", "minLength": 1}
-    elif key.kind == "switch":
-        schema |= {"type": ["boolean", "string"], "minLength": 1}
-    else:
-        schema["type"] = key.kind
-    if bound is not None:
-        schema["exclusiveMinimum" if bound.low_open else "minimum"] = bound.low
-        schema["maximum"] = bound.high
-    return schema
-
-
-def build_schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of the file, from :data:`KEYS`: what ``config.schema.json`` holds."""
-    settings = {name: _property(key) for name, key in KEYS.items()}
-    return {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "urn:dcs-contract:config",
-        "title": "dcs-contract configuration",
-        "description": (
-            f"{CONFIG_FILE}, or the [{_TABLE}] table of {PYPROJECT}. Top-level keys are the defaults; "
-            "[profiles.NAME] tables are one target each, chosen with --profile NAME or DCS_PROFILE. "
-            "Each key is taken from the first of: flag, environment, profile, defaults, built-in. "
-            "Credentials are never read from the file: set CLOUD_SDK_AK and CLOUD_SDK_SK, or DCS_AUTH_TOKEN."
-        ),
-        "type": "object",
-        "properties": {
-            **settings,
-            "profiles": {
-                "description": "Named profiles, one per target: [profiles.staging-sg], [profiles.staging-bj].",
-                "type": "object",
-                "propertyNames": {"minLength": 1},
-                "additionalProperties": {"$ref": "#/$defs/profile"},
-            },
-        },
-        "additionalProperties": False,
-        "$defs": {
-            "profile": {
-                "description": "One target's settings; they win over the top-level defaults.",
-                "type": "object",
-                "properties": settings,
-                "additionalProperties": False,
-            }
-        },
-    }
-
-
-def schema() -> dict[str, Any]:
-    """The published JSON Schema of the file, as the package ships it."""
-    text = files("dcs_contract.settings").joinpath(_SCHEMA_FILE).read_text(encoding="utf-8")
-    loaded: dict[str, Any] = json.loads(text)
-    return loaded
-
-
-def _schema_text() -> str:
-    return json.dumps(build_schema(), indent=2, ensure_ascii=False) + "\n"
-
-
-if __name__ == "__main__":  # python -m dcs_contract.settings.config > src/dcs_contract/settings/config.schema.json
-    sys.stdout.write(_schema_text())

@@ -1,7 +1,7 @@
 """The one table of settings: each setting of a run is defined here once.
 
 From :data:`OPTIONS` come the command line's flags (``cli/flags.py``), the configuration
-file's keys and their JSON Schema (``config.KEYS``, ``config.build_schema``), the bounds every
+file's keys and their JSON Schema (``config.KEYS``, ``config_schema.build_schema``), the bounds every
 value is checked against (:data:`BOUNDS`, :meth:`Bound.check`), the run's defaults for the
 embedded mock and for a live target (``RunSettings``), the pytest plugin's options
 (:func:`plugin_options`) and the README's table (:func:`markdown_table`). Adding a setting is
