@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +15,7 @@ from dcs_contract.cli.app import main
 from dcs_contract.contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
 from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec
 from dcs_contract.errors import SpecError
+from dcs_contract.user_cache import private_cache_dir, user_cache_dir
 
 SOURCES = {"seed", "public-doc", "decision"}
 
@@ -58,7 +61,7 @@ def test_a_spec_found_valid_is_not_validated_again_and_one_byte_more_is(
     assert load_spec(path).document == spec.document
     assert len(asked) == 1, "the second load found the first one's mark"
     marks = list((tmp_path / "cache" / "dcs-contract" / "valid-specs").iterdir())
-    assert len(marks) == 1 and "openapi-spec-validator-" in marks[0].name
+    assert len(marks) == 1 and marks[0].is_file() and not marks[0].is_symlink()
     path.write_bytes(spec.path.read_bytes() + b"\n")
     load_spec(path)
     assert len(asked) == 2, "another text is validated"
@@ -90,6 +93,49 @@ def test_a_cache_that_cannot_be_written_only_costs_a_validation(
     for _ in range(2):
         assert load_spec(spec.path).document == spec.document
     assert len(asked) == 2
+
+
+def test_a_link_or_an_unreadable_cache_is_no_mark(tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    asked = _validations(monkeypatch)
+    load_spec(spec.path)
+    (mark,) = (tmp_path / "cache" / "dcs-contract" / "valid-specs").iterdir()
+    # A link where the mark was, to a file elsewhere: not trusted, and not written through.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("")
+    mark.unlink()
+    mark.symlink_to(elsewhere)
+    load_spec(spec.path)
+    assert len(asked) == 2 and mark.is_symlink() and elsewhere.read_text() == ""
+    # A cache that cannot be looked at (no permission, a name too long): validated, never a traceback.
+    real_lstat = os.lstat
+
+    def refused(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if "valid-specs" in str(path):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_lstat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "lstat", refused)
+    assert load_spec(spec.path).document == spec.document
+    assert len(asked) == 3
+
+
+def test_the_private_cache_is_an_absolute_xdg_cache_home_or_the_home_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Path, "home", lambda: tmp_path / "home")
+    assert private_cache_dir({"XDG_CACHE_HOME": str(tmp_path / "x")}) == tmp_path / "x" / "dcs-contract"
+    # A relative one is ignored, as the XDG specification says: never the run's own directory.
+    for relative in ("cache", ".", ""):
+        assert private_cache_dir({"XDG_CACHE_HOME": relative}) == tmp_path / "home" / ".cache" / "dcs-contract"
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", homeless)
+    # No home: no private cache, so no mark is trusted; hypothesis's tables go to the shared temporary one.
+    assert private_cache_dir({}) is None
+    assert user_cache_dir({}).parent == Path(tempfile.gettempdir())
 
 
 def test_a_missing_spec_is_refused(tmp_path: Path) -> None:

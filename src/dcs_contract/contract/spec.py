@@ -14,6 +14,8 @@ import contextlib
 import copy
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -31,7 +33,7 @@ if TYPE_CHECKING:
 
 from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
 from dcs_contract.errors import SpecError
-from dcs_contract.user_cache import user_cache_dir
+from dcs_contract.user_cache import private_cache_dir
 
 __all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec"]
 
@@ -232,12 +234,14 @@ def _validate_openapi(document: dict[str, Any], text: str, spec_path: Path) -> N
 
     The validator and what it imports (pydantic, requests) cost every command that reads the
     spec about half a second, and the spec rarely changes between runs. So each text found
-    valid leaves its hash in the user's cache, keyed by the validator's version too; a text
-    never found valid, or one byte different, is validated. The cache is a hint: where it
-    cannot be read or written, the spec is validated as if the cache were empty.
+    valid leaves a mark in the user's own cache, named by the text's hash and by the versions
+    of the harness and of the validator and its schema packages; a text never found valid, one
+    byte different, or read by other versions is validated. The cache is a hint: where it
+    cannot be read or written, or where there is no home, the spec is validated as if the
+    cache were empty.
     """
     marker = _validity_marker(text)
-    if marker is not None and marker.is_file():
+    if marker is not None and _is_mark(marker):
         return
     from openapi_spec_validator import validate as validate_openapi
 
@@ -247,20 +251,37 @@ def _validate_openapi(document: dict[str, Any], text: str, spec_path: Path) -> N
         raise SpecError(f"{spec_path} is not valid OpenAPI: {exc}") from exc
     if marker is not None:
         with contextlib.suppress(OSError):
-            marker.parent.mkdir(parents=True, exist_ok=True)
-            marker.touch()
+            marker.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # Never through a link: a mark is an empty file of its own, or nothing.
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+
+
+# What a mark's name depends on besides the text: a release of any of these may judge otherwise.
+_JUDGES = ("dcs-contract", "openapi-spec-validator", "openapi-schema-validator", "jsonschema")
 
 
 def _validity_marker(text: str) -> Path | None:
-    """The cache file saying that ``text`` was found valid by this version of the validator."""
+    """The file saying that ``text`` was found valid by these versions; None where no private cache exists."""
     from importlib import metadata
 
+    directory = private_cache_dir()
+    if directory is None:
+        return None
     try:
-        validator = metadata.version("openapi-spec-validator")
+        versions = ",".join(f"{name}={metadata.version(name)}" for name in _JUDGES)
     except metadata.PackageNotFoundError:
         return None
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return user_cache_dir() / "valid-specs" / f"{digest}-openapi-spec-validator-{validator}"
+    judged_by = hashlib.sha256(versions.encode()).hexdigest()[:16]
+    return directory / "valid-specs" / f"{digest}-{judged_by}"
+
+
+def _is_mark(path: Path) -> bool:
+    """A regular file of its own at ``path`` (not a link to one); False where it cannot be looked at."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except (OSError, ValueError):  # no such file, no permission, a name too long, a NUL in the name
+        return False
 
 
 # What the harness reads of a spec, beyond what OpenAPI requires of any document.
