@@ -244,3 +244,8 @@ def test_report_json_is_the_report_laid_out_whole_whatever_the_spec(document: di
         )
     no_spec = replace(report, spec=None)
     assert report_json(no_spec) == json.dumps(no_spec.as_dict(), indent=2, ensure_ascii=False) + "\n"
+
+
+def test_observed_in_report_json_s_form_is_refused_with_what_to_use() -> None:
+    with pytest.raises(TypeError, match=r"Observations\.from_json"):
+        _report(observed={"http_status": {"200": 1}})

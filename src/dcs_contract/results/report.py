@@ -239,6 +239,11 @@ class RunReport:
         # A report is a value: built from lists or tuples, the same contents make equal reports.
         for name in ("findings", "accepted", "resolved"):
             object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not isinstance(self.observed, Observations):
+            raise TypeError(
+                f"observed={type(self.observed).__name__}, but it must be Observations: "
+                "Observations.from_json() reads report.json's form"
+            )
         if self.baseline and self.accepted_by:
             raise ValueError(
                 f"baseline={self.baseline!r} and accepted_by={self.accepted_by!r}: a report's findings are "
@@ -541,6 +546,8 @@ def _markdown_latency(report: RunReport) -> list[str]:
 def report_json(report: RunReport) -> str:
     """report.json's text: ``report.as_dict()`` laid out with an indent of 2, the spec's document last."""
     data = report.as_dict()
+    if next(reversed(data)) != "spec":  # a key added after it: laid out whole, in as_dict()'s order
+        return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
     del data["spec"]
     head = json.dumps(data, indent=2, ensure_ascii=False)
     # head ends in "\n}": the spec goes in as the last key, as as_dict() orders it.
@@ -550,7 +557,8 @@ def report_json(report: RunReport) -> str:
 # The spec as report.json lays it out, for the last spec written: most of a report's bytes,
 # and the same in every report a process writes (a matrix, the tests' hundreds of runs), where
 # json.dumps lays out with an indent in pure Python, some milliseconds per report. The key is
-# the document's identity, the document kept beside its text so that its id cannot be reused.
+# the document's identity, the document kept beside its text so that its id cannot be reused;
+# a spec's document is never changed in place (Spec.sha256 is cached on the same promise).
 _LAST_SPEC: tuple[str, Mapping[str, Any], str] | None = None
 
 
