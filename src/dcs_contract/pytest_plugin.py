@@ -50,7 +50,6 @@ from dcs_contract.results.report import (
     RunReport,
     SpecInfo,
     TargetInfo,
-    harness_version,
     utc_now,
     write_reports,
 )
@@ -60,6 +59,7 @@ from dcs_contract.settings.target import RunSettings, Target, check_output_dir
 from dcs_contract.transport.guard import GuardedTransport, TrafficMark, TrafficStats, build_client
 from dcs_contract.transport.network import Network, proxy_secrets_in
 from dcs_contract.transport.signing import Credentials
+from dcs_contract.version import harness_version
 
 __all__ = ["DEFAULT_MAX_PAGES", "RULE_CHECK_PREFIX", "PageWalk"]
 

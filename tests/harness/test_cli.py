@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import re
 import socket
 import threading
 from collections.abc import Callable
@@ -15,13 +16,14 @@ import httpx
 import pytest
 
 from dcs_contract.cli.app import main
-from dcs_contract.cli.common import EXIT_BY_VERDICT
+from dcs_contract.cli.basics import EXIT_BY_VERDICT
 from dcs_contract.cli.summary import Verbosity
 from dcs_contract.cli.summary import summary as _summary
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.run import PropertyRun
 from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan, MockServer, MockState, create_app
+from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.results.report import VERDICTS, RequestCounts, RunReport, TargetInfo
 from dcs_contract.settings.target import BOUNDS
 from dcs_contract.transport.signing import AkSkAuth
@@ -151,6 +153,9 @@ def test_the_mocks_help_states_the_defaults_the_mock_uses(
         out = capsys.readouterr().out
         assert FaultPlan().describe() in out
         assert f"(default {DEFAULT_RECORD_COUNT})" in out
+        # Given when --help is printed (cli/flags.py's late help), not when the parser is built.
+        assert f"drift switch of the embedded mock (repeatable): {min(DRIFTS)}, " in out
+        assert set(DRIFTS) <= set(re.findall(r"[a-z0-9-]+", out))
 
 
 @pytest.mark.parametrize(

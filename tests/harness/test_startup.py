@@ -65,6 +65,38 @@ def test_a_reading_command_imports_none_of_the_run_s_machinery(argv: list[str], 
     assert _loaded_by(argv, tmp_path) == []
 
 
+# What the parser alone must not load: --help and --version answer before any of it is needed.
+PARSER_NEVER_LOADS = (
+    *HEAVY,
+    "httpx",
+    "yaml",
+    "jsonschema",
+    "referencing",
+    "rich",
+    "dcs_contract.contract.spec",
+    "dcs_contract.mock",
+    "dcs_contract.settings.config",
+)
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_load_the_parser_and_nothing_behind_it(flag: str, tmp_path: Path) -> None:
+    probe = (
+        "import json, sys\n"
+        "from dcs_contract.cli import main\n"
+        "try:\n"
+        f"    main([{flag!r}], env={{}})\n"
+        "except SystemExit as exc:\n"
+        "    code = exc.code\n"
+        f"print(json.dumps([code, sorted(n for n in {PARSER_NEVER_LOADS!r} if n in sys.modules)]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == [0, []]
+    # What --help lists, and --version's number, are still there.
+    assert ("run the contract suite" in done.stdout) if flag == "--help" else done.stdout.startswith("dcs-contract ")
+
+
 def test_the_package_still_gives_the_run_s_entry_points_on_first_use(tmp_path: Path) -> None:
     """``dcs_contract.run_contract`` imports the engine when it is first touched, and not before."""
     done = subprocess.run(

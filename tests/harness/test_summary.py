@@ -15,7 +15,8 @@ from dcs_contract.cli.app import main
 from dcs_contract.cli.summary import Style, Verbosity, summary, verdict_line
 from dcs_contract.contract.findings import Finding
 from dcs_contract.mock.service import ServiceAnswer, ServiceCall
-from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo, harness_version
+from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo
+from dcs_contract.version import harness_version
 from tests.harness.conftest import Serve, live_env
 
 QUICK_LIVE = ["--max-examples", "3", "--seed", "2", "--rate-limit", "1000"]

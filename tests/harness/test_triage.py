@@ -18,9 +18,9 @@ from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODU
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import confirm_findings, embedded_mock, guarded, run_contract
 from dcs_contract.results.history import History
-from dcs_contract.results.report import harness_version
 from dcs_contract.settings.target import RunSettings, Target
 from dcs_contract.transport.guard import build_client
+from dcs_contract.version import harness_version
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 

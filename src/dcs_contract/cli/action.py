@@ -21,7 +21,8 @@ from typing import TextIO
 
 import yaml
 
-from dcs_contract.cli.common import EXIT_CONFIG, history_secrets, resolved_args, secrets_in
+from dcs_contract.cli.basics import EXIT_CONFIG
+from dcs_contract.cli.common import history_secrets, resolved_args, secrets_in
 from dcs_contract.errors import ConfigError
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.annotations import escape_data

@@ -9,7 +9,7 @@ from typing import TextIO
 
 import yaml
 
-from dcs_contract.cli.common import EXIT_CONFORMS, EXIT_VIOLATIONS
+from dcs_contract.cli.basics import EXIT_CONFORMS, EXIT_VIOLATIONS
 from dcs_contract.contract.spec import default_spec_path
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.annotations import SpecLines, code_quality, github_commands

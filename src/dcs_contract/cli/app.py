@@ -20,64 +20,16 @@ sent, the reports of what was found so far are written, and the exit code is tha
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import traceback
 from collections.abc import Mapping, Sequence
 
-from dcs_contract.cli.common import (
-    EXIT_CONFIG,
-    EXIT_CONFORMS,
-    EXIT_ERROR,
-    EXIT_UNTESTABLE,
-    check_pushgateway,
-    indented_lines,
-    network_for,
-    resolved_args,
-    secrets_in,
-    with_source,
-)
+from dcs_contract.cli.basics import EXIT_CONFIG, EXIT_ERROR, EXIT_UNTESTABLE, indented_lines
 from dcs_contract.cli.parser import build_parser
 from dcs_contract.errors import ConfigError, RunStopped, SpecError
-from dcs_contract.redaction import Scrubber
-from dcs_contract.settings import config
 
 __all__ = ["build_parser", "main"]
-
-# The commands that read their settings from the configuration file as a run does (run, replay
-# and config resolve their own); each applies its own default for a setting nothing gives.
-_CONFIGURED = frozenset({"docs", "diff", "history", "check-har", "sdk-check", "annotate", "mock"})
-
-
-def _configured(args: argparse.Namespace, env: Mapping[str, str]) -> argparse.Namespace:
-    """``args`` with the file's and the environment's settings, but not a run's built-in defaults."""
-    resolved_namespace, resolved = resolved_args(args, env)
-    for key, setting in resolved.items():
-        if setting.source == "built-in" and hasattr(args, key):
-            setattr(resolved_namespace, key, getattr(args, key))
-    return resolved_namespace
-
-
-def _checked_as_run_checks(resolved: config.Resolved, env: Mapping[str, str]) -> None:
-    """``config show`` refuses what ``run`` would refuse before sending: the target and every bound."""
-    from dcs_contract.settings.target import RunSettings
-    from dcs_contract.transport.signing import TOKEN_VARIABLE, Credentials
-
-    # Credentials are shown on their own line ("none"): their absence is no reason to refuse
-    # the rest, which is checked as run checks it, with a stand-in that is never shown.
-    if not Credentials.from_env(env).present:
-        env = {**env, TOKEN_VARIABLE: "config-show-stand-in"}
-    try:
-        target = resolved.target(env)
-        network = network_for(resolved, env, embedded=target.is_mock)
-        record = resolved.value("record")
-        RunSettings.for_target(target, **resolved.run_overrides(), record_traffic=bool(record), network=network)
-        pushgateway = resolved.value("pushgateway")
-        if pushgateway is not None:
-            check_pushgateway(str(pushgateway))
-    except ConfigError as exc:
-        raise with_source(exc, resolved) from None
 
 
 def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = None) -> int:
@@ -85,13 +37,17 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     # docs never load schemathesis, hypothesis or uvicorn, which only a run, a replay, check-har
     # and the mock need (test_startup.py holds this).
     args = build_parser().parse_args(argv)
+    # Only a command loads the settings' machinery: --help and a usage error never pay for it.
+    from dcs_contract.cli.common import CONFIGURED, configured, secrets_in
+    from dcs_contract.redaction import Scrubber
+
     environment = os.environ if env is None else env
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
     # value echoed back): it goes through the scrubber too.
     say = Scrubber(secrets_in(environment)).text
     try:
-        if args.command in _CONFIGURED:
-            args = _configured(args, environment)
+        if args.command in CONFIGURED:
+            args = configured(args, environment)
         if args.command == "annotate":
             from dcs_contract.cli.annotate import annotate_command
 
@@ -125,10 +81,9 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
 
             return check_har_command(args, environment, sys.stdout)
         if args.command == "config":
-            _, resolved = resolved_args(args, environment)
-            _checked_as_run_checks(resolved, environment)
-            sys.stdout.write(config.render(resolved, Scrubber(secrets_in(environment))))
-            return EXIT_CONFORMS
+            from dcs_contract.cli.config_show import config_command
+
+            return config_command(args, environment, sys.stdout)
         from dcs_contract.cli.run import run_command
 
         return run_command(args, environment, sys.stdout, sys.stderr)

@@ -7,7 +7,8 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TextIO
 
-from dcs_contract.cli.common import EXIT_BY_VERDICT, HAR_REPORT_DIR, check_outputs, say, secrets_in, terminal
+from dcs_contract.cli.basics import EXIT_BY_VERDICT, HAR_REPORT_DIR
+from dcs_contract.cli.common import check_outputs, say, secrets_in, terminal
 from dcs_contract.cli.summary import Verbosity, summary
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.spec import load_spec

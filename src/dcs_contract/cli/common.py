@@ -1,5 +1,8 @@
-"""What the commands share: exit codes, the settings resolved from the flags and the file, the
-mock's flags, the outputs checked before anything is sent, and messages on one line, scrubbed."""
+"""What the commands share once their flags are parsed: the settings resolved from the flags and
+the file, the mock's options, the outputs checked before anything is sent, scrubbed messages.
+
+What the parser needs too (exit codes, default paths, one-line messages) is in cli/basics.py,
+which imports none of this module's settings, transport or mock."""
 
 from __future__ import annotations
 
@@ -10,10 +13,10 @@ from pathlib import Path
 from typing import Any, TextIO
 from urllib.parse import urlsplit
 
-from dcs_contract.cli.flags import converter
+from dcs_contract.cli.basics import REPORT_FILES
 from dcs_contract.cli.summary import Style, Verbosity
 from dcs_contract.errors import ConfigError
-from dcs_contract.mock import DEFAULT_RECORD_COUNT, FaultPlan
+from dcs_contract.mock import FaultPlan
 from dcs_contract.mock.drift import DRIFTS
 from dcs_contract.redaction import Scrubber
 from dcs_contract.settings import config
@@ -21,25 +24,6 @@ from dcs_contract.settings.table import OPTIONS
 from dcs_contract.settings.target import check_output_dir, check_output_file
 from dcs_contract.transport.network import Network, proxy_secrets_in
 from dcs_contract.transport.signing import Credentials
-
-EXIT_CONFORMS, EXIT_VIOLATIONS, EXIT_CONFIG, EXIT_UNTESTABLE, EXIT_ERROR = 0, 1, 2, 3, 4
-
-
-EXIT_BY_VERDICT = {
-    "conforms": EXIT_CONFORMS,
-    "violations": EXIT_VIOLATIONS,
-    "untestable": EXIT_UNTESTABLE,
-    "error": EXIT_ERROR,
-}
-
-
-# check-har and sdk-check write their reports apart from a run's, by default.
-HAR_REPORT_DIR, SDK_REPORT_DIR = Path("dcs-contract-har-report"), Path("dcs-contract-sdk-report")
-# Where docs writes its page when --out is not given.
-DOCS_OUT = Path("dcs-contract-docs")
-
-
-REPORT_FILES = ("report.json", "report.md", "junit.xml")
 
 
 def secrets_in(env: Mapping[str, str]) -> list[str]:
@@ -64,28 +48,6 @@ def history_secrets(history: object) -> list[str]:
 
     password = password_of(str(history)) if is_url(history) else None
     return [password] if password else []
-
-
-def one_line(text: str) -> str:
-    """A message as one line: a value echoed in it cannot add lines or control characters."""
-    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
-
-
-def indented_lines(text: str) -> str:
-    """A message of several lines (a YAML error's mark and caret) with real newlines, each line escaped
-    as :func:`one_line` escapes it; lines after the first indented, so none passes for a message of its own."""
-    return "\n  ".join(one_line(line) for line in text.splitlines() or [""])
-
-
-integer = converter(int, "an integer")
-
-
-# What the settings table cannot say of the embedded mock without importing it.
-MOCK_HELPS = {
-    "mock_drift": f": {', '.join(sorted(DRIFTS))}",
-    "mock_faults": f": {FaultPlan().describe()}",
-    "mock_records": f" (default {DEFAULT_RECORD_COUNT})",
-}
 
 
 def verbosity_of(args: argparse.Namespace) -> Verbosity:
@@ -179,3 +141,17 @@ def reason(exc: BaseException) -> str:
 def say(stream: TextIO, scrubber: Scrubber, text: str) -> None:
     stream.write(scrubber.text(text) + "\n")
     stream.flush()
+
+
+# The commands that read their settings from the configuration file as a run does (run, replay
+# and config resolve their own); each applies its own default for a setting nothing gives.
+CONFIGURED = frozenset({"docs", "diff", "history", "check-har", "sdk-check", "annotate", "mock"})
+
+
+def configured(args: argparse.Namespace, env: Mapping[str, str]) -> argparse.Namespace:
+    """``args`` with the file's and the environment's settings, but not a run's built-in defaults."""
+    resolved_namespace, resolved = resolved_args(args, env)
+    for key, setting in resolved.items():
+        if setting.source == "built-in" and hasattr(args, key):
+            setattr(resolved_namespace, key, getattr(args, key))
+    return resolved_namespace

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
-from dcs_contract.cli.common import EXIT_CONFORMS
+from dcs_contract.cli.basics import EXIT_CONFORMS
 from dcs_contract.contract.spec import load_spec
 from dcs_contract.docs import build_docs
 from dcs_contract.settings.target import check_output_dir, check_output_file

@@ -7,7 +7,7 @@ add_flags(har_parser, "check-har", defaults={"report_dir": "dcs-contract-har-rep
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from dcs_contract.settings.table import CONVERTERS, KIND_TEXT, OPTIONS, Group, Option
@@ -49,13 +49,14 @@ def add_flags(
     parser: argparse.ArgumentParser,
     command: str,
     *,
-    helps: dict[str, str] | None = None,
+    helps: Mapping[str, str | Callable[[], str]] | None = None,
     defaults: dict[str, str] | None = None,
 ) -> None:
     """The flags of ``command``'s settings, in their groups.
 
-    ``helps`` adds to an option's help; ``defaults`` says another default than the run's, for
-    a command that applies its own (check-har's report directory).
+    ``helps`` adds to an option's help: a text, or a function that gives it when ``--help`` is
+    printed (what only an import of the mock can say); ``defaults`` says another default than
+    the run's, for a command that applies its own (check-har's report directory).
     """
     for group in Group:
         options = [option for option in OPTIONS.values() if command in option.commands and option.group is group]
@@ -64,4 +65,20 @@ def add_flags(
         added = parser.add_argument_group(group.value)
         for option in options:
             suffix, default = (helps or {}).get(option.name, ""), (defaults or {}).get(option.name)
-            added.add_argument(option.flag, **_keywords(option, help_suffix=suffix, default=default))
+            if isinstance(suffix, str):
+                added.add_argument(option.flag, **_keywords(option, help_suffix=suffix, default=default))
+                continue
+            # argparse %-formats a help with the action's attributes when it prints it: the
+            # function is called then, and parsing never pays for the import behind it.
+            action = added.add_argument(option.flag, **_keywords(option, help_suffix="%(later)s", default=default))
+            vars(action)["later"] = _Later(suffix)
+
+
+class _Later:
+    """Text given by a function when it is first shown (``%s`` calls ``str``)."""
+
+    def __init__(self, text: Callable[[], str]) -> None:
+        self._text = text
+
+    def __str__(self) -> str:
+        return self._text()

@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
 from dcs_contract.cli import history as run_history
-from dcs_contract.cli.common import EXIT_BY_VERDICT, EXIT_ERROR, reason, say
+from dcs_contract.cli.basics import EXIT_BY_VERDICT, EXIT_ERROR
+from dcs_contract.cli.common import reason, say
 from dcs_contract.cli.summary import Style, Verbosity, summary
 from dcs_contract.har.record import write_har
 from dcs_contract.redaction import Scrubber

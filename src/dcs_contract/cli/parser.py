@@ -13,19 +13,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from dcs_contract.cli.common import (
-    DOCS_OUT,
-    EXIT_CONFIG,
-    HAR_REPORT_DIR,
-    MOCK_HELPS,
-    SDK_REPORT_DIR,
-    integer,
-    one_line,
-)
+from dcs_contract.cli.basics import DOCS_OUT, EXIT_CONFIG, HAR_REPORT_DIR, SDK_REPORT_DIR, integer, one_line
 from dcs_contract.cli.flags import add_flags
-from dcs_contract.results.report import (
-    harness_version,
-)
+from dcs_contract.version import harness_version
 
 # The mock command's flags before they took run's names: refused, with the one to use.
 RENAMED = {
@@ -35,6 +25,29 @@ RENAMED = {
     "--drift-every": "--mock-drift-every",
     "--data-seed": "--mock-data-seed",
 }
+
+
+def _drift_names() -> str:
+    from dcs_contract.mock.drift import DRIFTS
+
+    return f": {', '.join(sorted(DRIFTS))}"
+
+
+def _fault_plan() -> str:
+    from dcs_contract.mock import FaultPlan
+
+    return f": {FaultPlan().describe()}"
+
+
+def _record_count() -> str:
+    from dcs_contract.mock import DEFAULT_RECORD_COUNT
+
+    return f" (default {DEFAULT_RECORD_COUNT})"
+
+
+# What the settings table cannot say of the embedded mock without importing it: imported when a
+# command's --help is printed, not to parse (cli/flags.py).
+MOCK_HELPS = {"mock_drift": _drift_names, "mock_faults": _fault_plan, "mock_records": _record_count}
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -6,7 +6,8 @@ import argparse
 from dataclasses import replace
 from typing import TextIO
 
-from dcs_contract.cli.common import EXIT_BY_VERDICT, SDK_REPORT_DIR, check_outputs
+from dcs_contract.cli.basics import EXIT_BY_VERDICT, SDK_REPORT_DIR
+from dcs_contract.cli.common import check_outputs
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.sdk import compare_with_sdk
 from dcs_contract.contract.spec import load_spec

@@ -16,7 +16,6 @@ import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
-from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +29,7 @@ from dcs_contract.results.coverage import Unseen, unseen_in
 from dcs_contract.results.junit import junit_of
 from dcs_contract.results.markdown import Markdown, bullet, code, code_block, escape, heading, table
 from dcs_contract.results.observed import Observations
+from dcs_contract.version import harness_version
 
 if TYPE_CHECKING:
     from dcs_contract.transport.guard import Exchange
@@ -41,7 +41,6 @@ __all__ = [
     "RunReport",
     "SpecInfo",
     "TargetInfo",
-    "harness_version",
     "markdown_of",
     "report_json",
     "utc_now",
@@ -56,14 +55,6 @@ VERDICTS = ("conforms", "violations", "untestable", "error")
 def utc_now() -> str:
     """A report's timestamps: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def harness_version() -> str:
-    """The installed dcs-contract's version, for a report to say which harness judged the target."""
-    try:
-        return metadata.version("dcs-contract")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 def verdict_of(*, findings: bool, error: str | None, crash: str | None, credentials_refused: bool = False) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from dcs_contract.results.history import rows
 from dcs_contract.results.history.database import APPLICATION, Database
 from dcs_contract.results.history.model import HistoryError
-from dcs_contract.results.report import harness_version
+from dcs_contract.version import harness_version
 
 __all__ = [
     "LAYOUT_V1",
