@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import copy
+import gc
 import os
 import tempfile
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +15,7 @@ import yaml
 
 from dcs_contract.cli.app import main
 from dcs_contract.contract.invariants import INVARIANTS, PAGE_INVARIANTS, Invariants
-from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec
+from dcs_contract.contract.spec import OPERATION_PATH, Spec, load_spec, per_spec
 from dcs_contract.errors import SpecError
 from dcs_contract.user_cache import private_cache_dir, user_cache_dir
 
@@ -141,6 +143,43 @@ def test_the_private_cache_is_an_absolute_xdg_cache_home_or_the_home_s(
 def test_a_missing_spec_is_refused(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="cannot read the spec"):
         load_spec(tmp_path / "absent.yaml")
+
+
+def test_what_a_spec_implies_is_built_once_per_spec_and_dropped_with_it(spec: Spec) -> None:
+    built: list[int] = []
+
+    @per_spec
+    def paths(of: Spec) -> list[str]:
+        built.append(id(of))
+        return sorted(of.document["paths"])
+
+    assert paths(spec) is paths(spec) and built == [id(spec)]
+    other = Spec(copy.deepcopy(spec.document), spec.path)
+    assert paths(other) == paths(spec) and paths(other) is not paths(spec) and len(built) == 2
+    # Kept only while its spec lives, and dropped with it: a later spec at the same address is built anew.
+    alive = weakref.ref(other)
+    del other
+    gc.collect()
+    assert alive() is None, "the memo kept its spec alive"
+    later = [Spec(spec.document, spec.path) for _ in range(50)]
+    for made in later:
+        paths(made)
+    assert len(built) == 2 + len(later)
+
+
+def test_a_spec_whose_reading_fails_fails_every_time() -> None:
+    calls: list[None] = []
+
+    @per_spec
+    def refused(of: Spec) -> None:
+        calls.append(None)
+        raise SpecError("refused")
+
+    spec = load_spec()
+    for _ in range(2):
+        with pytest.raises(SpecError, match="refused"):
+            refused(spec)
+    assert len(calls) == 2
 
 
 @pytest.mark.parametrize("where", [where for where, _, _ in load_spec().examples()])

@@ -35,7 +35,7 @@ from typing import Any
 
 from dcs_contract.contract.findings import CATEGORIES, NOBODY, ConsumerImpact, Finding
 from dcs_contract.contract.severity import Severity
-from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.spec import Spec, per_spec
 from dcs_contract.contract.wire import WIRE_RULES, sub_detail
 from dcs_contract.errors import SpecError
 
@@ -159,14 +159,8 @@ class Consumers:
 
     @classmethod
     def of(cls, spec: Spec) -> Consumers:
-        entries = spec.operation.get("x-consumers", [])
-        if not isinstance(entries, list):
-            raise SpecError(f"{spec.path}: x-consumers is {type(entries).__name__}, not a list")
-        consumers = tuple(_consumer(spec, index, entry) for index, entry in enumerate(entries))
-        ids = [consumer.id for consumer in consumers]
-        if len(set(ids)) != len(ids):
-            raise SpecError(f"{spec.path}: x-consumers names a consumer twice: {sorted(ids)}")
-        return cls(consumers)
+        """The consumers of ``spec``, read on first use and kept while the spec lives."""
+        return _consumers_of(spec)
 
     def limits(self) -> dict[str, tuple[int, ...]]:
         """For each wire rule the decoders bound, every consumer's limit, ascending: the wire check's bounds."""
@@ -203,6 +197,18 @@ def affected_consumers(spec: Spec, finding: Finding) -> tuple[ConsumerImpact, ..
 
 
 # -- reading x-consumers ------------------------------------------------------------------
+
+
+@per_spec
+def _consumers_of(spec: Spec) -> Consumers:
+    entries = spec.operation.get("x-consumers", [])
+    if not isinstance(entries, list):
+        raise SpecError(f"{spec.path}: x-consumers is {type(entries).__name__}, not a list")
+    consumers = tuple(_consumer(spec, index, entry) for index, entry in enumerate(entries))
+    ids = [consumer.id for consumer in consumers]
+    if len(set(ids)) != len(ids):
+        raise SpecError(f"{spec.path}: x-consumers names a consumer twice: {sorted(ids)}")
+    return Consumers(consumers)
 
 
 def _text(spec: Spec, where: str, entry: Mapping[str, Any], key: str) -> str:

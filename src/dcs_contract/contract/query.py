@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import re
 import sys
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -38,7 +37,7 @@ from jsonschema.exceptions import ValidationError
 from jsonschema.protocols import Validator
 
 from dcs_contract.contract.formats import parse_dcs_timestamp
-from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.spec import Spec, per_spec
 
 __all__ = [
     "MAX_INTEGER_DIGITS",
@@ -171,12 +170,7 @@ class QueryRule:
     @classmethod
     def of(cls, spec: Spec) -> QueryRule:
         """The rule of ``spec``, built once and kept while the spec lives."""
-        rule = _RULES.get(id(spec))
-        if rule is None:
-            rule = _RULES[id(spec)] = cls(spec)
-            # Dropped with the spec, so that another spec given the same id() gets its own rule.
-            weakref.finalize(spec, _RULES.pop, id(spec), None)
-        return rule
+        return _rule_of(spec)
 
     @property
     def parameters(self) -> tuple[str, ...]:
@@ -262,7 +256,7 @@ class QueryRule:
         return QueryFault(parameter=begin_name, kind=FaultKind.REVERSED_WINDOW, value=begin, message=message)
 
 
-_RULES: dict[int, QueryRule] = {}
+_rule_of = per_spec(QueryRule)
 
 
 def _kind(error: ValidationError) -> FaultKind:

@@ -16,11 +16,13 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterator, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property
+from functools import cache, cached_property, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 from referencing import Registry, Resource
@@ -35,7 +37,7 @@ from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
 from dcs_contract.errors import SpecError
 from dcs_contract.user_cache import private_cache_dir
 
-__all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec"]
+__all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec", "per_spec"]
 
 OPERATION_PATH = "/v2/{project_id}/instances/{instance_id}/backups"
 _SPEC_FILE = "dcs-backups.yaml"
@@ -49,6 +51,36 @@ def default_spec_path() -> Path:
         return packaged
     # An editable install runs from src/, where the wheel's copy does not exist.
     return Path(__file__).resolve().parents[3] / "spec" / _SPEC_FILE
+
+
+_Derived = TypeVar("_Derived")
+
+
+def per_spec(build: Callable[[Spec], _Derived]) -> Callable[[Spec], _Derived]:
+    """``build`` made once per spec object: what a spec implies is read on first use, then shared.
+
+    A run judges hundreds of responses by one spec, and a test process builds many runs on it:
+    each reading (its consumers, its query rule, its wire context) would otherwise be redone per
+    response. Kept while the spec lives and dropped with it, so that another spec given the
+    same ``id()`` gets its own. What ``build`` returns must not hold the spec, or it never dies.
+    A ``build`` that raises keeps nothing: the next call raises again.
+    """
+    built: dict[int, _Derived] = {}
+    lock = threading.Lock()
+
+    @wraps(build)
+    def of(spec: Spec) -> _Derived:
+        key = id(spec)
+        if key in built:
+            return built[key]
+        value = build(spec)
+        with lock:  # two threads may build at once; both get the first one kept
+            if key not in built:
+                built[key] = value
+                weakref.finalize(spec, built.pop, key, None)
+            return built[key]
+
+    return of
 
 
 # libyaml's parser where PyYAML was built with it: the same safe constructor, a fifth of the

@@ -50,7 +50,7 @@ from dcs_contract.contract.invariants import (
     WindowSplit,
 )
 from dcs_contract.contract.query import InvalidQuery, QueryRule
-from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.spec import Spec, per_spec
 from dcs_contract.contract.wire import WIRE_RULES, WireContext, wire_detail, wire_violations
 from dcs_contract.engine.latency import Slo
 from dcs_contract.errors import ResponseTooLarge
@@ -173,6 +173,12 @@ class Judged:
     page: Page | None = None
 
 
+@per_spec
+def _wire_context(spec: Spec) -> WireContext:
+    """What the wire rules read of ``spec``: a judge is made per replay and per check-har, the spec once."""
+    return WireContext.of(spec, Consumers.of(spec).limits())
+
+
 @dataclass
 class ExchangeJudge:
     """The judge of one run (or one check-har, one replay): the spec, and the counters it fills.
@@ -194,7 +200,7 @@ class ExchangeJudge:
     def __post_init__(self) -> None:
         self.invariants = Invariants(self.spec, evaluated=self.evaluated, unjudged=self.unjudged)
         self.query_rule = QueryRule.of(self.spec)
-        self.wire = WireContext.of(self.spec, Consumers.of(self.spec).limits())
+        self.wire = _wire_context(self.spec)
 
     def exchange(self, case: Case[Any], answer: httpx.Response | ResponseTooLarge, kind: Kind) -> Judged:
         """The findings of one exchange of ``kind``: its bytes' wire rules, its response checks, its page's rules."""
