@@ -61,6 +61,26 @@ def test_no_confirm_sends_nothing_more_and_labels_nothing(tmp_path: Path, spec: 
     assert "reproduced" in (tmp_path / "a" / "report.md").read_text()
 
 
+def test_findings_of_one_answer_are_confirmed_by_one_request_sent_again(spec: Spec) -> None:
+    """Two drifts in one page make two findings of one request: it is sent again once, and both are labelled."""
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=1), max_requests=5)
+    with embedded_mock(spec, target, drifts=("size-as-string", "restore-flag-boolean")) as (mock, state):
+        assert mock.base_url is not None and mock.project_id is not None
+        guard = guarded(settings)
+        with build_client(
+            mock.base_url, auth=mock.credentials.auth(mock.project_id), guard=guard, timeout=10
+        ) as client:
+            run = ContractRun(spec, mock, settings, client, RunLog(spec))
+            run.page("schema-positive", {"limit": "1"})
+            found = list(run.log.findings)
+            confirm_findings(run, guard, lambda finding: False)
+        sent = len(state.requests())
+    assert len(found) >= 2 and len({finding.requests for finding in found}) == 1
+    assert [f.confirmation for f in run.log.findings] == [REPRODUCED] * len(found)
+    assert sent == 2
+
+
 # -- replay ----------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from dcs_contract.cli.summary import TITLE_WIDTH, plural
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.formats import printable
 from dcs_contract.contract.spec import Spec, load_spec
-from dcs_contract.engine.reproduce import Rebase, not_replayable, reproduce
+from dcs_contract.engine.reproduce import Rebase, Reproduction, not_replayable
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.suite import guarded
 from dcs_contract.errors import AuthRejected, ConfigError, RunStopped, TargetUnavailable
@@ -199,6 +199,7 @@ def _replay(
     outcomes: list[str] = []
     with client:
         run = ContractRun(spec, target, settings, client, RunLog(spec))
+        replay = Reproduction(run, rebase, as_property="replay")
         for finding in findings:
             shown_as = (
                 f"[{finding.category}] {scrubber.cut(printable(finding.title), TITLE_WIDTH)}: "
@@ -211,7 +212,7 @@ def _replay(
                 lines.append(f"                 fingerprint {finding.fingerprint}; {why}")
                 continue
             try:
-                shown = reproduce(run, finding, rebase, as_property="replay")
+                shown = replay.shows(finding)
             except (AuthRejected, RunStopped) as exc:
                 lines.append(f"  stopped: {exc}")
                 return 3, lines, secrets

@@ -1,9 +1,10 @@
 """A finding's requests sent again and judged as the run judged them: confirmation and replay.
 
-A finding carries the requests that show it (``Finding.requests``). :func:`reproduce` sends
-them again through the run's guarded client, in order, and judges the answers with the same
-response checks and the same invariants that made the finding; it says whether the finding
-shows again (the same fingerprint). The answers are judged by the one judge (engine/judge.py),
+A finding carries the requests that show it (``Finding.requests``). A :class:`Reproduction`
+sends them again through the run's guarded client, in order, and judges the answers with the
+same response checks and the same invariants that made the finding; it says whether the
+finding shows again (the same fingerprint). Findings that share their requests share one
+sending of them. The answers are judged by the one judge (engine/judge.py),
 each request as the kind it shows, as check-har infers a recorded request's. Two commands use it:
 
 - a run, before it exits 1, confirms each new finding once (``Confirmation``): the label,
@@ -29,7 +30,7 @@ import httpx
 from schemathesis import Case
 
 from dcs_contract.contract import invariants as rules
-from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.findings import Finding, RequestInfo
 from dcs_contract.contract.invariants import INVARIANTS, EmptyInstancePage, Page, UnknownInstanceAnswer
 from dcs_contract.contract.spec import OPERATION_PATH
 from dcs_contract.engine.judge import ANSWER_CHECKS, EVIDENCE, ExchangeJudge
@@ -46,9 +47,9 @@ __all__ = [
     "NOT_REPRODUCED",
     "REPRODUCED",
     "Rebase",
+    "Reproduction",
     "not_replayable",
     "rejudge",
-    "reproduce",
 ]
 
 REPRODUCED = "reproduced"
@@ -117,29 +118,61 @@ def not_replayable(finding: Finding, rebase: Rebase) -> str | None:
     return None
 
 
-def reproduce(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> bool | None:
-    """Whether ``finding`` shows again when its requests are sent again; None when it cannot be told.
+def rejudge(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> list[Finding] | None:
+    """Every finding ``finding``'s requests show when sent again and judged; None when it cannot be told.
 
     None, with nothing sent, for a finding :func:`not_replayable` refuses. Raises what the
-    transport raises (a spent budget, a refused credential): the caller says what that means
-    for its label.
+    transport raises (a spent budget, a refused credential): the caller says what that means.
     """
-    judged = rejudge(run, finding, rebase, as_property=as_property)
-    return None if judged is None else finding.fingerprint in {found.fingerprint for found in judged}
+    return Reproduction(run, rebase, as_property=as_property).rejudge(finding)
 
 
-def rejudge(run: ContractRun, finding: Finding, rebase: Rebase, *, as_property: str) -> list[Finding] | None:
-    """Every finding ``finding``'s requests show when sent again and judged; None when it cannot be told."""
-    if not_replayable(finding, rebase) is not None:
-        return None
-    answers: list[_Answer] = []
-    for request in finding.requests:
-        path = rebase.path_parameters(request.url)
-        assert path is not None, "checked by not_replayable"
-        case = run.operation.case(path_parameters=path, query=_query(request.url))
-        anonymous = not request.authenticated
-        answers.append((case, anonymous, run.send(as_property, case, anonymous=anonymous, counted=False)))
-    return _judge(run, finding, answers)
+class Reproduction:
+    """One pass of findings sent again (a run's confirmation, a replay): each sequence of requests once.
+
+    Findings often share their requests: a body that breaks three checks makes three findings of
+    one request. They are judged on the same answers, so that a live target is asked once for
+    all of them and the answers are judged once, not once per finding.
+    """
+
+    def __init__(self, run: ContractRun, rebase: Rebase, *, as_property: str) -> None:
+        self.run, self.rebase, self.as_property = run, rebase, as_property
+        self._answers: dict[tuple[RequestInfo, ...], list[_Answer]] = {}
+        # By the requests and the invariant judged across them (None: the answers' own checks).
+        self._judged: dict[tuple[tuple[RequestInfo, ...], str | None], list[Finding] | None] = {}
+
+    def sent(self, finding: Finding) -> bool:
+        """Whether ``finding``'s requests were sent already in this pass: judging it sends nothing more."""
+        return finding.requests in self._answers
+
+    def shows(self, finding: Finding) -> bool | None:
+        """Whether ``finding`` shows again (the same fingerprint); None when it cannot be told."""
+        judged = self.rejudge(finding)
+        return None if judged is None else finding.fingerprint in {found.fingerprint for found in judged}
+
+    def rejudge(self, finding: Finding) -> list[Finding] | None:
+        """Every finding ``finding``'s requests show when sent again and judged; None when it cannot be told."""
+        if not_replayable(finding, self.rebase) is not None:
+            return None
+        rule = INVARIANTS.get(finding.check)
+        key = (finding.requests, rule.id if rule is not None else None)
+        if key not in self._judged:
+            self._judged[key] = _judge(self.run, finding, self._send(finding))
+        return self._judged[key]
+
+    def _send(self, finding: Finding) -> list[_Answer]:
+        if finding.requests in self._answers:
+            return self._answers[finding.requests]
+        answers: list[_Answer] = []
+        for request in finding.requests:
+            path = self.rebase.path_parameters(request.url)
+            assert path is not None, "checked by not_replayable"
+            case = self.run.operation.case(path_parameters=path, query=_query(request.url))
+            anonymous = not request.authenticated
+            answer = self.run.send(self.as_property, case, anonymous=anonymous, counted=False)
+            answers.append((case, anonymous, answer))
+        self._answers[finding.requests] = answers
+        return answers
 
 
 # A request sent again: its case, whether it went without credentials, and what came back.

@@ -22,7 +22,7 @@ from dcs_contract.contract.severity import Severity
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.plan import MIN_RESERVE, BudgetPlan
 from dcs_contract.engine.properties import PROPERTIES
-from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED, Rebase, reproduce
+from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED, Rebase, Reproduction
 from dcs_contract.engine.run import ContractRun, FirstFinding, ProgressCallback, RunLog
 from dcs_contract.engine.selection import CheckSelection
 from dcs_contract.errors import AuthRejected, BudgetExhausted, RunStopped, TargetUnavailable
@@ -219,19 +219,20 @@ def run_contract(
 def confirm_findings(run: ContractRun, guard: GuardedTransport, accepted: Callable[[Finding], bool]) -> None:
     """Send each new finding's requests once more, the shortest first, and label it with what they showed.
 
-    A finding whose requests the budget can no longer send whole is labelled so, and nothing
-    of it is sent. A RunStopped or a refused credential ends the run as anywhere else.
+    Findings with the same requests are judged on one sending of them. A finding whose requests
+    the budget can no longer send whole is labelled so, and nothing of it is sent. A RunStopped
+    or a refused credential ends the run as anywhere else.
     """
     findings = run.log.findings
-    same_target = Rebase({})
+    confirmation = Reproduction(run, Rebase({}), as_property="confirmation")
     for finding in sorted(findings, key=lambda found: len(found.requests)):
         if accepted(finding) or not finding.requests:
             continue
-        if guard.requests_left < len(finding.requests):
+        if not confirmation.sent(finding) and guard.requests_left < len(finding.requests):
             findings.label(finding.fingerprint, NOT_CONFIRMED)
             continue
         try:
-            shown = reproduce(run, finding, same_target, as_property="confirmation")
+            shown = confirmation.shows(finding)
         except BudgetExhausted:
             # Retries took what was left: this one, and every one after it, goes unconfirmed.
             findings.label(finding.fingerprint, NOT_CONFIRMED)
