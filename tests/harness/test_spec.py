@@ -182,6 +182,25 @@ def test_a_spec_whose_reading_fails_fails_every_time() -> None:
     assert len(calls) == 2
 
 
+def test_integer_fields_are_read_once_for_the_bounds_and_the_wire_check(spec: Spec) -> None:
+    fields = {status: [(f.pointer, f.format) for f in found] for status, found in spec.integer_fields.items()}
+    assert fields[200] == [("/total_num", "int32"), ("/backup_record_response/*/size", "int64")]
+    assert fields[400] == []
+    # A nullable integer counts; a format on a string does not; a schema that holds itself ends.
+    document = copy.deepcopy(spec.document)
+    record = document["components"]["schemas"]["BackupRecordResponse"]["properties"]
+    record["size"] = {"type": ["integer", "null"], "format": "int64"}
+    record["remark"] = {"type": "string", "format": "int32"}
+    record["period"] = {
+        "type": "object",
+        "properties": {"again": {"$ref": "#/components/schemas/BackupRecordResponse"}},
+    }
+    edited = Spec(document, spec.path).integer_fields[200]
+    pointers = [f.pointer for f in edited]
+    assert "/backup_record_response/*/size" in pointers and "/backup_record_response/*/remark" not in pointers
+    assert "/backup_record_response/*/period/again/size" in pointers and max(len(f.path) for f in edited) <= 17
+
+
 @pytest.mark.parametrize("where", [where for where, _, _ in load_spec().examples()])
 def test_every_example_matches_its_schema(spec: Spec, where: str) -> None:
     schema, value = next((s, v) for w, s, v in spec.examples() if w == where)

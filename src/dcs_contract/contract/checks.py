@@ -39,6 +39,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.contract.findings import MORE_FINDINGS, Finding, RequestInfo, excerpt
 from dcs_contract.contract.formats import JsonBody, json_text, json_type, json_types, read_json, record_time_form
+from dcs_contract.contract.json_scan import INTEGER_FORMATS
 from dcs_contract.contract.spec import Spec
 from dcs_contract.errors import ResponseTooLarge
 
@@ -90,9 +91,6 @@ UNAUTHENTICATED_REFUSED = "unauthenticated_refused"
 BODY_WITHIN_CAP = "body_within_cap"
 _KEYWORD_CATEGORY = {"enum": "enum", "const": "enum", "type": "type"}
 _SCHEMA_CHECK = openapi_checks.response_schema_conformance.__name__
-# OpenAPI's integer formats, which schemathesis's validator does not know and so never checks:
-# a size past int64 or a total_num past int32 breaks the official SDK's models.
-_INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
 _SCHEMA_TITLE = "Response violates schema"
 # A field of one of these formats is a time, and these keywords judge the form it is written in.
 _TIME_FORMATS = {"date-time"}
@@ -439,27 +437,18 @@ def _schema_findings(spec: Spec, check: str, response: httpx.Response, violation
     return findings
 
 
-def _integer_fields(spec: Spec, schema: dict[str, Any] | None, pattern: _Pattern = ()) -> list[tuple[_Pattern, str]]:
-    """Where the schema has an integer with an OpenAPI integer format, and which."""
-    if schema is None:
-        return []
-    node = spec.resolve(schema)
-    found = [(pattern, node["format"])] if node.get("format") in _INTEGER_FORMATS else []
-    for name, child in node.get("properties", {}).items():
-        found += _integer_fields(spec, child, (*pattern, name))
-    if isinstance(node.get("items"), dict):
-        found += _integer_fields(spec, node["items"], (*pattern, None))
-    return found
-
-
 def _integer_format_findings(spec: Spec, response: httpx.Response) -> list[Finding]:
+    """OpenAPI's integer formats, which schemathesis's validator does not know and so never checks.
+
+    A size past int64 or a total_num past int32 breaks the official SDK's models.
+    """
     status = response.status_code
     body = read_json(response)
     if status not in spec.status_codes or not body.readable:
         return []
     violations: list[_Violation] = []
-    for pattern, name in _integer_fields(spec, spec.response_schema(status)):
-        low, high = _INTEGER_FORMATS[name]
+    for integer_field in spec.integer_fields.get(status, ()):
+        pattern, (low, high) = integer_field.path, INTEGER_FORMATS[integer_field.format]
         beyond = (
             value
             for value in _values_at(body, pattern)

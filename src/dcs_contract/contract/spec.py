@@ -34,10 +34,11 @@ if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
 from dcs_contract.contract.formats import FORMAT_NAME, dcs_timestamp_format
+from dcs_contract.contract.json_scan import INTEGER_FORMATS, escaped
 from dcs_contract.errors import SpecError
 from dcs_contract.user_cache import private_cache_dir
 
-__all__ = ["OPERATION_PATH", "Spec", "default_spec_path", "load_spec", "per_spec"]
+__all__ = ["OPERATION_PATH", "IntegerField", "Spec", "default_spec_path", "load_spec", "per_spec"]
 
 OPERATION_PATH = "/v2/{project_id}/instances/{instance_id}/backups"
 _SPEC_FILE = "dcs-backups.yaml"
@@ -54,6 +55,24 @@ def default_spec_path() -> Path:
 
 
 _Derived = TypeVar("_Derived")
+# A response schema nested deeper than this is a recursive one: no consumer reads fields that deep.
+_FIELD_DEPTH = 16
+
+
+@dataclass(frozen=True)
+class IntegerField:
+    """An integer field of a response schema with an OpenAPI integer format (int32, int64).
+
+    ``path``: the names down to it, None standing for any index of an array.
+    """
+
+    path: tuple[str | None, ...]
+    format: str
+
+    @property
+    def pointer(self) -> str:
+        """The path as a JSON pointer, ``*`` for any index: ``/backup_record_response/*/size``."""
+        return "".join("/*" if part is None else f"/{escaped(part)}" for part in self.path)
 
 
 def per_spec(build: Callable[[Spec], _Derived]) -> Callable[[Spec], _Derived]:
@@ -201,6 +220,32 @@ class Spec:
         for name, schema in self.document["components"]["schemas"].items():
             for index, value in enumerate(schema.get("examples", [])):
                 yield f"components/schemas/{name}/examples/{index}", {"$ref": f"#/components/schemas/{name}"}, value
+
+    @cached_property
+    def integer_fields(self) -> dict[int, tuple[IntegerField, ...]]:
+        """Each documented status's integer fields with an OpenAPI integer format.
+
+        The format bounds check and the wire check read them: each response's, from here.
+        """
+        found: dict[int, tuple[IntegerField, ...]] = {}
+        for status in self.status_codes:
+            schema = self.response_schema(status)
+            if schema is not None:
+                found[status] = tuple(self._integer_fields(schema, ()))
+        return found
+
+    def _integer_fields(self, schema: Mapping[str, Any], path: tuple[str | None, ...]) -> Iterator[IntegerField]:
+        if len(path) > _FIELD_DEPTH:
+            return
+        node = self.resolve(schema)
+        types = node.get("type", "integer")
+        if node.get("format") in INTEGER_FORMATS and "integer" in (types if isinstance(types, list) else [types]):
+            yield IntegerField(path, str(node["format"]))
+        for name, child in (node.get("properties") or {}).items():
+            if isinstance(child, Mapping):
+                yield from self._integer_fields(child, (*path, str(name)))
+        if isinstance(node.get("items"), Mapping):
+            yield from self._integer_fields(node["items"], (*path, None))
 
     # -- schemathesis ----------------------------------------------------------------------
     def for_generation(self) -> dict[str, Any]:

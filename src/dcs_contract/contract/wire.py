@@ -28,9 +28,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from functools import cached_property
-from typing import Any
 
-from dcs_contract.contract.json_scan import INTEGER_FORMATS, Found, Scan, escaped, shown
+from dcs_contract.contract.json_scan import INTEGER_FORMATS, Found, Scan, shown
 from dcs_contract.contract.spec import Spec
 
 __all__ = [
@@ -143,25 +142,8 @@ class WireContext:
 
     @classmethod
     def of(cls, spec: Spec, limits: Mapping[str, tuple[int, ...]] | None = None) -> WireContext:
-        fields = {}
-        for status in spec.status_codes:
-            schema = spec.response_schema(status)
-            if schema is not None:
-                fields[status] = dict(_integer_fields(spec, schema, "", depth=0))
+        fields = {status: {f.pointer: f.format for f in found} for status, found in spec.integer_fields.items()}
         return cls(fields, {rule: tuple(sorted(set(values))) for rule, values in (limits or {}).items()})
-
-
-def _integer_fields(spec: Spec, schema: Mapping[str, Any], at: str, *, depth: int) -> Iterator[tuple[str, str]]:
-    """Each integer field of ``schema`` with a format this module knows, as (pointer, format)."""
-    if depth > 16:  # a spec's recursive schema: its fields this deep are no consumer's
-        return
-    schema = spec.resolve(schema)
-    if schema.get("type") == "integer" and schema.get("format") in INTEGER_FORMATS:
-        yield at, str(schema["format"])
-    for name, child in (schema.get("properties") or {}).items():
-        yield from _integer_fields(spec, child, f"{at}/{escaped(name)}", depth=depth + 1)
-    if isinstance(schema.get("items"), Mapping):
-        yield from _integer_fields(spec, schema["items"], f"{at}/*", depth=depth + 1)
 
 
 # -- a body, and the rules on it ------------------------------------------------------------
