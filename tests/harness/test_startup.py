@@ -9,6 +9,7 @@ exit 0, so that a command that failed early cannot pass by not getting far enoug
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -115,3 +116,28 @@ def test_the_package_still_gives_the_run_s_entry_points_on_first_use(tmp_path: P
     before, loaded = done.stdout.split(" ", 1)
     assert before == "False"
     assert all(f"'{name}'" in loaded for name in ("schemathesis", "hypothesis")), loaded[-500:]
+
+
+_PLUGINS_PROBE = """
+import json, os, sys
+from dcs_contract.cli.app import main
+code = main(["run", "--seed", "1", "--max-examples", "1", "--report-dir", sys.argv[1], "--quiet"])
+print(json.dumps({"code": code, "set": os.environ.get("HYPOTHESIS_NO_PLUGINS"), "pytest": "pytest" in sys.modules}))
+"""
+
+
+@pytest.mark.parametrize(("given", "kept"), [(None, "1"), ("", "")])
+def test_the_command_line_loads_no_hypothesis_plugin_unless_told_to(
+    given: str | None, kept: str, tmp_path: Path
+) -> None:
+    """The harness's own process: other packages' hypothesis plugins (trio's imports pytest) are not loaded."""
+    env = {name: value for name, value in os.environ.items() if name != "HYPOTHESIS_NO_PLUGINS"}
+    if given is not None:
+        env["HYPOTHESIS_NO_PLUGINS"] = given
+    done = subprocess.run(
+        [sys.executable, "-c", _PLUGINS_PROBE, str(tmp_path)], capture_output=True, text=True, env=env, timeout=120
+    )
+    outcome = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (outcome["code"], outcome["set"]) == (0, kept), done.stderr
+    if given is None:
+        assert not outcome["pytest"], "a hypothesis plugin was loaded"

@@ -42,6 +42,11 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
     from dcs_contract.redaction import Scrubber
 
     environment = os.environ if env is None else env
+    if env is None and "hypothesis" not in sys.modules:
+        # This process is the harness's own, and hypothesis is its engine, not a test framework
+        # of the user's: the plugins other packages register for it (trio's loads pytest) are
+        # not its business, and loading them doubled hypothesis's import. A value set stays.
+        os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
     # value echoed back): it goes through the scrubber too.
     say = Scrubber(secrets_in(environment)).text
