@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from dcs_contract.cli.app import main
+from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.reproduce import NOT_CONFIRMED, NOT_REPRODUCED, REPRODUCED
 from dcs_contract.engine.run import ContractRun, RunLog
@@ -61,11 +62,11 @@ def test_no_confirm_sends_nothing_more_and_labels_nothing(tmp_path: Path, spec: 
     assert "reproduced" in (tmp_path / "a" / "report.md").read_text()
 
 
-def test_findings_of_one_answer_are_confirmed_by_one_request_sent_again(spec: Spec) -> None:
-    """Two drifts in one page make two findings of one request: it is sent again once, and both are labelled."""
+def _confirmed_after_one_page(spec: Spec, drifts: tuple[str, ...], budget: int) -> tuple[list[Finding], RunLog, int]:
+    """One page with ``drifts`` on, then the run's confirmation: its findings, its log, and what the mock saw."""
     target = Target.from_env({})
-    settings = replace(RunSettings.for_target(target, seed=1), max_requests=5)
-    with embedded_mock(spec, target, drifts=("size-as-string", "restore-flag-boolean")) as (mock, state):
+    settings = replace(RunSettings.for_target(target, seed=1), max_requests=budget)
+    with embedded_mock(spec, target, drifts=drifts) as (mock, state):
         assert mock.base_url is not None and mock.project_id is not None
         guard = guarded(settings)
         with build_client(
@@ -75,9 +76,14 @@ def test_findings_of_one_answer_are_confirmed_by_one_request_sent_again(spec: Sp
             run.page("schema-positive", {"limit": "1"})
             found = list(run.log.findings)
             confirm_findings(run, guard, lambda finding: False)
-        sent = len(state.requests())
+        return found, run.log, len(state.requests())
+
+
+def test_findings_of_one_answer_are_confirmed_by_one_request_sent_again(spec: Spec) -> None:
+    """Two drifts in one page make two findings of one request: it is sent again once, and both are labelled."""
+    found, log, sent = _confirmed_after_one_page(spec, ("size-as-string", "restore-flag-boolean"), budget=5)
     assert len(found) >= 2 and len({finding.requests for finding in found}) == 1
-    assert [f.confirmation for f in run.log.findings] == [REPRODUCED] * len(found)
+    assert [f.confirmation for f in log.findings] == [REPRODUCED] * len(found)
     assert sent == 2
 
 
@@ -204,20 +210,9 @@ def test_a_signal_during_the_fail_fast_confirmation_keeps_the_finding(spec: Spec
 
 
 def test_a_finding_the_budget_cannot_send_again_is_labelled_not_confirmed_and_nothing_is_sent(spec: Spec) -> None:
-    target = Target.from_env({})
-    settings = replace(RunSettings.for_target(target, seed=1), max_requests=1)
-    with embedded_mock(spec, target, drifts=("size-as-string",)) as (mock, state):
-        assert mock.base_url is not None and mock.project_id is not None
-        guard = guarded(settings)
-        with build_client(
-            mock.base_url, auth=mock.credentials.auth(mock.project_id), guard=guard, timeout=10
-        ) as client:
-            run = ContractRun(spec, mock, settings, client, RunLog(spec))
-            run.page("schema-positive", {"limit": "1"})  # the finding, and the whole budget
-            [finding] = list(run.log.findings)
-            confirm_findings(run, guard, lambda finding: False)
-        sent = len(state.requests())
-    assert [f.confirmation for f in run.log.findings] == [NOT_CONFIRMED]
+    # The page is the finding, and the whole budget.
+    [finding], log, sent = _confirmed_after_one_page(spec, ("size-as-string",), budget=1)
+    assert [f.confirmation for f in log.findings] == [NOT_CONFIRMED]
     assert sent == 1 and finding.requests
 
 
