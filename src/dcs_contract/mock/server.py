@@ -38,6 +38,13 @@ class _PromptServer(uvicorn.Server):
         super().__init__(config)
         self._wake: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Set once the sockets listen: start() waits on it, not in 10 ms naps (half a nap lost a start).
+        self.listening = threading.Event()
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.listening.set()
 
     def request_stop(self) -> None:
         """Thread-safe: ask the serving loop to stop now."""
@@ -128,12 +135,12 @@ class MockServer:
     def start(self, timeout: float = 10.0) -> MockServer:
         self._thread.start()
         deadline = time.monotonic() + timeout
-        while not self._server.started:
+        # Woken the moment it listens; the naps only bound how late a failed start is seen.
+        while not self._server.listening.wait(0.01):
             if not self._thread.is_alive():
                 raise RuntimeError(f"the mock server did not start on {self.host} (is the port in use?)")
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the mock server did not start within {timeout} s")
-            time.sleep(0.01)
         return self
 
     def stop(self) -> None:
