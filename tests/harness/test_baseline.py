@@ -26,7 +26,7 @@ from tests.harness.clocks import FakeClock
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
-QUICK = ["--max-examples", "20", "--seed", "3"]
+QUICK = ["--max-examples", "5", "--seed", "3"]
 NONE = Scrubber()
 AK = "HPUAK5EXAMPLE7SECRET"
 SK = "sk-" + "9" * 37

@@ -21,7 +21,8 @@ from tests.harness.conftest import Serve, dcs_contract_mock, live_env
 # Whole runs of the suite, each a few seconds: -m 'not slow' leaves them out of a quick loop.
 pytestmark = pytest.mark.slow
 # A live target gets 2 requests/s by default; these runs are small and faster, the rules the same.
-QUICK = ["--max-examples", "15", "--rate-limit", "100"]
+# Their rate limit only waits, in real time: test_the_budget_and_the_rate_limit_hold_at_the_server measures it.
+QUICK = ["--max-examples", "15", "--rate-limit", "1000"]
 
 
 def _report(directory: Path) -> dict:
@@ -73,7 +74,8 @@ def test_transient_faults_are_retried_and_are_not_drift(serve: Serve, tmp_path: 
     """
     rate = 100.0
     with serve(faults=FaultPlan(slow_seconds=0.3)) as (server, state):
-        flags = ["--max-examples", "5", "--rate-limit", str(rate)]
+        # Small: still several of each fault (every 7th a 429, every 9th a 503) among about 70 requests.
+        flags = ["--max-examples", "2", "--rate-limit", str(rate)]
         code = main(["run", "--report-dir", str(tmp_path), *flags], env=live_env(server, state))
     statuses = [entry.status for entry in state.requests()]
     assert code == 0, _report(tmp_path)["findings"]

@@ -101,7 +101,10 @@ def test_the_run_check_har_replay_and_the_plugin_judge_the_same_exchanges_alike(
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         pytester.makepyfile(test_walks=WALKS)
-        result = pytester.runpytest("--dcs-judge-pages", "--dcs-report-dir", "plugin", "-p", "no:cacheprovider")
+        # At the run's rate limit: a live target's default (2/s) would only wait, in real time.
+        result = pytester.runpytest(
+            "--dcs-judge-pages", "--dcs-rate-limit", "1000", "--dcs-report-dir", "plugin", "-p", "no:cacheprovider"
+        )
         result.assert_outcomes(passed=1)
         plugin: dict[str, Any] = json.loads((pytester.path / "plugin" / "report.json").read_text(encoding="utf-8"))
         plugin_findings = [Finding.from_dict(shown) for shown in plugin["findings"]]
