@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import gzip
 import json
+import re
 import socket
 import time
 from collections.abc import Callable
@@ -184,6 +185,25 @@ def test_the_fast_reading_and_the_scan_agree(raw: bytes, context: WireContext, m
     assert fast <= slow
     if _parses(raw):
         assert fast == slow
+
+
+_NUMBER_RUN_BYTES = st.lists(st.sampled_from([b"1", b"e", b"-", b".", b"+", b"E", b"9", b'"', b",", b"x"]), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(raw=_NUMBER_RUN_BYTES.map(b"".join), start=st.integers(0, 3), longest=st.integers(0, 12))
+def test_a_long_number_is_found_as_the_pattern_of_number_bytes_finds_it(raw: bytes, start: int, longest: int) -> None:
+    """One translate and one substring search, as linear as a body's size, where a regex tried every start in a run."""
+    pattern = re.compile(rb"[-+.eE0-9]{%d}" % (longest + 1))
+    assert json_scan._has_number_run(raw, start, longest) == (pattern.search(raw, start) is not None)
+
+
+def test_the_fast_reading_tells_a_repeated_key_from_a_string_that_looks_like_one() -> None:
+    """Exact on objects: a key twice goes to the scan; a value holding '":' no longer sends a page there."""
+    fields: dict[str, str] = {}
+    assert json_scan._clean(b'{"a": 1, "b": "x\\":"}', 0, fields, 309, 1000) is not None
+    assert json_scan._clean(b'{"a": 1, "a": 2}', 0, fields, 309, 1000) is None
+    assert json_scan._clean(b'[{"a": 1}, {"b": {"c": 1, "c": 1}}]', 0, fields, 309, 1000) is None
 
 
 def _parses(raw: bytes) -> bool:

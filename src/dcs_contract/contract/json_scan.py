@@ -16,7 +16,6 @@ first tries to prove a body clean, a hundred times faster: only a body it cannot
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sys
@@ -246,7 +245,7 @@ def _clean(
     included, cost little; a body it does not read whole is scanned, up to where it stops
     being JSON.
     """
-    if long_number is not None and _number_run(long_number).search(raw, start) is not None:
+    if long_number is not None and _has_number_run(raw, start, long_number):
         return None
 
     def constant(name: str) -> Any:
@@ -255,7 +254,8 @@ def _clean(
     text = raw[start:].decode("utf-8", "replace")
     begin = len(text) - len(text.lstrip(_JSON_WS))
     try:
-        value, end = json.JSONDecoder(parse_constant=constant).raw_decode(text, begin)
+        decoder = json.JSONDecoder(parse_constant=constant, object_pairs_hook=_unique_keys)
+        value, end = decoder.raw_decode(text, begin)
     except (_Unclean, RecursionError, ValueError):  # ValueError: not JSON, which the scan reads up to where it stops
         return None
     if text[end:].strip(_JSON_WS):
@@ -263,11 +263,8 @@ def _clean(
     # The C parser gives up past the recursion limit: below a consumer's limit, it had to measure nothing.
     measure = shallowest is not None and sys.getrecursionlimit() > shallowest
     strings = _SURROGATE_ESCAPE.search(raw, start) is not None
-    keys, depth = _shape(value, measure=measure, strings=strings)
-    if keys < 0:  # a lone surrogate: the scan says where
-        return None
-    # Each key ends in a quote and a colon; a string value may hold one too, which only sends the body to the scan.
-    if keys != len(_KEY_END.findall(raw, start)) or (shallowest is not None and depth > shallowest):
+    depth = _shape(value, measure=measure, strings=strings) if measure or strings else 0
+    if depth < 0 or (shallowest is not None and depth > shallowest):  # a lone surrogate, or too deep
         return None
     for pointer, fmt in fields.items():
         low, high = INTEGER_FORMATS[fmt]
@@ -278,36 +275,44 @@ def _clean(
     return Scan(depth=depth, complete=True, end=len(raw))
 
 
-@functools.cache
-def _number_run(longest: int) -> re.Pattern[bytes]:
-    """What may be a number longer than ``longest``: such a body is scanned, which tells for sure."""
-    return re.compile(rb"[-+.eE0-9]{%d}" % (longest + 1))
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object as the C parser read it, unless a key comes twice: the scan says where."""
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _Unclean
+    return value
 
 
-_KEY_END = re.compile(rb'"[ \t\n\r]*+:')
+# Each byte a number may be written with, as "1"; every other as "0". A run of ones longer than
+# a limit is then one substring search: linear, where a regex tried every start within a run.
+_NUMBER_BYTES = bytes(0x31 if chr(byte) in "-+.eE0123456789" else 0x30 for byte in range(256))
 
 
-def _shape(value: Any, *, measure: bool, strings: bool) -> tuple[int, int]:
-    """The keys of every object in a parsed body, and (when ``measure``) how deep it nests; without recursion.
+def _has_number_run(raw: bytes, start: int, longest: int) -> bool:
+    """Whether ``raw`` may hold a number longer than ``longest``: such a body is scanned, which tells for sure."""
+    return raw.translate(_NUMBER_BYTES).find(b"1" * (longest + 1), start) != -1
 
-    With ``strings``, every string is searched for a lone surrogate: then the keys are -1.
+
+def _shape(value: Any, *, measure: bool, strings: bool) -> int:
+    """How deep a parsed body nests (when ``measure``), without recursion; -1 for a lone surrogate.
+
+    With ``strings``, every string, keys included, is searched for a lone surrogate.
     """
     if strings and isinstance(value, str) and _SURROGATE.search(value):
-        return -1, 0
-    keys = deepest = 0
+        return -1
+    deepest = 0
     pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
     while pending:
         item, depth = pending.pop()
         if isinstance(item, dict):
-            keys += len(item)
             if strings and any(_SURROGATE.search(key) for key in item):
-                return -1, 0
+                return -1
             item = item.values()
         deepest = max(deepest, depth) if measure else 0
         if strings and any(isinstance(child, str) and _SURROGATE.search(child) for child in item):
-            return -1, 0
+            return -1
         pending.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
-    return keys, deepest
+    return deepest
 
 
 def _at_pointer(value: Any, pointer: str) -> Iterator[Any]:
