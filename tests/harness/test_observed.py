@@ -38,6 +38,21 @@ def test_each_json_value_is_counted_apart_even_when_python_calls_them_equal(spec
     }
 
 
+def test_a_page_of_scalars_only_is_counted_apart_too(spec: Spec) -> None:
+    """The page a service sends, no object among the values: counted in one pass, each JSON value apart."""
+    log = RunLog(spec)
+    log.observe(_page("succeed", 1, 1.0, True, "succeed", None, 1, False, 0))
+    assert log.observed.observations().enum_values["status"] == {
+        '"succeed"': 2,
+        "1": 2,
+        "1.0": 1,
+        "true": 1,
+        "null": 1,
+        "false": 1,
+        "0": 1,
+    }
+
+
 def test_past_the_first_values_the_others_are_counted_together(spec: Spec) -> None:
     log = RunLog(spec)
     log.observe(_page(*(f"invented-{n}" for n in range(60)), "invented-0"))
