@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
@@ -240,6 +243,20 @@ def test_record_times_are_read_strictly() -> None:
     for unreadable in ("2026-11-19 00:49:22", "2026-11-19", "0001-01-01T00:00:00+01:00", 5, None, ["x"]):
         with pytest.raises(ValueError):
             parse_record_time(unreadable)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    value=st.one_of(st.datetimes(timezones=st.just(UTC)).map(lambda moment: moment.isoformat()), st.text(max_size=60))
+)
+def test_a_record_second_read_twice_reads_the_same_whatever_its_length(value: str) -> None:
+    """Remembered up to the length of a time, read afresh past it: the same second, or None, either way."""
+    try:
+        expected: datetime | None = parse_record_time(value).replace(microsecond=0)
+    except ValueError:
+        expected = None
+    assert rules.record_second(value) == expected == rules.record_second(value)
+    assert rules.record_second(value + " " * 50) == rules.record_second(value + " " * 50)
 
 
 def test_the_timestamp_predicate_is_strict_and_the_schema_format_is_not() -> None:

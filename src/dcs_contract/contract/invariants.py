@@ -26,6 +26,7 @@ contract has exactly one implementation.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -139,10 +140,24 @@ def _query_time(value: str | None) -> datetime | None:
 
 def record_second(value: Any) -> datetime | None:
     """A record time truncated to its second, as the window compares it; None if it names no instant."""
+    if not isinstance(value, str):
+        return None
+    # A record's times are read by several rules, and again on each page of a walk that shows
+    # them: remembered, but only at the length of a time, so a hostile text is not kept.
+    return _remembered_second(value) if len(value) <= _TIME_LENGTH else _second(value)
+
+
+_TIME_LENGTH = 40
+
+
+def _second(value: str) -> datetime | None:
     try:
         return parse_record_time(value).replace(microsecond=0)
     except ValueError:
         return None
+
+
+_remembered_second = functools.lru_cache(maxsize=4096)(_second)
 
 
 def _strings(record: Mapping[str, Any], *fields: str) -> bool:
