@@ -48,7 +48,7 @@ def shown(token: bytes) -> str:
 
 
 def visible(text: str) -> str:
-    """``text`` with control characters (and lone surrogates) as escapes: ``\x1b``, ``\udc80``.
+    r"""``text`` with control characters (and lone surrogates) as escapes: ``\x1b``, ``\udc80``.
 
     A finding's texts reach terminals, junit.xml and annotations: a raw ESC would colour a
     terminal, and a raw \x01 makes the XML invalid.
@@ -248,20 +248,17 @@ def _clean(
     if long_number is not None and _has_number_run(raw, start, long_number):
         return None
 
-    def constant(name: str) -> Any:
-        raise _Unclean
-
     text = raw[start:].decode("utf-8", "replace")
     begin = len(text) - len(text.lstrip(_JSON_WS))
     try:
-        decoder = json.JSONDecoder(parse_constant=constant, object_pairs_hook=_unique_keys)
-        value, end = decoder.raw_decode(text, begin)
+        value, end = _STRICT_DECODER.raw_decode(text, begin)
     except (_Unclean, RecursionError, ValueError):  # ValueError: not JSON, which the scan reads up to where it stops
         return None
     if text[end:].strip(_JSON_WS):
         return None
-    # The C parser gives up past the recursion limit: below a consumer's limit, it had to measure nothing.
-    measure = shallowest is not None and sys.getrecursionlimit() > shallowest
+    # Python 3.11's C parser gives up past the recursion limit: below a consumer's limit, it had
+    # to measure nothing. From 3.12 it has a deeper limit of its own, so the depth is measured.
+    measure = shallowest is not None and (sys.version_info >= (3, 12) or sys.getrecursionlimit() > shallowest)
     strings = _SURROGATE_ESCAPE.search(raw, start) is not None
     depth = _shape(value, measure=measure, strings=strings) if measure or strings else 0
     if depth < 0 or (shallowest is not None and depth > shallowest):  # a lone surrogate, or too deep
@@ -281,6 +278,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(value) != len(pairs):
         raise _Unclean
     return value
+
+
+def _no_constant(name: str) -> Any:
+    """NaN and the infinities are no JSON: the scan says where."""
+    raise _Unclean
+
+
+# Stateless: one for every body.
+_STRICT_DECODER = json.JSONDecoder(parse_constant=_no_constant, object_pairs_hook=_unique_keys)
 
 
 # Each byte a number may be written with, as "1"; every other as "0". A run of ones longer than
