@@ -7,7 +7,7 @@ finding shows again (the same fingerprint). Findings that share their requests s
 sending of them. The answers are judged by the one judge (engine/judge.py),
 each request as the kind it shows, as check-har infers a recorded request's. Two commands use it:
 
-- a run, before it exits 1, confirms each new finding once (``Confirmation``): the label,
+- a run, before it exits 1, confirms each new finding once (``suite.confirm_findings``): the label,
   ``reproduced`` or ``not reproduced (intermittent)``, is for triage; both fail the run,
   since a non-conforming answer is drift even once;
 - ``dcs-contract replay REPORT`` re-sends a report's findings against the target the
@@ -137,13 +137,18 @@ class Reproduction:
 
     def __init__(self, run: ContractRun, rebase: Rebase, *, as_property: str) -> None:
         self.run, self.rebase, self.as_property = run, rebase, as_property
-        self._answers: dict[tuple[RequestInfo, ...], list[_Answer]] = {}
+        # The answers of the last requests sent only: a body may be megabytes, and findings of
+        # the same requests come together (confirm_findings groups them).
+        self._last: tuple[tuple[RequestInfo, ...], list[_Answer]] | None = None
         # By the requests and the invariant judged across them (None: the answers' own checks).
         self._judged: dict[tuple[tuple[RequestInfo, ...], str | None], list[Finding] | None] = {}
 
     def sent(self, finding: Finding) -> bool:
-        """Whether ``finding``'s requests were sent already in this pass: judging it sends nothing more."""
-        return finding.requests in self._answers
+        """Whether judging ``finding`` sends nothing more: its requests' answers are at hand, or judged already."""
+        if self._last is not None and self._last[0] == finding.requests:
+            return True
+        rule = INVARIANTS.get(finding.check)
+        return (finding.requests, rule.id if rule is not None else None) in self._judged
 
     def shows(self, finding: Finding) -> bool | None:
         """Whether ``finding`` shows again (the same fingerprint); None when it cannot be told."""
@@ -161,8 +166,9 @@ class Reproduction:
         return self._judged[key]
 
     def _send(self, finding: Finding) -> list[_Answer]:
-        if finding.requests in self._answers:
-            return self._answers[finding.requests]
+        if self._last is not None and self._last[0] == finding.requests:
+            return self._last[1]
+        self._last = None
         answers: list[_Answer] = []
         for request in finding.requests:
             path = self.rebase.path_parameters(request.url)
@@ -171,7 +177,7 @@ class Reproduction:
             anonymous = not request.authenticated
             answer = self.run.send(self.as_property, case, anonymous=anonymous, counted=False)
             answers.append((case, anonymous, answer))
-        self._answers[finding.requests] = answers
+        self._last = (finding.requests, answers)
         return answers
 
 

@@ -12,12 +12,13 @@ harness (its traceback in ``RunReport.crash``) each end the run, not the report.
 
 from __future__ import annotations
 
+import itertools
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.findings import Finding, RequestInfo
 from dcs_contract.contract.severity import Severity
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.plan import MIN_RESERVE, BudgetPlan
@@ -225,7 +226,11 @@ def confirm_findings(run: ContractRun, guard: GuardedTransport, accepted: Callab
     """
     findings = run.log.findings
     confirmation = Reproduction(run, Rebase({}), as_property="confirmation")
+    # Findings of the same requests side by side: one sending of them judges them all.
+    together: dict[tuple[RequestInfo, ...], list[Finding]] = {}
     for finding in sorted(findings, key=lambda found: len(found.requests)):
+        together.setdefault(finding.requests, []).append(finding)
+    for finding in itertools.chain.from_iterable(together.values()):
         if accepted(finding) or not finding.requests:
             continue
         if not confirmation.sent(finding) and guard.requests_left < len(finding.requests):
