@@ -256,7 +256,9 @@ class QueryRule:
         return QueryFault(parameter=begin_name, kind=FaultKind.REVERSED_WINDOW, value=begin, message=message)
 
 
-_rule_of = per_spec(QueryRule)
+@per_spec
+def _rule_of(spec: Spec) -> QueryRule:
+    return QueryRule(spec)
 
 
 def _kind(error: ValidationError) -> FaultKind:

@@ -178,9 +178,11 @@ class RunLog:
                 _count_observed(seen, value, count)
         # The spec's record fields that came with a value (only those: the count stays bounded),
         # so that the history can say which optional field no run has seen.
-        valued = Counter(name for record in objects for name, value in record.items() if value is not None)
+        named = self.spec.record_fields
         fields = self.observed.record_fields()
-        fields.update({name: valued[name] for name in self.spec.record_fields if valued[name]})
+        fields.update(
+            name for record in objects for name, value in record.items() if value is not None and name in named
+        )
 
     def _observe_error_code(self, response: httpx.Response) -> None:
         body = read_json(response).value
