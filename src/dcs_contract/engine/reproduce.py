@@ -145,10 +145,7 @@ class Reproduction:
 
     def sent(self, finding: Finding) -> bool:
         """Whether judging ``finding`` sends nothing more: its requests' answers are at hand, or judged already."""
-        if self._last is not None and self._last[0] == finding.requests:
-            return True
-        rule = INVARIANTS.get(finding.check)
-        return (finding.requests, rule.id if rule is not None else None) in self._judged
+        return self._at_hand(finding) is not None or self._key(finding) in self._judged
 
     def shows(self, finding: Finding) -> bool | None:
         """Whether ``finding`` shows again (the same fingerprint); None when it cannot be told."""
@@ -159,15 +156,24 @@ class Reproduction:
         """Every finding ``finding``'s requests show when sent again and judged; None when it cannot be told."""
         if not_replayable(finding, self.rebase) is not None:
             return None
-        rule = INVARIANTS.get(finding.check)
-        key = (finding.requests, rule.id if rule is not None else None)
+        key = self._key(finding)
         if key not in self._judged:
             self._judged[key] = _judge(self.run, finding, self._send(finding))
         return self._judged[key]
 
+    @staticmethod
+    def _key(finding: Finding) -> tuple[tuple[RequestInfo, ...], str | None]:
+        rule = INVARIANTS.get(finding.check)
+        return finding.requests, rule.id if rule is not None else None
+
+    def _at_hand(self, finding: Finding) -> list[_Answer] | None:
+        """The answers to ``finding``'s requests if they were the last sent."""
+        return self._last[1] if self._last is not None and self._last[0] == finding.requests else None
+
     def _send(self, finding: Finding) -> list[_Answer]:
-        if self._last is not None and self._last[0] == finding.requests:
-            return self._last[1]
+        at_hand = self._at_hand(finding)
+        if at_hand is not None:
+            return at_hand
         self._last = None
         answers: list[_Answer] = []
         for request in finding.requests:
