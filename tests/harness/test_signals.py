@@ -7,6 +7,7 @@ mock on loopback addressed as a live target: its request log shows what was sent
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ import pytest
 from dcs_contract.cli import run as cli_run
 from dcs_contract.cli.app import main
 from dcs_contract.engine.run import RunLog
-from dcs_contract.transport.guard import GuardedTransport
+from dcs_contract.transport.guard import GuardedTransport, handling_request
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
 
@@ -159,3 +160,38 @@ def test_a_signal_before_the_run_sends_nothing_and_still_reports(
     captured = capsys.readouterr()
     assert "UNTESTABLE" in captured.out and "stopped by SIGTERM" in captured.out
     assert_no_leak(_outputs(captured.out, captured.err, tmp_path), state.credentials.secrets())
+
+
+def test_a_signal_that_lands_in_a_gc_callback_still_stops_the_run_and_is_not_dropped(
+    serve: Serve, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once, SIGTERM ran its handler inside hypothesis's gc callback mid-request: Python dropped the
+    raised stop as "Exception ignored in gc_callback". The guard stops the run at its next attempt."""
+    dropped: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", dropped.append)
+    sent: list[int] = []
+
+    def signal_mid_request(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and handling_request() and not sent:
+            sent.append(len(state.requests()))
+            os.kill(os.getpid(), signal.SIGTERM)  # its handler runs here, in this callback's frame
+
+    original = GuardedTransport._send_once
+
+    def collecting(self: GuardedTransport, *args: Any, **kwargs: Any) -> Any:
+        gc.collect()
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(GuardedTransport, "_send_once", collecting)
+    gc.callbacks.append(signal_mid_request)
+    try:
+        with serve() as (server, state):
+            code = main(["run", "--report-dir", str(tmp_path), *FAST], env=live_env(server, state))
+    finally:
+        gc.callbacks.remove(signal_mid_request)
+    assert sent == [0] and code == 3
+    assert dropped == [], [str(entry.exc_value) for entry in dropped]
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["verdict"] == "untestable" and report["requests"]["total"] <= 1, report["requests"]
+    assert "stopped by SIGTERM" in report["error"]
+    assert "Exception ignored" not in capsys.readouterr().err

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -12,6 +14,20 @@ from dcs_contract.errors import RunStopped
 from dcs_contract.transport.guard import handling_request
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# Where Python runs code for the interpreter, not for a caller: an exception raised there is
+# printed as "Exception ignored in ..." and dropped, so a stop raised there would be lost.
+_FINALIZER_FILES = frozenset({weakref.__file__, weakref.WeakSet.__init__.__code__.co_filename})
+
+
+def _passes_exceptions_on(frame: FrameType | None) -> bool:
+    """Whether an exception raised in ``frame`` reaches the run: not in a gc callback, ``__del__`` or a finalizer."""
+    callbacks = {code for callback in gc.callbacks if (code := getattr(callback, "__code__", None)) is not None}
+    while frame is not None:
+        code = frame.f_code
+        if code in callbacks or code.co_name == "__del__" or code.co_filename in _FINALIZER_FILES:
+            return False
+        frame = frame.f_back
+    return True
 
 
 class StopOnSignals:
@@ -37,8 +53,9 @@ class StopOnSignals:
         # sleep), where nothing else would stop it soon: run_contract catches it there. Anywhere
         # else the guard stops the run before its next attempt; raised there, it could escape
         # run_contract after its properties ended (closing the client, building the report) and
-        # take what they found with it.
-        if self._raising and handling_request():
+        # take what they found with it. Nor is it raised where Python would drop it (a gc
+        # callback, a finalizer): the guard stops the run there too, one exchange later.
+        if self._raising and handling_request() and _passes_exceptions_on(frame):
             self._raising = False
             raise RunStopped(name)
 
