@@ -57,6 +57,7 @@ def visible(text: str) -> str:
 
 
 _WS = re.compile(rb"[ \t\n\r]*+")
+_WS_BYTES = frozenset(b" \t\n\r")
 # Possessive: a string never backtracks, so an unterminated one costs its length once.
 _STRING = re.compile(rb'"[^"\\]*+(?:\\[\s\S][^"\\]*+)*+"')
 _NUMBER = re.compile(rb"-?(?:0|[1-9][0-9]*+)(\.[0-9]++)?+([eE][+-]?[0-9]++)?+")
@@ -120,7 +121,8 @@ class Scan:
         size = len(raw)
         state = "value"
         while True:
-            pos = _end(_WS.match(raw, pos))
+            if pos < size and raw[pos] in _WS_BYTES:
+                pos = _end(_WS.match(raw, pos))
             if state == "after":
                 if not stack:
                     self.complete, self.end = True, pos
@@ -340,6 +342,8 @@ def _end(match: re.Match[bytes] | None) -> int:
 
 def _decoded(token: bytes) -> str:
     """A JSON string token's value; its text as it is when it does not decode."""
+    if b"\\" not in token:  # no escape: the value is the text between the quotes, as the parser would make it
+        return token[1:-1].decode("utf-8", "replace")
     text = token.decode("utf-8", "replace")
     try:
         value = json.loads(text, strict=False)
