@@ -69,6 +69,31 @@ def test_a_spec_found_valid_is_not_validated_again_and_one_byte_more_is(
     assert len(asked) == 2, "another text is validated"
 
 
+def test_a_spec_read_again_is_parsed_once_and_each_load_has_a_document_of_its_own(
+    tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The YAML is constructed once per text; an edit to one load's document never shows in the next."""
+    constructed: list[str] = []
+    real_load = yaml.load
+
+    def counted(stream: Any, Loader: Any) -> Any:
+        constructed.append(stream)
+        return real_load(stream, Loader=Loader)
+
+    monkeypatch.setattr(yaml, "load", counted)
+    path = tmp_path / "spec.yaml"
+    path.write_bytes(spec.path.read_bytes() + b"\n# read by this test alone\n")
+    first = load_spec(path)
+    first.document["info"]["title"] = "edited in place"
+    second = load_spec(path)
+    assert len(constructed) == 1
+    assert second.document["info"]["title"] == spec.document["info"]["title"] != "edited in place"
+    assert second.document is not first.document and second.document == spec.document
+    path.write_bytes(path.read_bytes() + b"\n")
+    load_spec(path)
+    assert len(constructed) == 2, "another text is parsed"
+
+
 def test_an_invalid_spec_leaves_no_mark_and_is_refused_every_time(
     tmp_path: Path, spec: Spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -15,12 +15,13 @@ import copy
 import hashlib
 import json
 import os
+import pickle
 import stat
 import threading
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import cache, cached_property, wraps
+from functools import cache, cached_property, lru_cache, wraps
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -105,6 +106,14 @@ def per_spec(build: Callable[[Spec], _Derived]) -> Callable[[Spec], _Derived]:
 # libyaml's parser where PyYAML was built with it: the same safe constructor, a fifth of the
 # parsing time, and every command that reads the spec pays it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@lru_cache(maxsize=8)
+def _parsed(text: str) -> bytes:
+    """The YAML text's document, pickled: a process reads one spec many times (every run of a
+    test session does), and unpickling is fifty times cheaper than constructing it again. Each
+    load unpickles a document of its own, so that one Spec's edits never reach another's."""
+    return pickle.dumps(yaml.load(text, Loader=_SAFE_LOADER), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 # The OpenAPI validators are imported when a spec is first validated or read, not with this
@@ -288,7 +297,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
     except UnicodeDecodeError as exc:
         raise SpecError(f"{spec_path} is not UTF-8 text: {exc}") from None
     try:
-        document = yaml.load(text, Loader=_SAFE_LOADER)
+        document = pickle.loads(_parsed(text))
     except yaml.YAMLError as exc:
         # libyaml stops at its own depth limit where PyYAML's Python parser recurses: one message.
         if "maximum nesting depth" in str(exc):
