@@ -11,6 +11,7 @@ import base64
 import datetime
 import json
 import os
+import ssl
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -458,6 +459,19 @@ def test_every_ca_variable_set_is_loaded(spec: Spec, pki: Pki, tmp_path: Path) -
         guard, _ = _guard(Network(env=env))
         assert _get(server, state, guard).status_code == 200
         guard.shutdown()
+
+
+def test_networks_without_tls_settings_share_certifis_trust_and_the_others_have_their_own(pki: Pki) -> None:
+    """certifi's bundle is loaded once per process; a CA of its own or no verification makes a Network's own."""
+    default = Network().ssl_context()
+    assert Network(env={"HTTPS_PROXY": "http://127.0.0.1:1"}).ssl_context() is default
+    assert default.verify_mode == ssl.CERT_REQUIRED and default.check_hostname
+    assert default.cert_store_stats()["x509_ca"] > 100, "certifi's CAs"
+    own = [Network(tls_verify=pki.ca_file), Network(env={"SSL_CERT_FILE": str(pki.ca_file)}), Network(tls_verify=False)]
+    contexts = [network.ssl_context() for network in own]
+    assert len({id(context) for context in [default, *contexts]}) == 4
+    assert [context.cert_store_stats()["x509_ca"] for context in contexts[:2]] == [1, 1]
+    assert contexts[2].verify_mode == ssl.CERT_NONE and default.verify_mode == ssl.CERT_REQUIRED
 
 
 def test_a_certificate_for_another_host_name_is_refused(spec: Spec, tmp_path: Path) -> None:

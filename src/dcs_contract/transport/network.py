@@ -26,6 +26,7 @@ import ssl
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import InitVar, dataclass, field
+from functools import cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -432,7 +433,8 @@ class Network:
         """The TLS settings of every connection (to the target, and to an https:// proxy); built once."""
         with self._lock:
             if not self._context:
-                self._context.append(self._build_context(_FLAGS))
+                # Anything more than the default trust was loaded when checked: this is the default.
+                self._context.append(_default_context())
             return self._context[0]
 
     def describe(self) -> dict[str, Any]:
@@ -449,6 +451,16 @@ class Network:
             "ca_env": ca_env,
             "client_cert": None if self.client_cert is None else str(self.client_cert),
         }
+
+
+@cache
+def _default_context() -> ssl.SSLContext:
+    """The TLS settings of a Network with none of its own: certifi's CAs, loaded once per process.
+
+    Loading the bundle takes about 16 ms, and a process makes a transport per run (a test
+    session, hundreds). Shared by those Networks, so nothing changes it after this.
+    """
+    return Network.direct()._build_context(_FLAGS)
 
 
 # -- why an attempt failed ---------------------------------------------------------------------
