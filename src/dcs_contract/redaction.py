@@ -176,15 +176,41 @@ class Scrubber:
                 return clean[:limit] + _ELLIPSIS
             size *= 2
 
-    def data(self, value: Any) -> Any:
-        """A JSON-like value with every string in it, keys included, scrubbed."""
+    def data(self, value: Any, *, numbers: bool = False) -> Any:
+        """A JSON-like value with every string in it, keys included, scrubbed.
+
+        ``numbers``: a number whose JSON text holds a secret's fragment becomes that text scrubbed.
+        """
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.data(key): self.data(item) for key, item in value.items()}
+            return {self.data(key): self.data(item, numbers=numbers) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.data(item) for item in value]
+            return [self.data(item, numbers=numbers) for item in value]
+        if numbers and isinstance(value, int | float) and not isinstance(value, bool):
+            written = json.dumps(value)
+            scrubbed = self.text(written)
+            return value if scrubbed == written else scrubbed
         return value
+
+    def json_text(self, text: str, *, indent: int | None) -> str:
+        """JSON ``text`` with every secret and fragment replaced, and still JSON.
+
+        The whole text is scrubbed, as any output is. A fragment can stand in a number, though
+        (a latency of 0.0100000000123 and an SK with eight zeros in a row), and the placeholder
+        would end the number mid-token: then the document is scrubbed value by value, each such
+        number becoming its scrubbed text, and laid out again with ``indent``.
+        """
+        scrubbed = self.text(text)
+        if scrubbed == text:
+            return text
+        try:
+            json.loads(scrubbed)
+        except ValueError:
+            data = self.data(json.loads(text), numbers=True)
+            ending = "\n" if text.endswith("\n") else ""
+            return self.text(json.dumps(data, indent=indent, ensure_ascii=False) + ending)
+        return scrubbed
 
 
 def _without_userinfo(text: str) -> str:

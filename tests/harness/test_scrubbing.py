@@ -24,6 +24,7 @@ from dcs_contract.cli.app import main
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.json_scan import shown
 from dcs_contract.redaction import MIN_FRAGMENT, Scrubber, _forms
+from dcs_contract.results.report import RequestCounts, RunReport, TargetInfo, write_reports
 from tests.harness.hostile import HostileServer, Received, answer
 from tests.harness.leaks import fragments, leaks
 
@@ -310,3 +311,62 @@ def test_a_target_that_echoes_the_credential_leaks_no_fragment(
     assert report["findings"] == [] and report["baseline"]["accepted"], "the echo is drift, and was accepted"
     assert {r.method for r in received} == {"GET"}
     assert len(received) == report["requests"]["total"]
+
+
+# -- JSON outputs stay JSON --------------------------------------------------------------------
+
+_DIGIT_SECRETS = st.from_regex(r"[1-9][0-9]{7,11}", fullmatch=True)
+
+
+@st.composite
+def _documents_with_the_secret_in_numbers(draw: st.DrawFn, secret: str) -> object:
+    """JSON documents whose numbers, strings and keys may hold the secret's digits."""
+    numbers = st.sampled_from([int(secret), float("0.0" + secret), float(secret[:3] + "." + secret[3:]), 1e-5])
+    scalars = numbers | st.integers() | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=4)
+    scalars |= st.just("id-" + secret) | st.booleans() | st.none()
+    return draw(
+        st.recursive(scalars, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner))
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), secret=_DIGIT_SECRETS, indent=st.sampled_from([None, 1, 2]))
+def test_a_secret_in_a_number_leaves_json_that_parses_and_holds_no_fragment(
+    data: st.DataObject, secret: str, indent: int | None
+) -> None:
+    """Once a run's report.json did not parse: its SK had eight zeros in a row, and so did a latency."""
+    document = data.draw(_documents_with_the_secret_in_numbers(secret))
+    text = json.dumps(document, indent=indent, ensure_ascii=False) + "\n"
+    scrubber = Scrubber([secret])
+    written = scrubber.json_text(text, indent=indent)
+    json.loads(written)
+    assert not leaks(written, secret)
+    if _parses(scrubber.text(text)):
+        assert written == scrubber.text(text), "where the whole-text pass leaves JSON, its layout is kept"
+
+
+def _parses(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
+
+
+def test_report_json_stays_json_when_a_latency_holds_a_fragment_of_the_sk(tmp_path: Path) -> None:
+    latency = {"schema-positive": {"count": 3, "median": 0.0100000000123, "p95": 0.020000000001, "max": 0.03}}
+    report = RunReport(
+        target=TargetInfo(base_url="http://t"),
+        started="2026-11-26T00:00:00+00:00",
+        finished="2026-11-26T00:00:01+00:00",
+        seed=1,
+        cases={"schema-positive": 3},
+        requests=RequestCounts(total=3, by_status={"200": 3}),
+        findings=[],
+        latency=latency,
+    )
+    written = write_reports(report, tmp_path, scrubber=Scrubber([AK, SK]))
+    text = (tmp_path / "report.json").read_text()
+    latency_written = json.loads(text)["latency"]["schema-positive"]
+    assert latency_written["max"] == 0.03 and latency_written["count"] == 3
+    assert "00000000" not in text and [path.name for path in written] == ["report.json", "report.md", "junit.xml"]

@@ -98,5 +98,5 @@ def write_har(exchanges: Sequence[Exchange], path: Path, *, scrubber: Scrubber) 
     """The HAR document is scrubbed value by value, then once more as the text written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(har_document(exchanges, scrubber=scrubber), indent=1, ensure_ascii=False)
-    path.write_text(scrubber.text(text) + "\n", encoding="utf-8")
+    path.write_text(scrubber.json_text(text, indent=1) + "\n", encoding="utf-8")
     return path

@@ -115,7 +115,7 @@ class Baseline:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         entries = [entry.scrubbed(scrubber).as_dict() for entry in self.entries.values()]
         document = {"version": _VERSION, "accepted": entries}
-        data = scrubber.text(json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+        data = scrubber.json_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", indent=2).encode("utf-8")
         target = self.path.resolve()  # a symlinked baseline stays a symlink
         temporary = target.with_name(f".{target.name}.{token_hex(4)}.tmp")
         try:

@@ -582,6 +582,8 @@ def write_reports(report: RunReport, directory: Path, *, scrubber: Scrubber) -> 
     paths = []
     for name, text in outputs.items():
         path = directory / name
-        path.write_text(scrubber.text(text), encoding="utf-8")
+        path.write_text(
+            scrubber.json_text(text, indent=2) if name == "report.json" else scrubber.text(text), encoding="utf-8"
+        )
         paths.append(path)
     return paths
