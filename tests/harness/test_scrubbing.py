@@ -15,6 +15,7 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
+from xml.etree import ElementTree
 
 import pytest
 from benchmarks.scrub_reference import reference_scrub
@@ -311,6 +312,9 @@ def test_a_target_that_echoes_the_credential_leaks_no_fragment(
                 assert not leaks(text, spelling), f"{name} holds a fragment of a secret"
     report = json.loads(outputs["report.json"])
     assert report["findings"] == [] and report["baseline"]["accepted"], "the echo is drift, and was accepted"
+    # Scrubbed as whole texts too, and still what they were: JSON and XML that parse.
+    assert json.loads(outputs["traffic.har"])["log"]["entries"] and json.loads(outputs["baseline.json"])["accepted"]
+    assert ElementTree.fromstring(outputs["junit.xml"]).tag == "testsuite"
     assert {r.method for r in received} == {"GET"}
     assert len(received) == report["requests"]["total"]
 
