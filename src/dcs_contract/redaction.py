@@ -176,41 +176,63 @@ class Scrubber:
                 return clean[:limit] + _ELLIPSIS
             size *= 2
 
-    def data(self, value: Any, *, numbers: bool = False) -> Any:
+    def data(self, value: Any, *, literals: bool = False) -> Any:
         """A JSON-like value with every string in it, keys included, scrubbed.
 
-        ``numbers``: a number whose JSON text holds a secret's fragment becomes that text scrubbed.
+        ``literals``: numbers, ``true``, ``false`` and ``null`` too, where their JSON text holds a
+        secret or a fragment of one (see :meth:`_literal`).
         """
         if isinstance(value, str):
             return self.text(value)
         if isinstance(value, dict):
-            return {self.data(key): self.data(item, numbers=numbers) for key, item in value.items()}
+            return {self.data(key): self.data(item, literals=literals) for key, item in value.items()}
         if isinstance(value, (list, tuple)):
-            return [self.data(item, numbers=numbers) for item in value]
-        if numbers and isinstance(value, int | float) and not isinstance(value, bool):
-            written = json.dumps(value)
-            scrubbed = self.text(written)
-            return value if scrubbed == written else scrubbed
-        return value
+            return [self.data(item, literals=literals) for item in value]
+        return self._literal(value) if literals else value
+
+    def _literal(self, value: Any) -> Any:
+        """A number, boolean or null whose JSON text holds no secret: a float rounded until its text
+        holds none (a latency stays a number that a report's schema accepts), else the text scrubbed."""
+        written = json.dumps(value)
+        if self.text(written) == written:
+            return value
+        if isinstance(value, float):
+            for digits in range(15, 0, -1):
+                rounded = float(f"{value:.{digits}g}")
+                if self.text(json.dumps(rounded)) == json.dumps(rounded):
+                    return rounded
+        return self.text(written)
 
     def json_text(self, text: str, *, indent: int | None) -> str:
         """JSON ``text`` with every secret and fragment replaced, and still JSON.
 
-        The whole text is scrubbed, as any output is. A fragment can stand in a number, though
-        (a latency of 0.0100000000123 and an SK with eight zeros in a row), and the placeholder
-        would end the number mid-token: then the document is scrubbed value by value, each such
-        number becoming its scrubbed text, and laid out again with ``indent``.
+        The whole text is scrubbed, as any output is. A secret can stand in a number, though
+        (a latency of 0.0100000000123 and an SK with eight zeros in a row) or in a literal (a
+        secret shorter than a fragment, replaced wherever it appears), and the placeholder would
+        cut the token: then the document is scrubbed value by value (:meth:`_literal`) and laid
+        out again with ``indent``. A secret that meets JSON's own syntax, its punctuation
+        (``ab": 1,``) or a short one inside an escape (``0`` in ``\\u001f``), can leave no JSON
+        either way: that is a ValueError, which the writers report, never a file that does not parse.
         """
         scrubbed = self.text(text)
-        if scrubbed == text:
-            return text
-        try:
-            json.loads(scrubbed)
-        except ValueError:
-            data = self.data(json.loads(text), numbers=True)
-            ending = "\n" if text.endswith("\n") else ""
-            return self.text(json.dumps(data, indent=indent, ensure_ascii=False) + ending)
+        if scrubbed == text or _is_json(scrubbed):
+            return scrubbed
+        data = self.data(json.loads(text), literals=True)
+        ending = "\n" if text.endswith("\n") else ""
+        scrubbed = self.text(json.dumps(data, indent=indent, ensure_ascii=False) + ending)
+        if not _is_json(scrubbed):
+            raise ValueError(
+                "a secret meets JSON's own syntax (its punctuation, an escape): scrubbed, it would not parse"
+            )
         return scrubbed
+
+
+def _is_json(text: str) -> bool:
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _without_userinfo(text: str) -> str:
