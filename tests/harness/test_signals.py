@@ -15,6 +15,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,11 @@ from xml.etree import ElementTree as ET
 import pytest
 
 from dcs_contract.cli import run as cli_run
+from dcs_contract.cli import signals
 from dcs_contract.cli.app import main
+from dcs_contract.cli.signals import StopOnSignals
 from dcs_contract.engine.run import RunLog
+from dcs_contract.errors import RunStopped
 from dcs_contract.transport.guard import GuardedTransport, handling_request
 from tests.harness.conftest import Serve, live_env
 from tests.harness.leaks import assert_no_leak
@@ -195,3 +199,56 @@ def test_a_signal_that_lands_in_a_gc_callback_still_stops_the_run_and_is_not_dro
     assert report["verdict"] == "untestable" and report["requests"]["total"] <= 1, report["requests"]
     assert "stopped by SIGTERM" in report["error"]
     assert "Exception ignored" not in capsys.readouterr().err
+
+
+def test_the_frames_where_python_drops_an_exception_are_told_apart() -> None:
+    """A gc callback, a __del__ and a weakref finalizer drop what is raised in them; other frames pass it on."""
+    told: dict[str, bool] = {"plain": signals._passes_exceptions_on(sys._getframe())}
+
+    class Finalized:
+        def __del__(self) -> None:
+            told["__del__"] = signals._passes_exceptions_on(sys._getframe())
+
+    Finalized()
+    owner = Finalized()
+    weakref.finalize(owner, lambda: told.__setitem__("finalize", signals._passes_exceptions_on(sys._getframe())))
+    del owner
+
+    def callback(phase: str, info: dict[str, int]) -> None:
+        told["gc callback"] = signals._passes_exceptions_on(sys._getframe())
+
+    gc.callbacks.append(callback)
+    try:
+        gc.collect()
+    finally:
+        gc.callbacks.remove(callback)
+    assert told == {"plain": True, "__del__": False, "finalize": False, "gc callback": False}
+
+
+def test_a_stop_python_drops_elsewhere_is_not_printed_and_a_second_signal_still_stops(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plain weakref callback is not told apart beforehand: its dropped stop is caught by the unraisable hook."""
+    printed: list[Any] = []
+    monkeypatch.setattr(sys, "unraisablehook", printed.append)
+    monkeypatch.setattr(signals, "handling_request", lambda: True)
+    stop = StopOnSignals()
+
+    class Box:
+        pass
+
+    def fails(_: object) -> None:
+        raise ValueError("not a stop")
+
+    with stop.installed(), stop.sending():
+        box = Box()
+        watch = weakref.ref(box, lambda _: os.kill(os.getpid(), signal.SIGTERM))
+        del box  # the callback runs here, and the handler raises inside it: Python drops that
+        assert watch() is None and stop.received == "SIGTERM" and printed == []
+        with pytest.raises(RunStopped, match="SIGINT"):
+            os.kill(os.getpid(), signal.SIGINT)
+        other = Box()
+        dropped = weakref.ref(other, fails)
+        del other  # any other exception Python drops still reaches the hook that was there
+    assert dropped() is None and [str(entry.exc_value) for entry in printed] == ["not a stop"]
+    assert sys.unraisablehook == printed.append, "the previous hook is back"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import signal
+import sys
 import threading
 import weakref
 from collections.abc import Iterator
@@ -15,8 +16,9 @@ from dcs_contract.transport.guard import handling_request
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # Where Python runs code for the interpreter, not for a caller: an exception raised there is
-# printed as "Exception ignored in ..." and dropped, so a stop raised there would be lost.
-_FINALIZER_FILES = frozenset({weakref.__file__, weakref.WeakSet.__init__.__code__.co_filename})
+# printed as "Exception ignored in ..." and dropped. The stop is not raised where that is known
+# beforehand; anywhere else Python drops it, the unraisable hook catches it (StopOnSignals.installed).
+_FINALIZER = weakref.finalize.__call__.__code__
 
 
 def _passes_exceptions_on(frame: FrameType | None) -> bool:
@@ -24,7 +26,7 @@ def _passes_exceptions_on(frame: FrameType | None) -> bool:
     callbacks = {code for callback in gc.callbacks if (code := getattr(callback, "__code__", None)) is not None}
     while frame is not None:
         code = frame.f_code
-        if code in callbacks or code.co_name == "__del__" or code.co_filename in _FINALIZER_FILES:
+        if code in callbacks or code is _FINALIZER or code.co_name == "__del__":
             return False
         frame = frame.f_back
     return True
@@ -41,6 +43,7 @@ class StopOnSignals:
     def __init__(self) -> None:
         self.received: str | None = None
         self._raising = False
+        self._sending = False
 
     def stop_signal(self) -> str | None:
         """The signal received, if any: the guard checks it before each attempt."""
@@ -66,9 +69,21 @@ class StopOnSignals:
             yield self
             return
         previous = {signum: signal.signal(signum, self._handle) for signum in _STOP_SIGNALS}
+        previous_hook = sys.unraisablehook
+
+        def dropped(unraisable: sys.UnraisableHookArgs) -> None:
+            if isinstance(unraisable.exc_value, RunStopped):
+                # Raised where Python drops it (a weakref callback, a generator closed by gc): the
+                # guard stops the run at its next attempt, and another signal may still raise.
+                self._raising = self._sending
+                return
+            previous_hook(unraisable)
+
+        sys.unraisablehook = dropped
         try:
             yield self
         finally:
+            sys.unraisablehook = previous_hook
             for signum, handler in previous.items():
                 signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
 
@@ -79,8 +94,8 @@ class StopOnSignals:
         One received before it does not raise: the guard refuses the run's first attempt, and
         the run reports that it was stopped before it sent anything.
         """
-        self._raising = True
+        self._raising = self._sending = True
         try:
             yield
         finally:
-            self._raising = False
+            self._raising = self._sending = False
