@@ -6,6 +6,7 @@ import copy
 import gc
 import os
 import tempfile
+import uuid
 import weakref
 from pathlib import Path
 from typing import Any
@@ -82,7 +83,8 @@ def test_a_spec_read_again_is_parsed_once_and_each_load_has_a_document_of_its_ow
 
     monkeypatch.setattr(yaml, "load", counted)
     path = tmp_path / "spec.yaml"
-    path.write_bytes(spec.path.read_bytes() + b"\n# read by this test alone\n")
+    # A text of this run alone: no earlier load of the process has it cached.
+    path.write_bytes(spec.path.read_bytes() + f"\n# {uuid.uuid4()}\n".encode())
     first = load_spec(path)
     first.document["info"]["title"] = "edited in place"
     second = load_spec(path)
@@ -478,3 +480,11 @@ def test_a_spec_that_cannot_be_loaded_exits_2_with_one_line(
     assert captured.out == "" and captured.err.startswith(f"dcs-contract: {path}") and message in captured.err
     assert captured.err.count("\n") == 1 and "Traceback" not in captured.err
     assert not out.exists(), "refused before anything was written"
+
+
+def test_a_document_too_deep_to_keep_pickled_is_read_as_without_the_cache(tmp_path: Path) -> None:
+    """YAML 800 deep is built by the parser but not pickled: it is judged as it was before the cache."""
+    path = tmp_path / "deep.yaml"
+    path.write_text("openapi: 3.1.0\nx-deep: " + "[" * 800 + "]" * 800 + "\n")
+    with pytest.raises(SpecError, match="is not valid OpenAPI"):
+        load_spec(path)

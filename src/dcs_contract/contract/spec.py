@@ -109,11 +109,21 @@ _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 @lru_cache(maxsize=8)
-def _parsed(text: str) -> bytes:
+def _pickled(text: str) -> bytes | None:
     """The YAML text's document, pickled: a process reads one spec many times (every run of a
-    test session does), and unpickling is fifty times cheaper than constructing it again. Each
-    load unpickles a document of its own, so that one Spec's edits never reach another's."""
-    return pickle.dumps(yaml.load(text, Loader=_SAFE_LOADER), protocol=pickle.HIGHEST_PROTOCOL)
+    test session does), and unpickling is forty times cheaper than constructing it again. Each
+    load unpickles a document of its own, so that one Spec's edits never reach another's.
+    None for a document too deep to pickle: it is constructed anew each time, as before."""
+    document = yaml.load(text, Loader=_SAFE_LOADER)
+    try:
+        return pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)
+    except RecursionError:
+        return None
+
+
+def _parsed(text: str) -> Any:
+    pickled = _pickled(text)
+    return yaml.load(text, Loader=_SAFE_LOADER) if pickled is None else pickle.loads(pickled)
 
 
 # The OpenAPI validators are imported when a spec is first validated or read, not with this
@@ -297,7 +307,7 @@ def load_spec(path: str | Path | None = None) -> Spec:
     except UnicodeDecodeError as exc:
         raise SpecError(f"{spec_path} is not UTF-8 text: {exc}") from None
     try:
-        document = pickle.loads(_parsed(text))
+        document = _parsed(text)
     except yaml.YAMLError as exc:
         # libyaml stops at its own depth limit where PyYAML's Python parser recurses: one message.
         if "maximum nesting depth" in str(exc):

@@ -458,7 +458,8 @@ def _default_context() -> ssl.SSLContext:
     """The TLS settings of a Network with none of its own: certifi's CAs, loaded once per process.
 
     Loading the bundle takes about 16 ms, and a process makes a transport per run (a test
-    session, hundreds). Shared by those Networks, so nothing changes it after this.
+    session, hundreds). Shared by those Networks: nothing changes it after this but httpcore,
+    which sets its ALPN at each connect, to the same http/1.1 while HTTP/2 stays off.
     """
     return Network.direct()._build_context(_FLAGS)
 
