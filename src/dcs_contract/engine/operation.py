@@ -72,5 +72,6 @@ class Operation:
         strategy = self.api.as_strategy(generation_mode=mode, path_parameters=path_parameters)
         return strategy.map(order_window) if mode.is_positive else strategy
 
-    def case(self, *, path_parameters: dict[str, str], query: dict[str, str]) -> Case[Any]:
-        return self.api.Case(path_parameters=path_parameters, query=query)
+    def case(self, *, path_parameters: dict[str, str], query: dict[str, Any], meta: Any = None) -> Case[Any]:
+        """A case of ``query``; ``meta``: schemathesis's record of how it was drawn, for one drawn elsewhere."""
+        return self.api.Case(path_parameters=path_parameters, query=query, _meta=meta)

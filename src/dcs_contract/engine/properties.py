@@ -34,7 +34,7 @@ from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
-from schemathesis import Case, GenerationMode
+from schemathesis import GenerationMode
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
@@ -109,6 +109,8 @@ class ContractProperty:
     probe_cost: ProbeCost = _no_requests
     surveys: bool = False
     exploration: Part | None = field(default=None, repr=False)
+    # The schemathesis cases its exploration takes, which a run has drawn ahead (engine/drawing.py).
+    draws: GenerationMode | None = None
 
     def probe(self, *, cost: int | ProbeCost, surveys: bool = False) -> Callable[[Part], Part]:
         """Register the property's probe: deterministic, and at most ``cost`` requests besides the survey."""
@@ -154,9 +156,11 @@ class ContractProperty:
             self.exploration(run.for_property(self.name))
 
 
-def contract_property(name: str, *, evaluates: tuple[str, ...], weight: int = 0) -> ContractProperty:
+def contract_property(
+    name: str, *, evaluates: tuple[str, ...], weight: int = 0, draws: GenerationMode | None = None
+) -> ContractProperty:
     """Register a property of the contract suite under ``name``; its parts register on it."""
-    registered = ContractProperty(name, evaluates, weight)
+    registered = ContractProperty(name, evaluates, weight, draws=draws)
     PROPERTIES[name] = registered
     CHECKED_BY[name] = evaluates
     return registered
@@ -196,13 +200,9 @@ def refused_without_credentials(run: PropertyRun) -> None:
 
 def _conformance(run: PropertyRun, mode: GenerationMode) -> None:
     run.expect(min(run.settings.max_examples, run.share))
-
-    @run.hypothesis
-    @given(case=run.cases(mode))
-    def conforms(case: Case[Any]) -> None:
-        run.exchange(case, Listing() if mode.is_positive else NegativeDraw())
-
-    conforms()
+    kind = Listing() if mode.is_positive else NegativeDraw()
+    # Schemathesis's cases, drawn ahead in the helper process when the run asked for them there.
+    run.each_case(mode, lambda case: run.exchange(case, kind))
 
 
 positive = contract_property("schema-positive", evaluates=_PAGE, weight=3)
@@ -389,7 +389,9 @@ def page_walk(run: PropertyRun) -> None:
 
 # -- refusals --------------------------------------------------------------------------
 
-negative = contract_property("schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS), weight=1)
+negative = contract_property(
+    "schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS), weight=1, draws=GenerationMode.NEGATIVE
+)
 
 
 @negative.explore

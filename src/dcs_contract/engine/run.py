@@ -25,9 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from hypothesis import HealthCheck, Phase, given
-from hypothesis import seed as hypothesis_seed
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from hypothesis.errors import Flaky
 from hypothesis.strategies import SearchStrategy
 from schemathesis import Case, GenerationMode
@@ -39,6 +37,8 @@ from dcs_contract.contract.formats import json_text, read_json
 from dcs_contract.contract.invariants import Invariants, Page
 from dcs_contract.contract.severity import DEFAULT_FAIL_ON, Severity
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.drawing import DrawingHelper, HelperGone, shared_helper
+from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
 from dcs_contract.engine.latency import LatencyLog, Slo
 from dcs_contract.engine.operation import Operation
@@ -279,6 +279,9 @@ class ContractRun:
     # run has spent what it was given (None: no limit but the transport's budget).
     sends: int = field(init=False, default=0)
     stop_at: int | None = field(init=False, default=None)
+    # Conformance cases being drawn ahead by the helper: the job of each mode (see draw_ahead).
+    helper: DrawingHelper | None = field(init=False, default=None, repr=False)
+    ahead: dict[GenerationMode, int] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
@@ -342,19 +345,62 @@ class ContractRun:
         self, test: Callable[..., None], *, max_examples: int | None = None, shrink: bool = False
     ) -> Callable[..., None]:
         """Apply the run's hypothesis settings. No shrinking unless asked: see :meth:`semantic`."""
-        phases = [Phase.explicit, Phase.generate, *([Phase.shrink] if shrink else [])]
-        configured = hypothesis_settings(
-            max_examples=max_examples or self.settings.max_examples,
-            deadline=None,
-            database=None,
-            derandomize=False,
-            phases=phases,
-            suppress_health_check=list(HealthCheck),
-            report_multiple_bugs=False,
-        )(test)
-        if self.settings.seed is not None:
-            configured = hypothesis_seed(self.settings.seed)(configured)
-        return configured
+        return with_run_settings(
+            test, max_examples=max_examples or self.settings.max_examples, seed=self.settings.seed, shrink=shrink
+        )
+
+    def draw_ahead(self, modes: Sequence[GenerationMode]) -> None:
+        """Have the drawing helper (engine/drawing.py) draw the cases of ``modes`` while the run sends.
+
+        Each is the whole of what one conformance exploration may take (``max_examples``), in
+        the order the run will take them. Without a helper, they are drawn in-process as taken.
+        """
+        helper = shared_helper()
+        if helper is None:
+            return
+        self.helper = helper
+        for mode in modes:
+            self.ahead[mode] = helper.submit(
+                self.spec,
+                mode,
+                count=self.settings.max_examples,
+                seed=self.settings.seed,
+                path_parameters=self.path_parameters,
+            )
+
+    def close_ahead(self) -> None:
+        """What was drawn ahead and not taken is dropped, and what is still being drawn, stopped."""
+        if self.helper is not None:
+            for job in self.ahead.values():
+                self.helper.cancel(job)
+        self.ahead.clear()
+
+    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
+        """``body`` on each of the ``max_examples`` cases of ``mode``: drawn ahead by the helper
+        where it was asked to, else here; if the helper fails midway, those it did not send, here."""
+        taken = 0
+        job = self.ahead.pop(mode, None)
+        if job is not None and self.helper is not None:
+            try:
+                for query, meta in self.helper.drawn(job):
+                    taken += 1
+                    body(self.operation.case(path_parameters=self.path_parameters, query=query, meta=meta))
+                return
+            except HelperGone:
+                pass
+            finally:
+                self.helper.cancel(job)
+        # Not the helper's next cases: hypothesis's draws also read the constants of the code
+        # a process has loaded (engine/drawing.py). The exploration is as long all the same.
+        remaining = self.settings.max_examples - taken
+        if remaining <= 0:
+            return
+
+        def each(case: Case[Any]) -> None:
+            body(case)
+
+        cases = self.operation.cases(mode, path_parameters=self.path_parameters)
+        self.hypothesis(given(case=cases)(each), max_examples=remaining)()
 
     def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
         """Run a semantic property: explore, then shrink each new finding to its smallest example.
@@ -487,6 +533,9 @@ class PropertyRun:
 
     def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
         return self.run.case(query, instance_id=instance_id)
+
+    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
+        self.run.each_case(mode, body)
 
     def hypothesis(self, test: Callable[..., None]) -> Callable[..., None]:
         return self.run.hypothesis(test)

@@ -141,6 +141,7 @@ def run_contract(
     crash: str | None = None
     halted: str | None = None
     refused = False
+    run: ContractRun | None = None
     with client:
         # Each way the run can end is caught here, where the findings so far are at hand:
         # they are reported whatever stopped the run.
@@ -153,6 +154,8 @@ def run_contract(
                     f"and the probe plan needs {plan.minimum} ({plan.probe_requests}, and {MIN_RESERVE} for retries)"
                 )
             run = ContractRun(spec, target, settings, client, log)
+            # Drawn while the probe plan is sent, in the order the explorations will take them.
+            run.draw_ahead([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
             for prop in selected:
                 stage = f"the probe plan ({prop.name})"
                 prop.run_probe(run)
@@ -179,7 +182,7 @@ def run_contract(
         except FirstFinding:
             sent = guard.stats.since(mark)
             halted = f"at the first finding (--fail-fast), during {stage}, after {_requests(sent.attempts)}"
-            if settings.confirm:
+            if settings.confirm and run is not None:  # a finding is made by a run
                 # The one finding that stopped the run is the one a red build is read for. Whatever
                 # ends its confirmation, the finding stays in the report.
                 try:
@@ -197,6 +200,9 @@ def run_contract(
             )
         except Exception:
             crash = f"during {stage}:\n{traceback.format_exc()}"
+        finally:
+            if run is not None:
+                run.close_ahead()
     budget = BudgetSummary(
         max_requests=plan.max_requests,
         probe_plan=plan.probe_requests,

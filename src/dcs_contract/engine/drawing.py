@@ -1,0 +1,314 @@
+"""Conformance cases drawn ahead in a helper process, while the run sends: two cores at work, not one.
+
+Schemathesis's negative cases take longer to draw than to send and judge against the embedded
+mock (docs/benchmarks.md), and what the conformance properties draw never depends on an
+answer: they record findings and never fail hypothesis's test. So a helper process draws
+their cases ahead, with the run's seed and hypothesis settings, while the run sends its probes
+and judges its answers; the run takes each case as it comes, in the order drawn.
+
+    helper = shared_helper()                       # one per process, started on first use
+    job = helper.submit(spec, GenerationMode.NEGATIVE, count=200, seed=7, path_parameters={...})
+    for query, meta in helper.drawn(job): ...      # HelperGone: draw the rest here instead
+    helper.cancel(job)                             # what the run did not take is not drawn
+
+The helper knows nothing secret and sends nothing: it gets the spec's document, the mode, the
+seed and the path parameters (the ids every report shows), and returns each case's query and
+schemathesis's record of how it was drawn; the run rebuilds the case from them. Its environment
+keeps only what Python and hypothesis read (no credential, proxy URL or password); it is in a
+session of its own (Ctrl-C reaches the run, not it); and it ends when the run's process closes
+its pipe, however that process ends.
+
+A seed draws the same cases in the helper run after run, but not those the run's own process
+would draw: hypothesis mixes in constants read from the project's modules a process has loaded
+(``hypothesis.internal.conjecture.providers._get_local_constants``), and the two load different
+ones (the helper loads the same few, all before its first draw). So a run that loses its helper
+midway draws the rest of that exploration itself: as many cases as were still to come.
+
+Nothing here is needed for a run to be right: if the helper cannot start, dies, or a draw
+raises in it, the run draws what is left in its own process, as it did before the helper, and
+an error of the spec is raised there with its own traceback.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import itertools
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterator
+from contextlib import suppress
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from schemathesis import GenerationMode
+
+    from dcs_contract.contract.spec import Spec
+
+__all__ = ["DrawingHelper", "HelperGone", "shared_helper"]
+
+# (the case's query, schemathesis's CaseMetadata): what the run needs to rebuild a drawn case.
+DrawnCase = tuple[dict[str, Any], Any]
+_DRAW, _CANCEL = "draw", "cancel"
+_CASE, _DONE, _FAILED = "case", "done", "failed"
+# The package's own root, so that the helper imports this code wherever the run found it.
+_SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+# What the helper's environment keeps of the run's: how to run Python and hypothesis, and the
+# locale. Not the credentials, the proxies' URLs (which may carry a password) nor libpq's.
+_PASSED_ON = frozenset({"PATH", "HOME", "LANG", "TMPDIR", "SYSTEMROOT"})
+_PASSED_ON_PREFIXES = ("PYTHON", "HYPOTHESIS_", "LC_")
+
+
+def _passed_on(name: str) -> bool:
+    return name in _PASSED_ON or name.startswith(_PASSED_ON_PREFIXES)
+
+
+class HelperGone(Exception):
+    """The helper cannot draw this job (it did not start, it died, or a draw raised): draw the rest here."""
+
+
+class DrawingHelper:
+    """The run's side of one helper process: jobs submitted, cases read back by job, in order."""
+
+    def __init__(self, command: list[str] | None = None, *, patience: float = 30.0) -> None:
+        # The longest wait for the next case: a helper silent longer is killed, and the run draws.
+        self.patience = patience
+        env = {name: value for name, value in os.environ.items() if _passed_on(name)}
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
+        self._process = subprocess.Popen(
+            command or [sys.executable, "-m", __name__],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            start_new_session=True,
+        )
+        assert self._process.stdin is not None and self._process.stdout is not None
+        self._jobs = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+        self._results = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+        self._process.stdin.close()
+        self._process.stdout.close()
+        self._ids = itertools.count(1)
+        self._sending = threading.Lock()
+        self._arrived = threading.Condition()
+        # Job -> what came back for it and is not yet taken; a job not in it was cancelled.
+        self._waiting: dict[int, deque[tuple[str, Any]]] = {}
+        self.alive = True
+        threading.Thread(target=self._read, name="dcs-contract-drawing", daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        """The helper's process id."""
+        return self._process.pid
+
+    def submit(
+        self, spec: Spec, mode: GenerationMode, *, count: int, seed: int | None, path_parameters: dict[str, str]
+    ) -> int:
+        """Ask for ``count`` cases of ``mode``; the job's id, whose cases :meth:`drawn` yields."""
+        from hypothesis.configuration import storage_directory
+
+        job = next(self._ids)
+        with self._arrived:
+            self._waiting[job] = deque()
+        document = pickle.dumps((spec.document, str(spec.path)), protocol=pickle.HIGHEST_PROTOCOL)
+        # Hypothesis keeps its caches where the run has it keep them (cli/run.py), not in the cwd.
+        home = str(storage_directory(intent_to_write=False).home_directory)
+        self._send((_DRAW, job, document, mode.value, count, seed, path_parameters, home))
+        return job
+
+    def drawn(self, job: int) -> Iterator[DrawnCase]:
+        """The job's cases as they arrive, until it is drawn whole; :class:`HelperGone` if it cannot be."""
+        while True:
+            kind, payload = self._next(job)
+            if kind == _DONE:
+                return
+            if kind == _FAILED:
+                raise HelperGone(payload)
+            yield payload
+
+    def cancel(self, job: int) -> None:
+        """The run takes no more of ``job``: the helper stops drawing it, and what it sent is dropped."""
+        with self._arrived:
+            if self._waiting.pop(job, None) is None:
+                return
+        self._send((_CANCEL, job))
+
+    def close(self) -> None:
+        """End the helper: it reads end of file and exits."""
+        self.alive = False
+        self._jobs.close()
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        try:
+            with self._sending:
+                self._jobs.send(message)
+        except (OSError, ValueError):  # the helper is gone, or closed: the run draws here
+            self._gone()
+
+    def _next(self, job: int) -> tuple[str, Any]:
+        deadline = time.monotonic() + self.patience
+        with self._arrived:
+            while True:
+                waiting = self._waiting.get(job)
+                if waiting is None:
+                    raise HelperGone(f"job {job} was cancelled")
+                if waiting:
+                    return waiting.popleft()
+                if not self.alive:
+                    raise HelperGone("the drawing helper ended")
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                # A short wait: a signal's handler runs in this thread between waits.
+                self._arrived.wait(timeout=min(0.5, left))
+        # Stuck, or stopped: no run waits on it longer, and the next run starts another.
+        self._process.kill()
+        self._gone()
+        raise HelperGone(f"the drawing helper sent nothing for {self.patience:g} s")
+
+    def _read(self) -> None:
+        """Sort what the helper sends by job, as it comes: the helper never waits on a full pipe."""
+        try:
+            while True:
+                job, kind, payload = self._results.recv()
+                with self._arrived:
+                    waiting = self._waiting.get(job)
+                    if waiting is not None:
+                        waiting.append((kind, payload))
+                        self._arrived.notify_all()
+        except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError):
+            self._gone()
+
+    def _gone(self) -> None:
+        with self._arrived:
+            self.alive = False
+            self._arrived.notify_all()
+
+
+_SHARED: DrawingHelper | None = None
+_SHARED_LOCK = threading.Lock()
+
+
+def shared_helper() -> DrawingHelper | None:
+    """This process's helper, started on first use and reused by every run; None where none can run."""
+    global _SHARED
+    with _SHARED_LOCK:
+        if _SHARED is None or not _SHARED.alive:
+            try:
+                _SHARED = DrawingHelper()
+            except OSError:  # no interpreter to start, no process left: the runs draw in-process
+                return None
+            # Ended and waited for as this process exits: no helper is left behind to be reaped.
+            atexit.register(_SHARED.close)
+        return _SHARED
+
+
+# -- the helper process ----------------------------------------------------------------------
+
+
+class _Cancelled(BaseException):
+    """The run took no more of the job being drawn. A BaseException: hypothesis lets it through at once."""
+
+
+def _serve(jobs: Connection, results: Connection) -> None:
+    """Draw each job in turn, sending its cases as they are drawn, until the run closes the pipe."""
+    from hypothesis.configuration import set_hypothesis_home_dir
+
+    pending: deque[tuple[Any, ...]] = deque()
+    cancelled: set[int] = set()
+    specs: dict[str, Spec] = {}
+
+    def between_draws(job: int) -> None:
+        # Messages that came while drawing: a cancel of this job ends it, others wait their turn.
+        while jobs.poll():
+            message = jobs.recv()
+            if message[0] == _CANCEL and message[1] == job:
+                raise _Cancelled()
+            if message[0] == _CANCEL:
+                cancelled.add(message[1])
+            else:
+                pending.append(message)
+
+    while True:
+        message = pending.popleft() if pending else jobs.recv()
+        if message[0] == _CANCEL or message[1] in cancelled:
+            cancelled.add(message[1])
+            continue
+        _, job, document, mode, count, seed, path_parameters, home = message
+        try:
+            set_hypothesis_home_dir(home)
+            _draw(job, _spec_of(document, specs), mode, count, seed, path_parameters, results, between_draws)
+        except _Cancelled:
+            continue
+        except (EOFError, BrokenPipeError):
+            raise
+        except Exception:
+            results.send((job, _FAILED, traceback.format_exc()))
+            continue
+        results.send((job, _DONE, None))
+
+
+def _spec_of(document: bytes, specs: dict[str, Spec]) -> Spec:
+    """The job's spec, built once per document: its operation, too, is built once (Operation.of)."""
+    from dcs_contract.contract.spec import Spec
+
+    key = hashlib.sha256(document).hexdigest()
+    if key not in specs:
+        if len(specs) >= 4:
+            specs.pop(next(iter(specs)))
+        content, path = pickle.loads(document)
+        specs[key] = Spec(document=content, path=Path(path))
+    return specs[key]
+
+
+def _draw(
+    job: int,
+    spec: Spec,
+    mode: str,
+    count: int,
+    seed: int | None,
+    path_parameters: dict[str, str],
+    results: Connection,
+    between_draws: Callable[[int], None],
+) -> None:
+    from hypothesis import given
+    from schemathesis import GenerationMode
+
+    from dcs_contract.engine.hypothesis_settings import with_run_settings
+    from dcs_contract.engine.operation import Operation
+
+    strategy = Operation.of(spec).cases(GenerationMode(mode), path_parameters=path_parameters)
+
+    def drawn(case: Any) -> None:
+        between_draws(job)
+        results.send((job, _CASE, (case.query, case.meta)))
+
+    with_run_settings(given(case=strategy)(drawn), max_examples=count, seed=seed)()
+
+
+def main() -> None:
+    jobs = Connection(os.dup(0), writable=False)
+    results = Connection(os.dup(1), readable=False)
+    # Whatever a library prints goes to stderr, never into the stream of cases.
+    os.dup2(2, 1)
+    # The run's process ended, or closed its end: so does the helper.
+    with suppress(EOFError, BrokenPipeError, KeyboardInterrupt):
+        _serve(jobs, results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""The drawing helper: the run's own cases drawn in another process, and nothing lost when it fails."""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from hypothesis import given
+from schemathesis import Case, GenerationMode
+
+from dcs_contract.contract.spec import Spec
+from dcs_contract.engine import run as run_module
+from dcs_contract.engine.drawing import DrawingHelper, DrawnCase, HelperGone
+from dcs_contract.engine.hypothesis_settings import with_run_settings
+from dcs_contract.engine.operation import Operation
+from dcs_contract.engine.run import ContractRun, RunLog
+from dcs_contract.engine.suite import embedded_mock, run_contract
+from dcs_contract.settings.target import RunSettings, Target
+
+PATH = {"project_id": "0123456789abcdef0123456789abcdef", "instance_id": "5560df16-ebe1-4d2b-8b0d-e4f5e1e4a2b7"}
+MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+
+
+def _drawn_here(spec: Spec, mode: GenerationMode, *, count: int, seed: int) -> list[dict[str, Any]]:
+    queries: list[dict[str, Any]] = []
+
+    def drawn(case: Case[Any]) -> None:
+        queries.append(case.query)
+
+    strategy = Operation.of(spec).cases(mode, path_parameters=PATH)
+    with_run_settings(given(case=strategy)(drawn), max_examples=count, seed=seed)()
+    return queries
+
+
+@pytest.fixture(scope="module")
+def helper() -> Iterator[DrawingHelper]:
+    started = DrawingHelper()
+    yield started
+    started.close()
+
+
+def _drawn_by(helper: DrawingHelper, spec: Spec, mode: GenerationMode, *, count: int, seed: int) -> list[DrawnCase]:
+    return list(helper.drawn(helper.submit(spec, mode, count=count, seed=seed, path_parameters=PATH)))
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.value)
+def test_a_seed_draws_the_same_cases_in_every_helper(spec: Spec, helper: DrawingHelper, mode: GenerationMode) -> None:
+    drawn = _drawn_by(helper, spec, mode, count=40, seed=11)
+    assert len(drawn) == 40
+    queries = [query for query, _ in drawn]
+    assert [query for query, _ in _drawn_by(helper, spec, mode, count=40, seed=11)] == queries
+    fresh = DrawingHelper()
+    try:
+        assert [query for query, _ in _drawn_by(fresh, spec, mode, count=40, seed=11)] == queries
+    finally:
+        fresh.close()
+    assert [query for query, _ in _drawn_by(helper, spec, mode, count=40, seed=12)] != queries
+    # Schemathesis's record of each draw comes along: the checks read the mode and the mutations from it.
+    assert {meta.generation.mode for _, meta in drawn} == {mode}
+
+
+def test_a_cancelled_job_is_dropped_and_the_next_one_comes_whole(spec: Spec, helper: DrawingHelper) -> None:
+    first = helper.submit(spec, GenerationMode.NEGATIVE, count=200, seed=3, path_parameters=PATH)
+    second = helper.submit(spec, GenerationMode.POSITIVE, count=15, seed=4, path_parameters=PATH)
+    taken = helper.drawn(first)
+    for _ in range(3):
+        next(taken)
+    helper.cancel(first)
+    with pytest.raises(HelperGone, match="cancelled"):
+        list(helper.drawn(first))
+    whole = [query for query, _ in _drawn_by(helper, spec, GenerationMode.POSITIVE, count=15, seed=4)]
+    assert [query for query, _ in helper.drawn(second)] == whole
+
+
+def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DCS_SK", "sk-that-must-not-travel")
+    monkeypatch.setenv("DCS_AUTH_TOKEN", "token-that-must-not-travel")
+    monkeypatch.setenv("HTTPS_PROXY", "http://user:proxy-password-that-must-not-travel@127.0.0.1:3128")
+    monkeypatch.setenv("PGPASSWORD", "pg-password-that-must-not-travel")
+    monkeypatch.setenv("HYPOTHESIS_NO_PLUGINS", "1")
+    started = DrawingHelper()
+    try:
+        environment = Path(f"/proc/{started.pid}/environ").read_bytes()
+        # It still draws: what it kept is enough.
+        assert len(_drawn_by(started, spec, GenerationMode.POSITIVE, count=3, seed=1)) == 3
+    finally:
+        started.close()
+    assert b"must-not-travel" not in environment and b"\0DCS_" not in b"\0" + environment
+    assert b"PYTHONPATH=" in environment, "the helper imports this code wherever the run found it"
+    assert b"\0HYPOTHESIS_NO_PLUGINS=1\0" in b"\0" + environment
+
+
+def test_the_helper_ends_with_the_run_s_process_however_it_ends() -> None:
+    # A process that starts a helper and dies at once, closing nothing itself.
+    script = (
+        "import os, sys\n"
+        "from dcs_contract.engine.drawing import DrawingHelper\n"
+        "print(DrawingHelper().pid, flush=True)\n"
+        "os._exit(9)\n"
+    )
+    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
+    assert parent.returncode == 9, parent.stderr
+    try:
+        handle = os.pidfd_open(int(parent.stdout))
+    except ProcessLookupError:
+        return  # it has ended already
+    try:
+        ended, _, _ = select.select([handle], [], [], 30)
+    finally:
+        os.close(handle)
+    assert ended, "the helper outlived the process that started it"
+
+
+def test_the_shared_helper_is_waited_for_as_its_process_exits() -> None:
+    script = (
+        "from dcs_contract.engine.drawing import shared_helper\n"
+        "helper = shared_helper()\n"
+        "assert helper is shared_helper(), 'one helper per process'\n"
+        "print(helper.pid, flush=True)\n"
+    )
+    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
+    assert parent.returncode == 0, parent.stderr
+    # Reaped by the process that started it, before that process ended: not left to init.
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(parent.stdout), 0)
+
+
+def _run(spec: Spec, **changes: Any) -> ContractRun:
+    env = {"DCS_BASE_URL": "https://dcs.test", "DCS_PROJECT_ID": PATH["project_id"], "DCS_AUTH_TOKEN": "t"}
+    target = Target.from_env({**env, "DCS_INSTANCE_ID": PATH["instance_id"]})
+    settings = replace(RunSettings.for_target(target, seed=21), **changes)
+    return ContractRun(spec, target, settings, httpx.Client(), RunLog(spec))
+
+
+class _DiesAfter(DrawingHelper):
+    """A real helper whose cases stop coming after ``count`` of them, as if it had died."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__()
+        self.count = count
+
+    def drawn(self, job: int) -> Iterator[DrawnCase]:
+        for index, case in enumerate(super().drawn(job)):
+            if index == self.count:
+                raise HelperGone("the helper died")
+            yield case
+
+
+@pytest.mark.parametrize("dies_after", [0, 3, 12])
+def test_a_run_whose_helper_dies_draws_the_rest_itself(spec: Spec, helper: DrawingHelper, dies_after: int) -> None:
+    run = _run(spec, max_examples=12)
+    dying = _DiesAfter(dies_after)
+    try:
+        run.helper = dying
+        run.ahead[GenerationMode.NEGATIVE] = dying.submit(
+            spec, GenerationMode.NEGATIVE, count=12, seed=21, path_parameters=PATH
+        )
+        taken: list[dict[str, Any]] = []
+        run.each_case(GenerationMode.NEGATIVE, lambda case: taken.append(case.query))
+    finally:
+        dying.close()
+    from_helper = [query for query, _ in _drawn_by(helper, spec, GenerationMode.NEGATIVE, count=12, seed=21)]
+    assert len(taken) == 12
+    assert taken[:dies_after] == from_helper[:dies_after]
+    rest = 12 - dies_after
+    assert taken[dies_after:] == (_drawn_here(spec, GenerationMode.NEGATIVE, count=rest, seed=21) if rest else [])
+
+
+def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec) -> None:
+    helper = DrawingHelper([sys.executable, "-c", "raise SystemExit(1)"])
+    try:
+        run = _run(spec, max_examples=8)
+        run.helper = helper
+        run.ahead[GenerationMode.POSITIVE] = helper.submit(
+            spec, GenerationMode.POSITIVE, count=8, seed=21, path_parameters=PATH
+        )
+        taken: list[dict[str, Any]] = []
+        run.each_case(GenerationMode.POSITIVE, lambda case: taken.append(case.query))
+    finally:
+        helper.close()
+    assert taken == _drawn_here(spec, GenerationMode.POSITIVE, count=8, seed=21)
+
+
+def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
+    # A helper that reads its jobs and never answers, as a stuck or stopped one would.
+    silent = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"], patience=0.05)
+    try:
+        run = _run(spec, max_examples=5)
+        run.helper = silent
+        run.ahead[GenerationMode.NEGATIVE] = silent.submit(
+            spec, GenerationMode.NEGATIVE, count=5, seed=21, path_parameters=PATH
+        )
+        taken: list[dict[str, Any]] = []
+        run.each_case(GenerationMode.NEGATIVE, lambda case: taken.append(case.query))
+        assert silent._process.wait(timeout=10) == -9 and not silent.alive
+    finally:
+        silent.close()
+    assert taken == _drawn_here(spec, GenerationMode.NEGATIVE, count=5, seed=21)
+
+
+@pytest.mark.slow
+def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_helper(
+    spec: Spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def sent(seed: int) -> list[str]:
+        target = Target.from_env({})
+        settings = replace(RunSettings.for_target(target, seed=seed), max_examples=30)
+        with embedded_mock(spec, target) as (mock_target, state):
+            report = run_contract(spec, mock_target, settings)
+        assert report.crash is None and report.error is None
+        return [f"{entry.path}?{entry.query}" for entry in state.requests()]
+
+    with_helper = sent(5)
+    assert sent(5) == with_helper
+    monkeypatch.setattr(run_module, "shared_helper", lambda: None)
+    assert len(sent(5)) == len(with_helper)
