@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import subprocess
@@ -9,13 +10,15 @@ import sys
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 import pytest
 from hypothesis import given
 from schemathesis import Case, GenerationMode
 
+from dcs_contract.cli import run as cli_run_module
+from dcs_contract.cli.app import main
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine import run as run_module
 from dcs_contract.engine.drawing import DrawingHelper, DrawnCase, HelperGone
@@ -222,3 +225,21 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     assert sent(5) == with_helper
     monkeypatch.setattr(run_module, "shared_helper", lambda: None)
     assert len(sent(5)) == len(with_helper)
+
+
+@pytest.mark.parametrize("how", ["flag", "file"])
+def test_draw_ahead_off_starts_no_helper_and_explores_as_much(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+) -> None:
+    def no_helper() -> NoReturn:
+        raise AssertionError("a helper was started with draw_ahead off")
+
+    monkeypatch.setattr(cli_run_module, "shared_helper", no_helper)
+    monkeypatch.setattr(run_module, "shared_helper", no_helper)
+    config = tmp_path / "dcs-contract.toml"
+    config.write_text("draw_ahead = false\n")
+    off = ["--no-draw-ahead"] if how == "flag" else ["--config", str(config)]
+    reports = tmp_path / "reports"
+    assert main(["run", "--report-dir", str(reports), "--seed", "3", "--max-examples", "20", *off], env={}) == 0
+    report = json.loads((reports / "report.json").read_text())
+    assert report["cases"]["schema-negative"] == 20

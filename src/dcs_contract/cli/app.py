@@ -47,12 +47,6 @@ def main(argv: Sequence[str] | None = None, *, env: Mapping[str, str] | None = N
         # of the user's: the plugins other packages register for it (trio's loads pytest) are
         # not its business, and loading them doubled hypothesis's import. A value set stays.
         os.environ.setdefault("HYPOTHESIS_NO_PLUGINS", "1")
-    if args.command == "run":
-        # The drawing helper imports its engine while this process imports its own and checks
-        # the settings: its first cases are ready when the probe plan has been sent.
-        from dcs_contract.engine.drawing import shared_helper
-
-        shared_helper()
     # Whatever reaches stderr from here may carry a configured credential (in a traceback, in a
     # value echoed back): it goes through the scrubber too.
     say = Scrubber(secrets_in(environment)).text

@@ -30,6 +30,7 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.invariants import Invariants
 from dcs_contract.contract.spec import Spec, load_spec
+from dcs_contract.engine.drawing import shared_helper
 from dcs_contract.engine.plan import BudgetPlan
 from dcs_contract.engine.properties import PROPERTIES
 from dcs_contract.engine.selection import CheckSelection
@@ -98,6 +99,9 @@ def _run_until_stopped(
         secrets = [*secrets_in(env), *history_secrets(getattr(args, "history", None))]
         outputs = Outputs(report_dir, Scrubber(secrets), **terminal(args, out, env))
         return finish(report, outputs, out, err)
+    if plan.settings.draw_ahead:
+        # Started now, so that its imports overlap the mock's start and the probe plan's requests.
+        shared_helper()
     set_hypothesis_home_dir(hypothesis_cache(env))
     try:
         report, secrets = _send(plan, stop, err)

@@ -154,8 +154,9 @@ def run_contract(
                     f"and the probe plan needs {plan.minimum} ({plan.probe_requests}, and {MIN_RESERVE} for retries)"
                 )
             run = ContractRun(spec, target, settings, client, log)
-            # Drawn while the probe plan is sent, in the order the explorations will take them.
-            run.draw_ahead([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
+            if settings.draw_ahead:
+                # Drawn while the probe plan is sent, in the order the explorations will take them.
+                run.draw_ahead([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
             for prop in selected:
                 stage = f"the probe plan ({prop.name})"
                 prop.run_probe(run)

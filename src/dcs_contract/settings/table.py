@@ -363,6 +363,16 @@ OPTIONS: dict[str, Option] = _options(
         negatable=True,
     ),
     Option(
+        "draw_ahead",
+        "boolean",
+        "Draw schema-negative's cases in a helper process while the run sends: faster on two cores or more, "
+        "for about 100 MB more memory. Off: every case is drawn in the run's process.",
+        Group.RUN,
+        default=True,
+        negatable=True,
+        flag_help="draw schema-negative's cases in a helper process while the run sends (about 100 MB more)",
+    ),
+    Option(
         "fail_on",
         "string",
         "The least severity that fails the run (exit 1): breaking (a known consumer breaks), contract (the "

@@ -135,6 +135,7 @@ _DESCRIBED = (
     "shrink",
     "fail_fast",
     "confirm",
+    "draw_ahead",
     "fail_on",
     "checks",
     "exclude_checks",
@@ -283,6 +284,7 @@ class RunSettings:
     shrink: bool = OPTIONS["shrink"].default
     fail_fast: bool = OPTIONS["fail_fast"].default
     confirm: bool = OPTIONS["confirm"].default
+    draw_ahead: bool = OPTIONS["draw_ahead"].default
     # The least severity that fails the run (contract.severity.SEVERITIES).
     fail_on: str = OPTIONS["fail_on"].default
     # Comma-separated names of checks and invariants, checked against the spec by engine.selection.
