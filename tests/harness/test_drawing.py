@@ -15,32 +15,36 @@ from typing import Any, NoReturn
 import httpx
 import pytest
 from hypothesis import given
-from schemathesis import Case, GenerationMode
+from schemathesis import GenerationMode
 
 from dcs_contract.cli import run as cli_run_module
 from dcs_contract.cli.app import main
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine import run as run_module
-from dcs_contract.engine.drawing import DrawingHelper, DrawnCase, HelperGone
+from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, strategy_of
 from dcs_contract.engine.hypothesis_settings import with_run_settings
-from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.run import ContractRun, RunLog
+from dcs_contract.engine.strategies import probe_invalid_queries
 from dcs_contract.engine.suite import embedded_mock, run_contract
 from dcs_contract.settings.target import RunSettings, Target
 
 PATH = {"project_id": "0123456789abcdef0123456789abcdef", "instance_id": "5560df16-ebe1-4d2b-8b0d-e4f5e1e4a2b7"}
-MODES = [GenerationMode.POSITIVE, GenerationMode.NEGATIVE]
+CASES = {Draws.POSITIVE_CASES: GenerationMode.POSITIVE, Draws.NEGATIVE_CASES: GenerationMode.NEGATIVE}
 
 
-def _drawn_here(spec: Spec, mode: GenerationMode, *, count: int, seed: int) -> list[dict[str, Any]]:
-    queries: list[dict[str, Any]] = []
+def _drawn_here(spec: Spec, draws: Draws, *, count: int, seed: int) -> list[Any]:
+    examples: list[Any] = []
 
-    def drawn(case: Case[Any]) -> None:
-        queries.append(case.query)
+    def drawn(example: Any) -> None:
+        examples.append(example)
 
-    strategy = Operation.of(spec).cases(mode, path_parameters=PATH)
-    with_run_settings(given(case=strategy)(drawn), max_examples=count, seed=seed)()
-    return queries
+    with_run_settings(given(example=strategy_of(spec, draws, PATH))(drawn), max_examples=count, seed=seed)()
+    return _comparable(draws, examples)
+
+
+def _comparable(draws: Draws, examples: list[Any]) -> list[Any]:
+    # A case's query; schemathesis's record of its draw is compared on its own.
+    return [query for query, _ in examples] if draws in CASES else examples
 
 
 @pytest.fixture(scope="module")
@@ -50,37 +54,39 @@ def helper() -> Iterator[DrawingHelper]:
     started.close()
 
 
-def _drawn_by(helper: DrawingHelper, spec: Spec, mode: GenerationMode, *, count: int, seed: int) -> list[DrawnCase]:
-    return list(helper.drawn(helper.submit(spec, mode, count=count, seed=seed, path_parameters=PATH)))
+def _drawn_by(helper: DrawingHelper, spec: Spec, draws: Draws, *, count: int, seed: int) -> list[Any]:
+    return list(helper.drawn(helper.submit(spec, draws, count=count, seed=seed, path_parameters=PATH)))
 
 
-@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.value)
-def test_a_seed_draws_the_same_cases_in_every_helper(spec: Spec, helper: DrawingHelper, mode: GenerationMode) -> None:
-    drawn = _drawn_by(helper, spec, mode, count=40, seed=11)
+@pytest.mark.parametrize("draws", list(Draws), ids=lambda draws: draws.value)
+def test_a_seed_draws_the_same_examples_in_every_helper(spec: Spec, helper: DrawingHelper, draws: Draws) -> None:
+    drawn = _drawn_by(helper, spec, draws, count=40, seed=11)
     assert len(drawn) == 40
-    queries = [query for query, _ in drawn]
-    assert [query for query, _ in _drawn_by(helper, spec, mode, count=40, seed=11)] == queries
+    examples = _comparable(draws, drawn)
+    assert _comparable(draws, _drawn_by(helper, spec, draws, count=40, seed=11)) == examples
     fresh = DrawingHelper()
     try:
-        assert [query for query, _ in _drawn_by(fresh, spec, mode, count=40, seed=11)] == queries
+        assert _comparable(draws, _drawn_by(fresh, spec, draws, count=40, seed=11)) == examples
     finally:
         fresh.close()
-    assert [query for query, _ in _drawn_by(helper, spec, mode, count=40, seed=12)] != queries
-    # Schemathesis's record of each draw comes along: the checks read the mode and the mutations from it.
-    assert {meta.generation.mode for _, meta in drawn} == {mode}
+    assert _comparable(draws, _drawn_by(helper, spec, draws, count=40, seed=12)) != examples
+    if draws in CASES:
+        # Schemathesis's record of each draw comes along: the checks read the mode and the mutations from it.
+        assert {meta.generation.mode for _, meta in drawn} == {CASES[draws]}
+    else:
+        assert all(parameter in query for parameter, query in drawn), "the parameter at fault is in its query"
 
 
 def test_a_cancelled_job_is_dropped_and_the_next_one_comes_whole(spec: Spec, helper: DrawingHelper) -> None:
-    first = helper.submit(spec, GenerationMode.NEGATIVE, count=200, seed=3, path_parameters=PATH)
-    second = helper.submit(spec, GenerationMode.POSITIVE, count=15, seed=4, path_parameters=PATH)
+    first = helper.submit(spec, Draws.NEGATIVE_CASES, count=200, seed=3, path_parameters=PATH)
+    second = helper.submit(spec, Draws.INVALID_QUERIES, count=15, seed=4, path_parameters=PATH)
     taken = helper.drawn(first)
     for _ in range(3):
         next(taken)
     helper.cancel(first)
     with pytest.raises(HelperGone, match="cancelled"):
         list(helper.drawn(first))
-    whole = [query for query, _ in _drawn_by(helper, spec, GenerationMode.POSITIVE, count=15, seed=4)]
-    assert [query for query, _ in helper.drawn(second)] == whole
+    assert list(helper.drawn(second)) == _drawn_by(helper, spec, Draws.INVALID_QUERIES, count=15, seed=4)
 
 
 def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -93,7 +99,7 @@ def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPat
     try:
         environment = Path(f"/proc/{started.pid}/environ").read_bytes()
         # It still draws: what it kept is enough.
-        assert len(_drawn_by(started, spec, GenerationMode.POSITIVE, count=3, seed=1)) == 3
+        assert len(_drawn_by(started, spec, Draws.POSITIVE_CASES, count=3, seed=1)) == 3
     finally:
         started.close()
     assert b"must-not-travel" not in environment and b"\0DCS_" not in b"\0" + environment
@@ -150,31 +156,34 @@ class _DiesAfter(DrawingHelper):
         super().__init__()
         self.count = count
 
-    def drawn(self, job: int) -> Iterator[DrawnCase]:
+    def drawn(self, job: int) -> Iterator[Any]:
         for index, case in enumerate(super().drawn(job)):
             if index == self.count:
                 raise HelperGone("the helper died")
             yield case
 
 
-@pytest.mark.parametrize("dies_after", [0, 3, 12])
-def test_a_run_whose_helper_dies_draws_the_rest_itself(spec: Spec, helper: DrawingHelper, dies_after: int) -> None:
+@pytest.mark.parametrize(
+    ("draws", "dies_after"),
+    [(Draws.NEGATIVE_CASES, 0), (Draws.NEGATIVE_CASES, 3), (Draws.NEGATIVE_CASES, 12), (Draws.INVALID_QUERIES, 5)],
+)
+def test_a_run_whose_helper_dies_draws_the_rest_itself(
+    spec: Spec, helper: DrawingHelper, draws: Draws, dies_after: int
+) -> None:
     run = _run(spec, max_examples=12)
     dying = _DiesAfter(dies_after)
     try:
         run.helper = dying
-        run.ahead[GenerationMode.NEGATIVE] = dying.submit(
-            spec, GenerationMode.NEGATIVE, count=12, seed=21, path_parameters=PATH
-        )
-        taken: list[dict[str, Any]] = []
-        run.each_case(GenerationMode.NEGATIVE, lambda case: taken.append(case.query))
+        run.ahead[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
+        taken: list[Any] = []
+        run.each_drawn(draws, taken.append)
     finally:
         dying.close()
-    from_helper = [query for query, _ in _drawn_by(helper, spec, GenerationMode.NEGATIVE, count=12, seed=21)]
+    taken = _comparable(draws, taken)
     assert len(taken) == 12
-    assert taken[:dies_after] == from_helper[:dies_after]
+    assert taken[:dies_after] == _comparable(draws, _drawn_by(helper, spec, draws, count=12, seed=21))[:dies_after]
     rest = 12 - dies_after
-    assert taken[dies_after:] == (_drawn_here(spec, GenerationMode.NEGATIVE, count=rest, seed=21) if rest else [])
+    assert taken[dies_after:] == (_drawn_here(spec, draws, count=rest, seed=21) if rest else [])
 
 
 def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec) -> None:
@@ -182,14 +191,14 @@ def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec
     try:
         run = _run(spec, max_examples=8)
         run.helper = helper
-        run.ahead[GenerationMode.POSITIVE] = helper.submit(
-            spec, GenerationMode.POSITIVE, count=8, seed=21, path_parameters=PATH
+        run.ahead[Draws.POSITIVE_CASES] = helper.submit(
+            spec, Draws.POSITIVE_CASES, count=8, seed=21, path_parameters=PATH
         )
         taken: list[dict[str, Any]] = []
         run.each_case(GenerationMode.POSITIVE, lambda case: taken.append(case.query))
     finally:
         helper.close()
-    assert taken == _drawn_here(spec, GenerationMode.POSITIVE, count=8, seed=21)
+    assert taken == _drawn_here(spec, Draws.POSITIVE_CASES, count=8, seed=21)
 
 
 def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
@@ -198,15 +207,15 @@ def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
     try:
         run = _run(spec, max_examples=5)
         run.helper = silent
-        run.ahead[GenerationMode.NEGATIVE] = silent.submit(
-            spec, GenerationMode.NEGATIVE, count=5, seed=21, path_parameters=PATH
+        run.ahead[Draws.NEGATIVE_CASES] = silent.submit(
+            spec, Draws.NEGATIVE_CASES, count=5, seed=21, path_parameters=PATH
         )
         taken: list[dict[str, Any]] = []
         run.each_case(GenerationMode.NEGATIVE, lambda case: taken.append(case.query))
         assert silent._process.wait(timeout=10) == -9 and not silent.alive
     finally:
         silent.close()
-    assert taken == _drawn_here(spec, GenerationMode.NEGATIVE, count=5, seed=21)
+    assert taken == _drawn_here(spec, Draws.NEGATIVE_CASES, count=5, seed=21)
 
 
 @pytest.mark.slow
@@ -229,7 +238,7 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
 
 @pytest.mark.parametrize("how", ["flag", "file"])
 def test_draw_ahead_off_starts_no_helper_and_explores_as_much(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
+    spec: Spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str
 ) -> None:
     def no_helper() -> NoReturn:
         raise AssertionError("a helper was started with draw_ahead off")
@@ -243,3 +252,4 @@ def test_draw_ahead_off_starts_no_helper_and_explores_as_much(
     assert main(["run", "--report-dir", str(reports), "--seed", "3", "--max-examples", "20", *off], env={}) == 0
     report = json.loads((reports / "report.json").read_text())
     assert report["cases"]["schema-negative"] == 20
+    assert report["cases"]["negative-inputs"] == len(probe_invalid_queries(spec)) + 20

@@ -1,19 +1,21 @@
-"""Conformance cases drawn ahead in a helper process, while the run sends: two cores at work, not one.
+"""Cases drawn ahead in a helper process, while the run sends: two cores at work, not one.
 
-Schemathesis's negative cases take longer to draw than to send and judge against the embedded
-mock (docs/benchmarks.md), and what the conformance properties draw never depends on an
-answer: they record findings and never fail hypothesis's test. So a helper process draws
-their cases ahead, with the run's seed and hypothesis settings, while the run sends its probes
-and judges its answers; the run takes each case as it comes, in the order drawn.
+Drawing schemathesis's negative cases, and the single-fault queries of negative-inputs, costs a
+run as much as sending and judging them against the embedded mock, or more (docs/benchmarks.md),
+and what those explorations draw never depends on an answer: they record findings and never fail
+hypothesis's test. So a helper process draws them ahead (a :class:`Draws`), with the run's
+seed and hypothesis settings, while the run sends its probes and judges its answers; the run
+takes each as it comes, in the order drawn.
 
     helper = shared_helper()                       # one per process, started on first use
-    job = helper.submit(spec, GenerationMode.NEGATIVE, count=200, seed=7, path_parameters={...})
+    job = helper.submit(spec, Draws.NEGATIVE_CASES, count=200, seed=7, path_parameters={...})
     for query, meta in helper.drawn(job): ...      # HelperGone: draw the rest here instead
     helper.cancel(job)                             # what the run did not take is not drawn
 
-The helper knows nothing secret and sends nothing: it gets the spec's document, the mode, the
-seed and the path parameters (the ids every report shows), and returns each case's query and
-schemathesis's record of how it was drawn; the run rebuilds the case from them. Its environment
+The helper knows nothing secret and sends nothing: it gets the spec's document, what to draw,
+the seed and the path parameters (the ids every report shows), and returns what it drew: a
+case's query and schemathesis's record of how it was drawn, from which the run rebuilds the
+case, or a query. Its environment
 keeps only what Python and hypothesis read (no credential, proxy URL or password); it is in a
 session of its own (Ctrl-C reaches the run, not it); and it ends when the run's process closes
 its pipe, however that process ends.
@@ -44,21 +46,45 @@ import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import suppress
+from enum import Enum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from schemathesis import GenerationMode
+    from hypothesis.strategies import SearchStrategy
 
     from dcs_contract.contract.spec import Spec
 
-__all__ = ["DrawingHelper", "HelperGone", "shared_helper"]
+__all__ = ["DrawingHelper", "Draws", "HelperGone", "shared_helper", "strategy_of"]
 
-# (the case's query, schemathesis's CaseMetadata): what the run needs to rebuild a drawn case.
-DrawnCase = tuple[dict[str, Any], Any]
+
+class Draws(Enum):
+    """What a helper can draw: each value is a strategy of :func:`strategy_of`, the same in either process."""
+
+    # (the case's query, schemathesis's CaseMetadata): what the run needs to rebuild a case.
+    POSITIVE_CASES = "positive"
+    NEGATIVE_CASES = "negative"
+    # (the parameter at fault, a query valid but for it): engine.strategies.invalid_queries.
+    INVALID_QUERIES = "invalid-queries"
+
+
+def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> SearchStrategy[Any]:
+    """What ``draws`` draws, as values that cross a pipe. The run draws with it too, when it draws itself."""
+    from schemathesis import GenerationMode
+
+    from dcs_contract.engine.operation import Operation
+    from dcs_contract.engine.strategies import invalid_queries
+
+    if draws is Draws.INVALID_QUERIES:
+        return invalid_queries(spec)
+    cases = Operation.of(spec).cases(GenerationMode(draws.value), path_parameters=path_parameters)
+    # A map draws what the strategy draws: the values, not the choices, change.
+    return cases.map(lambda case: (case.query, case.meta))
+
+
 _DRAW, _CANCEL = "draw", "cancel"
-_CASE, _DONE, _FAILED = "case", "done", "failed"
+_EXAMPLE, _DONE, _FAILED = "example", "done", "failed"
 # The package's own root, so that the helper imports this code wherever the run found it.
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 
@@ -111,10 +137,8 @@ class DrawingHelper:
         """The helper's process id."""
         return self._process.pid
 
-    def submit(
-        self, spec: Spec, mode: GenerationMode, *, count: int, seed: int | None, path_parameters: dict[str, str]
-    ) -> int:
-        """Ask for ``count`` cases of ``mode``; the job's id, whose cases :meth:`drawn` yields."""
+    def submit(self, spec: Spec, draws: Draws, *, count: int, seed: int | None, path_parameters: dict[str, str]) -> int:
+        """Ask for ``count`` examples of ``draws``; the job's id, whose examples :meth:`drawn` yields."""
         from hypothesis.configuration import storage_directory
 
         job = next(self._ids)
@@ -123,11 +147,11 @@ class DrawingHelper:
         document = pickle.dumps((spec.document, str(spec.path)), protocol=pickle.HIGHEST_PROTOCOL)
         # Hypothesis keeps its caches where the run has it keep them (cli/run.py), not in the cwd.
         home = str(storage_directory(intent_to_write=False).home_directory)
-        self._send((_DRAW, job, document, mode.value, count, seed, path_parameters, home))
+        self._send((_DRAW, job, document, draws.value, count, seed, path_parameters, home))
         return job
 
-    def drawn(self, job: int) -> Iterator[DrawnCase]:
-        """The job's cases as they arrive, until it is drawn whole; :class:`HelperGone` if it cannot be."""
+    def drawn(self, job: int) -> Iterator[Any]:
+        """The job's examples as they arrive, until it is drawn whole; :class:`HelperGone` if it cannot be."""
         while True:
             kind, payload = self._next(job)
             if kind == _DONE:
@@ -248,10 +272,11 @@ def _serve(jobs: Connection, results: Connection) -> None:
         if message[0] == _CANCEL or message[1] in cancelled:
             cancelled.add(message[1])
             continue
-        _, job, document, mode, count, seed, path_parameters, home = message
+        _, job, document, draws, count, seed, path_parameters, home = message
         try:
             set_hypothesis_home_dir(home)
-            _draw(job, _spec_of(document, specs), mode, count, seed, path_parameters, results, between_draws)
+            strategy = strategy_of(_spec_of(document, specs), Draws(draws), path_parameters)
+            _draw(job, strategy, count, seed, results, between_draws)
         except _Cancelled:
             continue
         except (EOFError, BrokenPipeError):
@@ -277,27 +302,21 @@ def _spec_of(document: bytes, specs: dict[str, Spec]) -> Spec:
 
 def _draw(
     job: int,
-    spec: Spec,
-    mode: str,
+    strategy: SearchStrategy[Any],
     count: int,
     seed: int | None,
-    path_parameters: dict[str, str],
     results: Connection,
     between_draws: Callable[[int], None],
 ) -> None:
     from hypothesis import given
-    from schemathesis import GenerationMode
 
     from dcs_contract.engine.hypothesis_settings import with_run_settings
-    from dcs_contract.engine.operation import Operation
 
-    strategy = Operation.of(spec).cases(GenerationMode(mode), path_parameters=path_parameters)
-
-    def drawn(case: Any) -> None:
+    def drawn(example: Any) -> None:
         between_draws(job)
-        results.send((job, _CASE, (case.query, case.meta)))
+        results.send((job, _EXAMPLE, example))
 
-    with_run_settings(given(case=strategy)(drawn), max_examples=count, seed=seed)()
+    with_run_settings(given(example=strategy)(drawn), max_examples=count, seed=seed)()
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
 
@@ -51,6 +50,7 @@ from dcs_contract.contract.invariants import (
     record_second,
 )
 from dcs_contract.contract.spec import Spec
+from dcs_contract.engine.drawing import Draws
 from dcs_contract.engine.judge import (
     UNKNOWN_INSTANCE,
     Anonymous,
@@ -63,7 +63,6 @@ from dcs_contract.engine.judge import (
 from dcs_contract.engine.run import CHECKED_BY, ContractRun, PropertyRun
 from dcs_contract.engine.strategies import (
     SplitWindow,
-    invalid_queries,
     paging_queries,
     probe_invalid_queries,
     probe_window,
@@ -109,8 +108,8 @@ class ContractProperty:
     probe_cost: ProbeCost = _no_requests
     surveys: bool = False
     exploration: Part | None = field(default=None, repr=False)
-    # The schemathesis cases its exploration takes, which a run has drawn ahead (engine/drawing.py).
-    draws: GenerationMode | None = None
+    # What its exploration takes, which a run has the drawing helper draw ahead (engine/drawing.py).
+    draws: Draws | None = None
 
     def probe(self, *, cost: int | ProbeCost, surveys: bool = False) -> Callable[[Part], Part]:
         """Register the property's probe: deterministic, and at most ``cost`` requests besides the survey."""
@@ -157,7 +156,7 @@ class ContractProperty:
 
 
 def contract_property(
-    name: str, *, evaluates: tuple[str, ...], weight: int = 0, draws: GenerationMode | None = None
+    name: str, *, evaluates: tuple[str, ...], weight: int = 0, draws: Draws | None = None
 ) -> ContractProperty:
     """Register a property of the contract suite under ``name``; its parts register on it."""
     registered = ContractProperty(name, evaluates, weight, draws=draws)
@@ -390,7 +389,7 @@ def page_walk(run: PropertyRun) -> None:
 # -- refusals --------------------------------------------------------------------------
 
 negative = contract_property(
-    "schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS), weight=1, draws=GenerationMode.NEGATIVE
+    "schema-negative", evaluates=checks.check_names(checks.RESPONSE_CHECKS), weight=1, draws=Draws.NEGATIVE_CASES
 )
 
 
@@ -404,6 +403,7 @@ single_faults = contract_property(
     "negative-inputs",
     evaluates=(checks.INVALID_INPUT_REJECTED, *checks.check_names(checks.ERROR_RESPONSE_CHECKS)),
     weight=2,
+    draws=Draws.INVALID_QUERIES,
 )
 
 
@@ -432,7 +432,8 @@ def negative_inputs(run: PropertyRun) -> None:
         _rejected(run, *fault)
 
     run.expect(min(run.settings.max_examples, run.share))
-    run.hypothesis(given(fault=invalid_queries(run.spec))(rejected))()
+    # engine.strategies.invalid_queries, drawn ahead in the helper process if the run asked it to.
+    run.each_drawn(Draws.INVALID_QUERIES, rejected)
 
 
 # -- semantics: paging -------------------------------------------------------------------

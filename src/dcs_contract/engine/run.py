@@ -37,7 +37,7 @@ from dcs_contract.contract.formats import json_text, read_json
 from dcs_contract.contract.invariants import Invariants, Page
 from dcs_contract.contract.severity import DEFAULT_FAIL_ON, Severity
 from dcs_contract.contract.spec import Spec
-from dcs_contract.engine.drawing import DrawingHelper, HelperGone, shared_helper
+from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, shared_helper, strategy_of
 from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
 from dcs_contract.engine.latency import LatencyLog, Slo
@@ -279,9 +279,9 @@ class ContractRun:
     # run has spent what it was given (None: no limit but the transport's budget).
     sends: int = field(init=False, default=0)
     stop_at: int | None = field(init=False, default=None)
-    # Conformance cases being drawn ahead by the helper: the job of each mode (see draw_ahead).
+    # What the helper is drawing ahead: the job of each kind of draw (see draw_ahead).
     helper: DrawingHelper | None = field(init=False, default=None, repr=False)
-    ahead: dict[GenerationMode, int] = field(init=False, default_factory=dict, repr=False)
+    ahead: dict[Draws, int] = field(init=False, default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
@@ -349,20 +349,20 @@ class ContractRun:
             test, max_examples=max_examples or self.settings.max_examples, seed=self.settings.seed, shrink=shrink
         )
 
-    def draw_ahead(self, modes: Sequence[GenerationMode]) -> None:
-        """Have the drawing helper (engine/drawing.py) draw the cases of ``modes`` while the run sends.
+    def draw_ahead(self, draws: Sequence[Draws]) -> None:
+        """Have the drawing helper (engine/drawing.py) draw each of ``draws`` while the run sends.
 
-        Each is the whole of what one conformance exploration may take (``max_examples``), in
-        the order the run will take them. Without a helper, they are drawn in-process as taken.
+        Each is the whole of what one exploration may take (``max_examples``), in the order the
+        run will take them. Without a helper, they are drawn in-process as taken.
         """
         helper = shared_helper()
         if helper is None:
             return
         self.helper = helper
-        for mode in modes:
-            self.ahead[mode] = helper.submit(
+        for each in draws:
+            self.ahead[each] = helper.submit(
                 self.spec,
-                mode,
+                each,
                 count=self.settings.max_examples,
                 seed=self.settings.seed,
                 path_parameters=self.path_parameters,
@@ -376,31 +376,41 @@ class ContractRun:
         self.ahead.clear()
 
     def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
-        """``body`` on each of the ``max_examples`` cases of ``mode``: drawn ahead by the helper
+        """``body`` on each of the ``max_examples`` schemathesis cases of ``mode`` (see :meth:`each_drawn`)."""
+        draws = Draws.POSITIVE_CASES if mode.is_positive else Draws.NEGATIVE_CASES
+
+        def rebuilt(drawn: tuple[dict[str, Any], Any]) -> None:
+            query, meta = drawn
+            body(self.operation.case(path_parameters=self.path_parameters, query=query, meta=meta))
+
+        self.each_drawn(draws, rebuilt)
+
+    def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
+        """``body`` on each of the ``max_examples`` examples of ``draws``: drawn ahead by the helper
         where it was asked to, else here; if the helper fails midway, those it did not send, here."""
         taken = 0
-        job = self.ahead.pop(mode, None)
+        job = self.ahead.pop(draws, None)
         if job is not None and self.helper is not None:
             try:
-                for query, meta in self.helper.drawn(job):
+                for example in self.helper.drawn(job):
                     taken += 1
-                    body(self.operation.case(path_parameters=self.path_parameters, query=query, meta=meta))
+                    body(example)
                 return
             except HelperGone:
                 pass
             finally:
                 self.helper.cancel(job)
-        # Not the helper's next cases: hypothesis's draws also read the constants of the code
+        # Not the helper's next examples: hypothesis's draws also read the constants of the code
         # a process has loaded (engine/drawing.py). The exploration is as long all the same.
         remaining = self.settings.max_examples - taken
         if remaining <= 0:
             return
 
-        def each(case: Case[Any]) -> None:
-            body(case)
+        def each(example: Any) -> None:
+            body(example)
 
-        cases = self.operation.cases(mode, path_parameters=self.path_parameters)
-        self.hypothesis(given(case=cases)(each), max_examples=remaining)()
+        strategy = strategy_of(self.spec, draws, self.path_parameters)
+        self.hypothesis(given(example=strategy)(each), max_examples=remaining)()
 
     def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
         """Run a semantic property: explore, then shrink each new finding to its smallest example.
@@ -536,6 +546,9 @@ class PropertyRun:
 
     def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
         self.run.each_case(mode, body)
+
+    def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
+        self.run.each_drawn(draws, body)
 
     def hypothesis(self, test: Callable[..., None]) -> Callable[..., None]:
         return self.run.hypothesis(test)

@@ -365,12 +365,12 @@ OPTIONS: dict[str, Option] = _options(
     Option(
         "draw_ahead",
         "boolean",
-        "Draw schema-negative's cases in a helper process while the run sends: faster on two cores or more, "
-        "for about 100 MB more memory. Off: every case is drawn in the run's process.",
+        "Draw the cases of schema-negative and negative-inputs in a helper process while the run sends: faster "
+        "on two cores or more, for about 100 MB more memory. Off: every case is drawn in the run's process.",
         Group.RUN,
         default=True,
         negatable=True,
-        flag_help="draw schema-negative's cases in a helper process while the run sends (about 100 MB more)",
+        flag_help="draw the negative cases in a helper process while the run sends (about 100 MB more)",
     ),
     Option(
         "fail_on",
