@@ -50,14 +50,20 @@ with httpx.Client(headers={"X-Auth-Token": token}) as client:
 
 # The harness as its console script runs it, reporting its own peak RSS (kB on Linux) on exit.
 _HARNESS = """
-import resource, runpy, sys
+import atexit, resource, runpy, sys
+# Registered first, so run last: its children's largest peak, the drawing helper's, which the
+# run's process waits for as it exits.
+atexit.register(
+    lambda: print(f"helper_maxrss_kb={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}", file=sys.stderr)
+)
 sys.argv = ["dcs-contract", *sys.argv[1:]]
 try:
     runpy.run_module("dcs_contract.cli.app", run_name="__main__")
 finally:
     print(f"maxrss_kb={resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}", file=sys.stderr)
 """
-_MAXRSS_RE = re.compile(r"maxrss_kb=(\d+)")
+_MAXRSS_RE = re.compile(r"(?<!_)maxrss_kb=(\d+)")
+_HELPER_MAXRSS_RE = re.compile(r"helper_maxrss_kb=(\d+)")
 _PROFILED_FILES = 15
 
 
@@ -72,13 +78,14 @@ def harness_run(seed: int, work: Path) -> dict[str, float]:
     command = [sys.executable, "-c", _HARNESS, "run", "--seed", str(seed), "--report-dir", str(reports)]
     wall, output = _timed(command)
     report = json.loads((reports / "report.json").read_text())
-    rss = _MAXRSS_RE.search(output)
+    rss, helper_rss = _MAXRSS_RE.search(output), _HELPER_MAXRSS_RE.search(output)
     return {
         "wall": wall,
         "cases": sum(report["cases"].values()),
         "requests": report["requests"]["total"],
         "conforms": report["verdict"] == "conforms",
         "rss_mb": int(rss.group(1)) / 1024 if rss else float("nan"),
+        "helper_rss_mb": int(helper_rss.group(1)) / 1024 if helper_rss else float("nan"),
     }
 
 
@@ -182,6 +189,7 @@ def main() -> int:
     print(f"\nharness / st run, cases per second: {harness / st:.2f}")
     print(f"harness / httpx loop, per second: {harness / loop:.2f}")
     print(f"harness peak RSS: {_median(results['harness'], 'rss_mb'):.0f} MB (median)")
+    print(f"its drawing helper's peak RSS: {_median(results['harness'], 'helper_rss_mb'):.0f} MB (median)")
     print(f"dcs-contract --help: {statistics.median(helps):.2f} s (median of {len(helps)})")
     if profiled:
         print(f"\nself time of one profiled harness run, by file (top {len(profiled)}):\n")
