@@ -11,7 +11,8 @@ On one machine, in one run, each measured --runs times (median reported):
 
 Each runs in its own process, timed from start to exit, imports included, as a user sees it.
 Requests are counted at the mock's side for 2 and 3, and from report.json for 1. Also
-measured: the harness run's peak RSS, and ``dcs-contract --help`` (start-up alone).
+measured: the harness run's peak RSS and its drawing helper's (a second process, see
+engine/drawing.py), and ``dcs-contract --help`` (start-up alone).
 
 ``--profile`` adds one more harness run under cProfile (not timed: the profiler slows it)
 and prints the files where its time is spent, by self time: where to look first.
