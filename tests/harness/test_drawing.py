@@ -7,6 +7,7 @@ import os
 import select
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -89,6 +90,42 @@ def test_a_cancelled_job_is_dropped_and_the_next_one_comes_whole(spec: Spec, hel
     assert list(helper.drawn(second)) == _drawn_by(helper, spec, Draws.INVALID_QUERIES, count=15, seed=4)
 
 
+def test_the_helper_draws_no_further_ahead_than_its_window_of_a_job_not_taken(spec: Spec) -> None:
+    windowed = DrawingHelper(ahead=4)
+    try:
+        held = windowed.submit(spec, Draws.INVALID_QUERIES, count=300, seed=1, path_parameters=PATH)
+        after = windowed.submit(spec, Draws.INVALID_QUERIES, count=1, seed=2, path_parameters=PATH)
+        next(windowed.drawn(held))
+        later: list[Any] = []
+        taking = threading.Thread(target=lambda: later.extend(windowed.drawn(after)), daemon=True)
+        taking.start()
+        # Drawn whole, the 300 take this helper well under a second (docs/benchmarks.md): the job
+        # after them would be here. Held to the window, the helper waits in its send.
+        taking.join(timeout=1.5)
+        assert taking.is_alive(), "the helper drew on, though the run took nothing"
+        windowed.cancel(held)
+        taking.join(timeout=60)
+        assert len(later) == 1, "cancelled, the held job makes way for the next"
+    finally:
+        windowed.close()
+
+
+def test_a_job_whose_exploration_was_skipped_does_not_hold_up_the_next(spec: Spec, helper: DrawingHelper) -> None:
+    run = _run(spec, max_examples=12)
+    windowed = DrawingHelper(ahead=4, patience=10)
+    try:
+        run.helper = windowed
+        for draws in (Draws.NEGATIVE_CASES, Draws.INVALID_QUERIES):
+            run.ahead[draws] = windowed.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
+        taken: list[Any] = []
+        # schema-negative had no share of the budget: negative-inputs is the first to take.
+        run.each_drawn(Draws.INVALID_QUERIES, taken.append)
+        assert windowed.alive, "the helper was never silent"
+    finally:
+        windowed.close()
+    assert taken == _drawn_by(helper, spec, Draws.INVALID_QUERIES, count=12, seed=21)
+
+
 def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DCS_SK", "sk-that-must-not-travel")
     monkeypatch.setenv("DCS_AUTH_TOKEN", "token-that-must-not-travel")
@@ -97,9 +134,10 @@ def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPat
     monkeypatch.setenv("HYPOTHESIS_NO_PLUGINS", "1")
     started = DrawingHelper()
     try:
-        environment = Path(f"/proc/{started.pid}/environ").read_bytes()
-        # It still draws: what it kept is enough.
+        # It still draws: what it kept is enough. (Read once it has drawn: its environment is
+        # empty in /proc while it is still being started.)
         assert len(_drawn_by(started, spec, Draws.POSITIVE_CASES, count=3, seed=1)) == 3
+        environment = Path(f"/proc/{started.pid}/environ").read_bytes()
     finally:
         started.close()
     assert b"must-not-travel" not in environment and b"\0DCS_" not in b"\0" + environment

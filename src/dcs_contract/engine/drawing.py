@@ -106,9 +106,11 @@ class HelperGone(Exception):
 class DrawingHelper:
     """The run's side of one helper process: jobs submitted, cases read back by job, in order."""
 
-    def __init__(self, command: list[str] | None = None, *, patience: float = 30.0) -> None:
+    def __init__(self, command: list[str] | None = None, *, patience: float = 30.0, ahead: int = 64) -> None:
         # The longest wait for the next case: a helper silent longer is killed, and the run draws.
         self.patience = patience
+        # The most examples of a job held here before the run takes them (see _read).
+        self.ahead = ahead
         env = {name: value for name, value in os.environ.items() if _passed_on(name)}
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
@@ -165,11 +167,12 @@ class DrawingHelper:
         with self._arrived:
             if self._waiting.pop(job, None) is None:
                 return
+            self._arrived.notify_all()  # the reader may wait on this job's room
         self._send((_CANCEL, job))
 
     def close(self) -> None:
         """End the helper: it reads end of file and exits."""
-        self.alive = False
+        self._gone()  # the reader reads on, so that a helper waiting in its send sees the end
         self._jobs.close()
         try:
             self._process.wait(timeout=5)
@@ -191,6 +194,7 @@ class DrawingHelper:
                 if waiting is None:
                     raise HelperGone(f"job {job} was cancelled")
                 if waiting:
+                    self._arrived.notify_all()  # room for the reader
                     return waiting.popleft()
                 if not self.alive:
                     raise HelperGone("the drawing helper ended")
@@ -205,15 +209,25 @@ class DrawingHelper:
         raise HelperGone(f"the drawing helper sent nothing for {self.patience:g} s")
 
     def _read(self) -> None:
-        """Sort what the helper sends by job, as it comes: the helper never waits on a full pipe."""
+        """Sort what the helper sends by job, as it comes; hold at most ``ahead`` of a job not yet taken.
+
+        A job held whole would be all of ``--max-examples`` (up to 100,000 cases) in this process's
+        memory while a live run sends at two requests a second. So the reader stops reading while
+        the job is that far ahead of the run: the pipe fills, and the helper waits in its send.
+        The run takes jobs in the order they were submitted (ContractRun.each_drawn), so the job
+        it waits for is never behind a full one.
+        """
         try:
             while True:
                 job, kind, payload = self._results.recv()
                 with self._arrived:
                     waiting = self._waiting.get(job)
-                    if waiting is not None:
-                        waiting.append((kind, payload))
-                        self._arrived.notify_all()
+                    if waiting is None:
+                        continue
+                    waiting.append((kind, payload))
+                    self._arrived.notify_all()
+                    while self.alive and len(waiting) >= self.ahead and self._waiting.get(job) is waiting:
+                        self._arrived.wait(timeout=0.5)
         except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError):
             self._gone()
 

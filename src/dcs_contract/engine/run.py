@@ -389,6 +389,11 @@ class ContractRun:
         """``body`` on each of the ``max_examples`` examples of ``draws``: drawn ahead by the helper
         where it was asked to, else here; if the helper fails midway, those it did not send, here."""
         taken = 0
+        if draws in self.ahead and self.helper is not None:
+            # Taken in the order asked for: those asked for before, and not taken (their
+            # exploration had no share left), never will be, and must not hold this one up.
+            for earlier in list(self.ahead)[: list(self.ahead).index(draws)]:
+                self.helper.cancel(self.ahead.pop(earlier))
         job = self.ahead.pop(draws, None)
         if job is not None and self.helper is not None:
             try:
