@@ -90,24 +90,47 @@ def test_a_cancelled_job_is_dropped_and_the_next_one_comes_whole(spec: Spec, hel
     assert list(helper.drawn(second)) == _drawn_by(helper, spec, Draws.INVALID_QUERIES, count=15, seed=4)
 
 
-def test_the_helper_draws_no_further_ahead_than_its_window_of_a_job_not_taken(spec: Spec) -> None:
-    windowed = DrawingHelper(ahead=4)
+# A helper that reads its two jobs, then sends 300 examples of the first and one of the second
+# at once, as fast as a pipe takes them: drawing takes no time here.
+_FLOODING_HELPER = """
+import os, sys
+from multiprocessing.connection import Connection
+jobs, results = Connection(os.dup(0), writable=False), Connection(os.dup(1), readable=False)
+first, second = jobs.recv()[1], jobs.recv()[1]
+for index in range(300):
+    results.send((first, "example", index))
+results.send((first, "done", None))
+results.send((second, "example", "after"))
+results.send((second, "done", None))
+sys.stdin.buffer.read()
+"""
+
+
+def test_the_run_holds_no_more_than_its_window_of_a_job_it_has_not_taken(spec: Spec) -> None:
+    windowed = DrawingHelper([sys.executable, "-c", _FLOODING_HELPER], ahead=4)
     try:
         held = windowed.submit(spec, Draws.INVALID_QUERIES, count=300, seed=1, path_parameters=PATH)
         after = windowed.submit(spec, Draws.INVALID_QUERIES, count=1, seed=2, path_parameters=PATH)
-        next(windowed.drawn(held))
+        assert next(windowed.drawn(held)) == 0
         later: list[Any] = []
         taking = threading.Thread(target=lambda: later.extend(windowed.drawn(after)), daemon=True)
         taking.start()
-        # Drawn whole, the 300 take this helper well under a second (docs/benchmarks.md): the job
-        # after them would be here. Held to the window, the helper waits in its send.
-        taking.join(timeout=1.5)
-        assert taking.is_alive(), "the helper drew on, though the run took nothing"
+        # Read whole, the first job would be here in milliseconds, and the second after it.
+        taking.join(timeout=0.5)
+        assert taking.is_alive(), "the run read on past its window, though it took nothing"
         windowed.cancel(held)
-        taking.join(timeout=60)
-        assert len(later) == 1, "cancelled, the held job makes way for the next"
+        taking.join(timeout=30)
+        assert later == ["after"], "cancelled, the held job makes way for the next"
     finally:
         windowed.close()
+
+
+def test_a_draw_that_raises_in_the_helper_leaves_it_serving(spec: Spec, helper: DrawingHelper) -> None:
+    broken = Spec(document={"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": {}}, path=spec.path)
+    with pytest.raises(HelperGone, match="Traceback"):
+        _drawn_by(helper, broken, Draws.NEGATIVE_CASES, count=3, seed=1)
+    assert helper.alive
+    assert len(_drawn_by(helper, spec, Draws.NEGATIVE_CASES, count=3, seed=1)) == 3
 
 
 def test_a_job_whose_exploration_was_skipped_does_not_hold_up_the_next(spec: Spec, helper: DrawingHelper) -> None:
@@ -124,6 +147,36 @@ def test_a_job_whose_exploration_was_skipped_does_not_hold_up_the_next(spec: Spe
     finally:
         windowed.close()
     assert taken == _drawn_by(helper, spec, Draws.INVALID_QUERIES, count=12, seed=21)
+
+
+def test_draws_asked_for_twice_are_drawn_once(
+    spec: Spec, helper: DrawingHelper, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = _run(spec, max_examples=12)
+    windowed = DrawingHelper(ahead=4, patience=10)
+    monkeypatch.setattr(run_module, "shared_helper", lambda: windowed)
+    try:
+        run.draw_ahead([Draws.NEGATIVE_CASES, Draws.NEGATIVE_CASES])
+        taken: list[Any] = []
+        run.each_drawn(Draws.NEGATIVE_CASES, taken.append)
+        assert windowed.alive, "the helper was never silent"
+    finally:
+        windowed.close()
+    assert _comparable(Draws.NEGATIVE_CASES, taken) == _comparable(
+        Draws.NEGATIVE_CASES, _drawn_by(helper, spec, Draws.NEGATIVE_CASES, count=12, seed=21)
+    )
+
+
+def test_a_spec_the_helper_cannot_be_sent_is_drawn_in_the_run(spec: Spec) -> None:
+    run = _run(spec, max_examples=6)
+    unpicklable = Spec(document={**spec.document, "x-unpicklable": threading.Lock()}, path=spec.path)
+    run.spec = unpicklable
+    run.draw_ahead([Draws.NEGATIVE_CASES])
+    assert run.helper is None and not run.ahead
+    run.spec = spec
+    taken: list[Any] = []
+    run.each_drawn(Draws.NEGATIVE_CASES, taken.append)
+    assert _comparable(Draws.NEGATIVE_CASES, taken) == _drawn_here(spec, Draws.NEGATIVE_CASES, count=6, seed=21)
 
 
 def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -203,7 +256,13 @@ class _DiesAfter(DrawingHelper):
 
 @pytest.mark.parametrize(
     ("draws", "dies_after"),
-    [(Draws.NEGATIVE_CASES, 0), (Draws.NEGATIVE_CASES, 3), (Draws.NEGATIVE_CASES, 12), (Draws.INVALID_QUERIES, 5)],
+    [
+        (Draws.NEGATIVE_CASES, 0),
+        (Draws.NEGATIVE_CASES, 3),
+        (Draws.NEGATIVE_CASES, 12),
+        (Draws.POSITIVE_CASES, 3),
+        (Draws.INVALID_QUERIES, 5),
+    ],
 )
 def test_a_run_whose_helper_dies_draws_the_rest_itself(
     spec: Spec, helper: DrawingHelper, draws: Draws, dies_after: int
@@ -213,15 +272,18 @@ def test_a_run_whose_helper_dies_draws_the_rest_itself(
     try:
         run.helper = dying
         run.ahead[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
-        taken: list[Any] = []
-        run.each_drawn(draws, taken.append)
+        examples: list[Any] = []
+        run.each_drawn(draws, examples.append)
     finally:
         dying.close()
-    taken = _comparable(draws, taken)
+    taken = _comparable(draws, examples)
     assert len(taken) == 12
     assert taken[:dies_after] == _comparable(draws, _drawn_by(helper, spec, draws, count=12, seed=21))[:dies_after]
-    rest = 12 - dies_after
-    assert taken[dies_after:] == (_drawn_here(spec, draws, count=rest, seed=21) if rest else [])
+    # The rest are the run's own draws, in their order, but for what the helper sent already.
+    sent = [repr(draws.query_of(example)) for example in examples]
+    assert not set(sent[dies_after:]) & set(sent[:dies_after]), "a query the helper sent was sent again"
+    here = iter(_drawn_here(spec, draws, count=12 + dies_after, seed=21))
+    assert all(example in here for example in taken[dies_after:]), "not the run's own draws, in order"
 
 
 def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec) -> None:
@@ -268,7 +330,21 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
         assert report.crash is None and report.error is None
         return [f"{entry.path}?{entry.query}" for entry in state.requests()]
 
+    # Every example the helper yields is counted: the runs must take them all from it.
+    shared = run_module.shared_helper()
+    assert shared is not None
+    yielded = 0
+    drawn = shared.drawn
+
+    def counted(job: int) -> Iterator[Any]:
+        nonlocal yielded
+        for example in drawn(job):
+            yielded += 1
+            yield example
+
+    monkeypatch.setattr(shared, "drawn", counted)
     with_helper = sent(5)
+    assert yielded == 2 * 30, "schema-negative's and negative-inputs' cases, all from the helper"
     assert sent(5) == with_helper
     monkeypatch.setattr(run_module, "shared_helper", lambda: None)
     assert len(sent(5)) == len(with_helper)

@@ -10,7 +10,7 @@ takes each as it comes, in the order drawn.
     helper = shared_helper()                       # one per process, started on first use
     job = helper.submit(spec, Draws.NEGATIVE_CASES, count=200, seed=7, path_parameters={...})
     for query, meta in helper.drawn(job): ...      # HelperGone: draw the rest here instead
-    helper.cancel(job)                             # what the run did not take is not drawn
+    helper.cancel(job)                             # what the run did not take is drawn no further
 
 The helper knows nothing secret and sends nothing: it gets the spec's document, what to draw,
 the seed and the path parameters (the ids every report shows), and returns what it drew: a
@@ -38,8 +38,10 @@ import hashlib
 import itertools
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import sysconfig
 import threading
 import time
 import traceback
@@ -67,6 +69,10 @@ class Draws(Enum):
     NEGATIVE_CASES = "negative"
     # (the parameter at fault, a query valid but for it): engine.strategies.invalid_queries.
     INVALID_QUERIES = "invalid-queries"
+
+    def query_of(self, example: Any) -> Any:
+        """The query an example of this kind sends: what tells two of them apart on the wire."""
+        return example[1] if self is Draws.INVALID_QUERIES else example[0]
 
 
 def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> SearchStrategy[Any]:
@@ -104,35 +110,46 @@ class HelperGone(Exception):
 
 
 class DrawingHelper:
-    """The run's side of one helper process: jobs submitted, cases read back by job, in order."""
+    """The run's side of one helper process: jobs submitted, examples read back by job, in order.
+
+    Two threads of its own carry the pipes, so that the run's thread waits on neither: the
+    writer sends the jobs (a spec's document may be larger than a pipe holds), and the reader
+    sorts what comes back by job. The run's thread only waits for an example, and no longer
+    than ``patience``.
+    """
 
     def __init__(self, command: list[str] | None = None, *, patience: float = 30.0, ahead: int = 64) -> None:
-        # The longest wait for the next case: a helper silent longer is killed, and the run draws.
+        # The longest wait for the next example: a helper silent longer is killed, and the run draws.
         self.patience = patience
         # The most examples of a job held here before the run takes them (see _read).
         self.ahead = ahead
-        env = {name: value for name, value in os.environ.items() if _passed_on(name)}
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
         self._process = subprocess.Popen(
-            command or [sys.executable, "-m", __name__],
+            # -P: the run's working directory is not on the helper's path, as it is on a run's.
+            command or [sys.executable, "-P", "-m", __name__],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
-            env=env,
+            env=_helper_environment(),
             start_new_session=True,
         )
-        assert self._process.stdin is not None and self._process.stdout is not None
-        self._jobs = Connection(os.dup(self._process.stdin.fileno()), readable=False)
-        self._results = Connection(os.dup(self._process.stdout.fileno()), writable=False)
-        self._process.stdin.close()
-        self._process.stdout.close()
-        self._ids = itertools.count(1)
-        self._sending = threading.Lock()
-        self._arrived = threading.Condition()
-        # Job -> what came back for it and is not yet taken; a job not in it was cancelled.
-        self._waiting: dict[int, deque[tuple[str, Any]]] = {}
-        self.alive = True
-        threading.Thread(target=self._read, name="dcs-contract-drawing", daemon=True).start()
+        try:
+            assert self._process.stdin is not None and self._process.stdout is not None
+            self._jobs = Connection(os.dup(self._process.stdin.fileno()), readable=False)
+            self._results = Connection(os.dup(self._process.stdout.fileno()), writable=False)
+            self._process.stdin.close()
+            self._process.stdout.close()
+            self._ids = itertools.count(1)
+            self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+            self._arrived = threading.Condition()
+            # Job -> what came back for it and is not yet taken; a job not in it was cancelled or is over.
+            self._waiting: dict[int, deque[tuple[str, Any]]] = {}
+            self.alive = True
+            threading.Thread(target=self._write, name="dcs-contract-drawing-jobs", daemon=True).start()
+            threading.Thread(target=self._read, name="dcs-contract-drawing-examples", daemon=True).start()
+        except BaseException:
+            self._process.kill()
+            self._process.wait()
+            raise
 
     @property
     def pid(self) -> int:
@@ -144,12 +161,12 @@ class DrawingHelper:
         from hypothesis.configuration import storage_directory
 
         job = next(self._ids)
-        with self._arrived:
-            self._waiting[job] = deque()
         document = pickle.dumps((spec.document, str(spec.path)), protocol=pickle.HIGHEST_PROTOCOL)
         # Hypothesis keeps its caches where the run has it keep them (cli/run.py), not in the cwd.
         home = str(storage_directory(intent_to_write=False).home_directory)
-        self._send((_DRAW, job, document, draws.value, count, seed, path_parameters, home))
+        with self._arrived:
+            self._waiting[job] = deque()
+        self._outbox.put((_DRAW, job, document, draws.value, count, seed, path_parameters, home))
         return job
 
     def drawn(self, job: int) -> Iterator[Any]:
@@ -163,28 +180,31 @@ class DrawingHelper:
             yield payload
 
     def cancel(self, job: int) -> None:
-        """The run takes no more of ``job``: the helper stops drawing it, and what it sent is dropped."""
+        """The run takes no more of ``job``: the helper draws it no further, and what it sent is dropped."""
         with self._arrived:
             if self._waiting.pop(job, None) is None:
-                return
-            self._arrived.notify_all()  # the reader may wait on this job's room
-        self._send((_CANCEL, job))
+                return  # cancelled already, or over
+            self._arrived.notify_all()  # the reader may wait for room in this job
+        self._outbox.put((_CANCEL, job))
 
     def close(self) -> None:
-        """End the helper: it reads end of file and exits."""
+        """End the helper, and wait for it: it reads the end of its jobs and exits."""
         self._gone()  # the reader reads on, so that a helper waiting in its send sees the end
-        self._jobs.close()
+        self._outbox.put(None)
         try:
             self._process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             self._process.kill()
+            self._process.wait()
 
-    def _send(self, message: tuple[Any, ...]) -> None:
+    def _write(self) -> None:
         try:
-            with self._sending:
+            while (message := self._outbox.get()) is not None:
                 self._jobs.send(message)
-        except (OSError, ValueError):  # the helper is gone, or closed: the run draws here
+        except Exception:  # the helper is gone: the run draws here
             self._gone()
+        finally:
+            self._jobs.close()
 
     def _next(self, job: int) -> tuple[str, Any]:
         deadline = time.monotonic() + self.patience
@@ -195,16 +215,19 @@ class DrawingHelper:
                     raise HelperGone(f"job {job} was cancelled")
                 if waiting:
                     self._arrived.notify_all()  # room for the reader
-                    return waiting.popleft()
+                    kind, payload = waiting.popleft()
+                    if kind != _EXAMPLE:
+                        del self._waiting[job]  # over: nothing to cancel
+                    return kind, payload
                 if not self.alive:
                     raise HelperGone("the drawing helper ended")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                # A short wait: a signal's handler runs in this thread between waits.
-                self._arrived.wait(timeout=min(0.5, left))
+                self._arrived.wait(timeout=left)
         # Stuck, or stopped: no run waits on it longer, and the next run starts another.
         self._process.kill()
+        self._process.wait()
         self._gone()
         raise HelperGone(f"the drawing helper sent nothing for {self.patience:g} s")
 
@@ -227,14 +250,28 @@ class DrawingHelper:
                     waiting.append((kind, payload))
                     self._arrived.notify_all()
                     while self.alive and len(waiting) >= self.ahead and self._waiting.get(job) is waiting:
-                        self._arrived.wait(timeout=0.5)
-        except (EOFError, OSError, pickle.UnpicklingError, ValueError, TypeError):
+                        self._arrived.wait()
+        except BaseException:  # the end of the pipe, or anything that cannot be read: the run draws here
+            pass
+        finally:
             self._gone()
+            self._results.close()
 
     def _gone(self) -> None:
         with self._arrived:
             self.alive = False
             self._arrived.notify_all()
+
+
+def _helper_environment() -> dict[str, str]:
+    """What the helper's environment keeps of the run's (see _passed_on), and where to import this code from."""
+    env = {name: value for name, value in os.environ.items() if _passed_on(name)}
+    installed = {str(Path(path).resolve()) for path in (sysconfig.get_path("purelib"), sysconfig.get_path("platlib"))}
+    if _SOURCE_ROOT not in installed:
+        # A checkout on PYTHONPATH, or an editable install: put there, an installed directory
+        # would come before the standard library.
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [_SOURCE_ROOT, env.get("PYTHONPATH")]))
+    return env
 
 
 _SHARED: DrawingHelper | None = None
@@ -246,13 +283,31 @@ def shared_helper() -> DrawingHelper | None:
     global _SHARED
     with _SHARED_LOCK:
         if _SHARED is None or not _SHARED.alive:
+            if _SHARED is not None:
+                atexit.unregister(_SHARED.close)
+                _SHARED.close()  # reaped now, not at exit
+                _SHARED = None
             try:
                 _SHARED = DrawingHelper()
-            except OSError:  # no interpreter to start, no process left: the runs draw in-process
+            except Exception:  # no interpreter to start, no process or thread left: the runs draw here
                 return None
             # Ended and waited for as this process exits: no helper is left behind to be reaped.
             atexit.register(_SHARED.close)
         return _SHARED
+
+
+def _forget_in_child() -> None:
+    """A forked child has the helper's pipes but not its threads: it lets go of them, and draws itself."""
+    global _SHARED
+    if _SHARED is not None:
+        atexit.unregister(_SHARED.close)
+        with suppress(OSError):
+            _SHARED._jobs.close()
+            _SHARED._results.close()
+        _SHARED = None
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
 
 
 # -- the helper process ----------------------------------------------------------------------

@@ -359,14 +359,20 @@ class ContractRun:
         if helper is None:
             return
         self.helper = helper
-        for each in draws:
-            self.ahead[each] = helper.submit(
-                self.spec,
-                each,
-                count=self.settings.max_examples,
-                seed=self.settings.seed,
-                path_parameters=self.path_parameters,
-            )
+        try:
+            for each in draws:
+                if each in self.ahead:  # asked twice: the first job would never be taken, and hold up the next
+                    helper.cancel(self.ahead.pop(each))
+                self.ahead[each] = helper.submit(
+                    self.spec,
+                    each,
+                    count=self.settings.max_examples,
+                    seed=self.settings.seed,
+                    path_parameters=self.path_parameters,
+                )
+        except Exception:  # a spec that cannot be sent, say: this run draws in its own process
+            self.close_ahead()
+            self.helper = None
 
     def close_ahead(self) -> None:
         """What was drawn ahead and not taken is dropped, and what is still being drawn, stopped."""
@@ -387,35 +393,46 @@ class ContractRun:
 
     def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
         """``body`` on each of the ``max_examples`` examples of ``draws``: drawn ahead by the helper
-        where it was asked to, else here; if the helper fails midway, those it did not send, here."""
-        taken = 0
+        where it was asked to, else here; if the helper fails midway, as many more, here."""
         if draws in self.ahead and self.helper is not None:
             # Taken in the order asked for: those asked for before, and not taken (their
             # exploration had no share left), never will be, and must not hold this one up.
             for earlier in list(self.ahead)[: list(self.ahead).index(draws)]:
                 self.helper.cancel(self.ahead.pop(earlier))
         job = self.ahead.pop(draws, None)
+        taken, sent = 0, set[str]()  # the helper's examples, and their queries, should it fail midway
         if job is not None and self.helper is not None:
             try:
                 for example in self.helper.drawn(job):
                     taken += 1
+                    sent.add(repr(draws.query_of(example)))
                     body(example)
                 return
             except HelperGone:
                 pass
             finally:
                 self.helper.cancel(job)
-        # Not the helper's next examples: hypothesis's draws also read the constants of the code
-        # a process has loaded (engine/drawing.py). The exploration is as long all the same.
         remaining = self.settings.max_examples - taken
         if remaining <= 0:
             return
+        # Not the helper's next examples: hypothesis's draws also read the constants of the code
+        # a process has loaded (engine/drawing.py). They begin alike, though (each process draws
+        # the simplest first), so what the helper sent already is not sent again.
+        drawn_here = 0
 
         def each(example: Any) -> None:
+            nonlocal drawn_here
+            if repr(draws.query_of(example)) in sent:
+                return
             body(example)
+            drawn_here += 1
+            if drawn_here == remaining:
+                raise _Enough()
 
         strategy = strategy_of(self.spec, draws, self.path_parameters)
-        self.hypothesis(given(example=strategy)(each), max_examples=remaining)()
+        with suppress(_Enough):
+            # As many draws more as were skipped: hypothesis stops at max_examples, not at new ones.
+            self.hypothesis(given(example=strategy)(each), max_examples=self.settings.max_examples + taken)()
 
     def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
         """Run a semantic property: explore, then shrink each new finding to its smallest example.
@@ -584,6 +601,11 @@ class PropertyRun:
 
     def skip(self, reason: str) -> None:
         self.run.log.skip(self.name, reason)
+
+
+class _Enough(BaseException):
+    """An exploration drawn in-process after its helper failed has what it needs. A BaseException:
+    hypothesis lets it through at once, and does not take it for a failing example."""
 
 
 def _tally(values: Iterable[Any]) -> list[tuple[Any, int]]:
