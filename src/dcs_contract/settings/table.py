@@ -366,7 +366,8 @@ OPTIONS: dict[str, Option] = _options(
         "draw_ahead",
         "boolean",
         "Draw the cases of schema-negative and negative-inputs in a helper process while the run sends: faster "
-        "on two cores or more, for about 100 MB more memory. Off: every case is drawn in the run's process.",
+        "where a second core is free, for about 100 MB more memory. Off: every case is drawn in the run's "
+        "process, and a seed draws other cases than with it on.",
         Group.RUN,
         default=True,
         negatable=True,
