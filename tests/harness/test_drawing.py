@@ -8,7 +8,7 @@ import select
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,6 +20,7 @@ from schemathesis import GenerationMode
 
 from dcs_contract.cli import run as cli_run_module
 from dcs_contract.cli.app import main
+from dcs_contract.cli.summary import summary
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine import run as run_module
 from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, strategy_of
@@ -27,6 +28,8 @@ from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.strategies import probe_invalid_queries
 from dcs_contract.engine.suite import embedded_mock, run_contract
+from dcs_contract.redaction import Scrubber
+from dcs_contract.results.report import RunReport, markdown_of
 from dcs_contract.settings.target import RunSettings, Target
 
 PATH = {"project_id": "0123456789abcdef0123456789abcdef", "instance_id": "5560df16-ebe1-4d2b-8b0d-e4f5e1e4a2b7"}
@@ -323,11 +326,13 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     spec: Spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def sent(seed: int) -> list[str]:
+        helper_now = run_module.shared_helper()
         target = Target.from_env({})
         settings = replace(RunSettings.for_target(target, seed=seed), max_examples=30)
         with embedded_mock(spec, target) as (mock_target, state):
             report = run_contract(spec, mock_target, settings)
         assert report.crash is None and report.error is None
+        assert not report.drawn_in_run or helper_now is None, report.drawn_in_run
         return [f"{entry.path}?{entry.query}" for entry in state.requests()]
 
     # Every example the helper yields is counted: the runs must take them all from it.
@@ -348,6 +353,36 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     assert sent(5) == with_helper
     monkeypatch.setattr(run_module, "shared_helper", lambda: None)
     assert len(sent(5)) == len(with_helper)
+
+
+@pytest.mark.parametrize(
+    ("helper_of", "why"),
+    [
+        (lambda: _DiesAfter(3), "the drawing helper failed after 3 of its cases: the helper died"),
+        (lambda: None, "no drawing helper could start"),
+    ],
+    ids=["dies", "none"],
+)
+def test_cases_drawn_in_the_run_though_asked_of_the_helper_are_reported(
+    spec: Spec, monkeypatch: pytest.MonkeyPatch, helper_of: Callable[[], DrawingHelper | None], why: str
+) -> None:
+    started = helper_of()
+    monkeypatch.setattr(run_module, "shared_helper", lambda: started)
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=9), max_examples=8)
+    try:
+        with embedded_mock(spec, target) as (mock_target, _):
+            report = run_contract(spec, mock_target, settings)
+    finally:
+        if started is not None:
+            started.close()
+    assert report.drawn_in_run == {"schema-negative": why, "negative-inputs": why}
+    assert report.cases["schema-negative"] == 8, "as many cases all the same"
+    assert RunReport.from_dict(json.loads(json.dumps(report.as_dict()))).drawn_in_run == report.drawn_in_run
+    assert f"- schema-negative drawn in the run's process: {why}" in markdown_of(report, scrubber=Scrubber())
+    shown = summary(report)
+    assert f"drawn     schema-negative in the run's process: {why}" in shown
+    assert "--seed may draw other cases" in shown and "replay with --seed" not in shown
 
 
 @pytest.mark.parametrize("how", ["flag", "file"])

@@ -119,6 +119,8 @@ def summary(report: RunReport, *, verbosity: Verbosity = Verbosity.NORMAL, style
         )
     for name, reason in report.skipped.items():
         lines.append(f"  skipped   {name}: {reason}")
+    for name, reason in report.drawn_in_run.items():
+        lines.append(f"  drawn     {name} in the run's process: {reason}")
     lines += _latency(report)
     if verbosity is Verbosity.VERBOSE:
         lines += _coverage(report)
@@ -139,7 +141,11 @@ def summary(report: RunReport, *, verbosity: Verbosity = Verbosity.NORMAL, style
         for entry in report.resolved:
             lines.append(f"    resolved [{entry.category}] {entry.location} ({entry.check}): no longer seen")
     if report.seed is not None:
-        lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
+        if report.drawn_in_run:
+            # Drawn in another process than asked: the same seed, with a helper, draws other cases.
+            lines.append(f"  seed      {report.seed}  (drawn without the helper in part: --seed may draw other cases)")
+        else:
+            lines.append(f"  seed      {report.seed}  (replay with --seed {report.seed})")
     return "\n".join(lines)
 
 

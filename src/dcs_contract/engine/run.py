@@ -103,6 +103,8 @@ class RunLog:
     cases: Counter[str] = field(default_factory=Counter)
     observed: ObservationTally = field(default_factory=ObservationTally)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Property -> why cases asked of the drawing helper were drawn in the run's process after all.
+    drawn_in_run: dict[str, str] = field(default_factory=dict)
     expected: dict[str, int] = field(default_factory=dict)
     # Response check name or invariant id -> how often it judged a response or a page.
     evaluated: Counter[str] = field(default_factory=Counter)
@@ -248,6 +250,7 @@ class RunLog:
             settings=settings.described(),
             observed=self.observed.observations(),
             skipped=dict(self.skipped),
+            drawn_in_run=dict(self.drawn_in_run),
             evaluated=evaluated,
             not_evaluated=not_evaluated,
             traffic=list(traffic.exchanges),
@@ -282,6 +285,9 @@ class ContractRun:
     # What the helper is drawing ahead: the job of each kind of draw (see draw_ahead).
     helper: DrawingHelper | None = field(init=False, default=None, repr=False)
     ahead: dict[Draws, int] = field(init=False, default_factory=dict, repr=False)
+    # What draw_ahead was asked for, and why no helper draws it, if none does.
+    asked: set[Draws] = field(init=False, default_factory=set, repr=False)
+    not_ahead: str | None = field(init=False, default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
@@ -355,8 +361,10 @@ class ContractRun:
         Each is the whole of what one exploration may take (``max_examples``), in the order the
         run will take them. Without a helper, they are drawn in-process as taken.
         """
+        self.asked = set(draws)
         helper = shared_helper()
         if helper is None:
+            self.not_ahead = "no drawing helper could start"
             return
         self.helper = helper
         try:
@@ -370,9 +378,10 @@ class ContractRun:
                     seed=self.settings.seed,
                     path_parameters=self.path_parameters,
                 )
-        except Exception:  # a spec that cannot be sent, say: this run draws in its own process
+        except Exception as exc:  # a spec that cannot be sent, say: this run draws in its own process
             self.close_ahead()
             self.helper = None
+            self.not_ahead = f"the drawing helper could not be given the spec: {type(exc).__name__}"
 
     def close_ahead(self) -> None:
         """What was drawn ahead and not taken is dropped, and what is still being drawn, stopped."""
@@ -381,7 +390,7 @@ class ContractRun:
                 self.helper.cancel(job)
         self.ahead.clear()
 
-    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
+    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object], *, by: str | None = None) -> None:
         """``body`` on each of the ``max_examples`` schemathesis cases of ``mode`` (see :meth:`each_drawn`)."""
         draws = Draws.POSITIVE_CASES if mode.is_positive else Draws.NEGATIVE_CASES
 
@@ -389,17 +398,21 @@ class ContractRun:
             query, meta = drawn
             body(self.operation.case(path_parameters=self.path_parameters, query=query, meta=meta))
 
-        self.each_drawn(draws, rebuilt)
+        self.each_drawn(draws, rebuilt, by=by)
 
-    def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
+    def each_drawn(self, draws: Draws, body: Callable[[Any], object], *, by: str | None = None) -> None:
         """``body`` on each of the ``max_examples`` examples of ``draws``: drawn ahead by the helper
-        where it was asked to, else here; if the helper fails midway, as many more, here."""
+        where it was asked to, else here; if the helper fails midway, as many more, here.
+        ``by``: the property drawing, as the report names it if they are drawn here after all."""
         if draws in self.ahead and self.helper is not None:
             # Taken in the order asked for: those asked for before, and not taken (their
             # exploration had no share left), never will be, and must not hold this one up.
             for earlier in list(self.ahead)[: list(self.ahead).index(draws)]:
                 self.helper.cancel(self.ahead.pop(earlier))
         job = self.ahead.pop(draws, None)
+        where = by or draws.value
+        if job is None and draws in self.asked and self.not_ahead is not None:
+            self.log.drawn_in_run[where] = self.not_ahead
         taken, sent = 0, set[str]()  # the helper's examples, and their queries, should it fail midway
         if job is not None and self.helper is not None:
             try:
@@ -408,8 +421,10 @@ class ContractRun:
                     sent.add(repr(draws.query_of(example)))
                     body(example)
                 return
-            except HelperGone:
-                pass
+            except HelperGone as exc:
+                # Said in the report: the seed of this run does not replay it (engine/drawing.py).
+                why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+                self.log.drawn_in_run[where] = f"the drawing helper failed after {taken} of its cases: {why}"
             finally:
                 self.helper.cancel(job)
         remaining = self.settings.max_examples - taken
@@ -567,10 +582,10 @@ class PropertyRun:
         return self.run.case(query, instance_id=instance_id)
 
     def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
-        self.run.each_case(mode, body)
+        self.run.each_case(mode, body, by=self.name)
 
     def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
-        self.run.each_drawn(draws, body)
+        self.run.each_drawn(draws, body, by=self.name)
 
     def hypothesis(self, test: Callable[..., None]) -> Callable[..., None]:
         return self.run.hypothesis(test)

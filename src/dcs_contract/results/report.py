@@ -198,6 +198,8 @@ class RunReport:
     error: str | None = None
     observed: Observations = field(default_factory=Observations)
     skipped: dict[str, str] = field(default_factory=dict)
+    # Property -> why its cases were drawn in the run's process though asked of the drawing helper.
+    drawn_in_run: dict[str, str] = field(default_factory=dict)
     accepted: Sequence[Finding] = ()
     resolved: Sequence[BaselineEntry] = ()
     baseline: str | None = None
@@ -284,6 +286,7 @@ class RunReport:
             # Scrubbed as report.json has it, keys included: the same texts as the other fields.
             observed=Observations.from_json(scrubber.data(self.observed.to_json())),
             skipped=scrubber.data(self.skipped),
+            drawn_in_run=scrubber.data(self.drawn_in_run),
             not_evaluated=scrubber.data(self.not_evaluated),
             resolved=[entry.shown(scrubber) for entry in self.resolved],
             traffic=(),
@@ -307,6 +310,8 @@ class RunReport:
             "seed": self.seed,
             "cases": dict(self.cases),
             "skipped": dict(self.skipped),
+            # Only where the drawing helper failed a run: a report of any other keeps its shape.
+            **({"drawn_in_run": dict(self.drawn_in_run)} if self.drawn_in_run else {}),
             "requests": self.requests.as_dict(),
             "error": self.error,
             "crash": self.crash,
@@ -352,6 +357,7 @@ class RunReport:
             error=data.get("error"),
             observed=Observations.from_json(data.get("observed", {})),
             skipped=dict(data.get("skipped", {})),
+            drawn_in_run=dict(data.get("drawn_in_run", {})),
             accepted=read["accepted"],
             resolved=[BaselineEntry.from_dict(entry) for entry in baseline.get("resolved", [])],
             baseline=baseline.get("file"),
@@ -401,6 +407,9 @@ def _markdown(report: RunReport, report_dir: Path | None = None) -> str:
         bullet(Markdown(f"requests: {report.requests.total}")),
         bullet(Markdown(f"fails on: {escape(report.fail_on.value)} and worse (--fail-on)")),
     ]
+    for name, why in report.drawn_in_run.items():
+        # The seed does not replay a run whose draws moved from the helper to the run's process.
+        lines += [bullet(Markdown(f"{escape(name)} drawn in the run's process: {escape(why)}"))]
     if report.requests.by_status:
         statuses = sorted(report.requests.by_status.items(), key=lambda item: (not item[0].isdigit(), item[0]))
         lines += ["", *table(["status", "requests"], [[escape(s), str(n)] for s, n in statuses])]

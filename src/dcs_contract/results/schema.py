@@ -102,6 +102,7 @@ REPORT_SCHEMA: dict[str, Any] = {
         "seed": {"type": ["integer", "null"]},
         "cases": {"type": "object", "additionalProperties": _COUNT},
         "skipped": {"type": "object", "additionalProperties": _TEXT},
+        "drawn_in_run": {"type": "object", "additionalProperties": _TEXT},
         "requests": {
             "type": "object",
             "required": ["total"],
