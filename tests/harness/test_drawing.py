@@ -22,7 +22,7 @@ from dcs_contract.cli import run as cli_run_module
 from dcs_contract.cli.app import main
 from dcs_contract.cli.summary import summary
 from dcs_contract.contract.spec import Spec
-from dcs_contract.engine import run as run_module
+from dcs_contract.engine import ahead as ahead_module
 from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, strategy_of
 from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.run import ContractRun, RunLog
@@ -140,9 +140,9 @@ def test_a_job_whose_exploration_was_skipped_does_not_hold_up_the_next(spec: Spe
     run = _run(spec, max_examples=12)
     windowed = DrawingHelper(ahead=4, patience=10)
     try:
-        run.helper = windowed
+        run.ahead.helper = windowed
         for draws in (Draws.NEGATIVE_CASES, Draws.INVALID_QUERIES):
-            run.ahead[draws] = windowed.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
+            run.ahead.jobs[draws] = windowed.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
         taken: list[Any] = []
         # schema-negative had no share of the budget: negative-inputs is the first to take.
         run.each_drawn(Draws.INVALID_QUERIES, taken.append)
@@ -157,9 +157,9 @@ def test_draws_asked_for_twice_are_drawn_once(
 ) -> None:
     run = _run(spec, max_examples=12)
     windowed = DrawingHelper(ahead=4, patience=10)
-    monkeypatch.setattr(run_module, "shared_helper", lambda: windowed)
+    monkeypatch.setattr(ahead_module, "shared_helper", lambda: windowed)
     try:
-        run.draw_ahead([Draws.NEGATIVE_CASES, Draws.NEGATIVE_CASES])
+        run.ahead.ask([Draws.NEGATIVE_CASES, Draws.NEGATIVE_CASES])
         taken: list[Any] = []
         run.each_drawn(Draws.NEGATIVE_CASES, taken.append)
         assert windowed.alive, "the helper was never silent"
@@ -173,10 +173,10 @@ def test_draws_asked_for_twice_are_drawn_once(
 def test_a_spec_the_helper_cannot_be_sent_is_drawn_in_the_run(spec: Spec) -> None:
     run = _run(spec, max_examples=6)
     unpicklable = Spec(document={**spec.document, "x-unpicklable": threading.Lock()}, path=spec.path)
-    run.spec = unpicklable
-    run.draw_ahead([Draws.NEGATIVE_CASES])
-    assert run.helper is None and not run.ahead
-    run.spec = spec
+    run.ahead.spec = unpicklable
+    run.ahead.ask([Draws.NEGATIVE_CASES])
+    assert run.ahead.helper is None and not run.ahead.jobs
+    run.ahead.spec = spec
     taken: list[Any] = []
     run.each_drawn(Draws.NEGATIVE_CASES, taken.append)
     assert _comparable(Draws.NEGATIVE_CASES, taken) == _drawn_here(spec, Draws.NEGATIVE_CASES, count=6, seed=21)
@@ -273,8 +273,8 @@ def test_a_run_whose_helper_dies_draws_the_rest_itself(
     run = _run(spec, max_examples=12)
     dying = _DiesAfter(dies_after)
     try:
-        run.helper = dying
-        run.ahead[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
+        run.ahead.helper = dying
+        run.ahead.jobs[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
         examples: list[Any] = []
         run.each_drawn(draws, examples.append)
     finally:
@@ -293,8 +293,8 @@ def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec
     helper = DrawingHelper([sys.executable, "-c", "raise SystemExit(1)"])
     try:
         run = _run(spec, max_examples=8)
-        run.helper = helper
-        run.ahead[Draws.POSITIVE_CASES] = helper.submit(
+        run.ahead.helper = helper
+        run.ahead.jobs[Draws.POSITIVE_CASES] = helper.submit(
             spec, Draws.POSITIVE_CASES, count=8, seed=21, path_parameters=PATH
         )
         taken: list[dict[str, Any]] = []
@@ -309,8 +309,8 @@ def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
     silent = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"], patience=0.05)
     try:
         run = _run(spec, max_examples=5)
-        run.helper = silent
-        run.ahead[Draws.NEGATIVE_CASES] = silent.submit(
+        run.ahead.helper = silent
+        run.ahead.jobs[Draws.NEGATIVE_CASES] = silent.submit(
             spec, Draws.NEGATIVE_CASES, count=5, seed=21, path_parameters=PATH
         )
         taken: list[dict[str, Any]] = []
@@ -326,7 +326,7 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     spec: Spec, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def sent(seed: int) -> list[str]:
-        helper_now = run_module.shared_helper()
+        helper_now = ahead_module.shared_helper()
         target = Target.from_env({})
         settings = replace(RunSettings.for_target(target, seed=seed), max_examples=30)
         with embedded_mock(spec, target) as (mock_target, state):
@@ -336,7 +336,7 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
         return [f"{entry.path}?{entry.query}" for entry in state.requests()]
 
     # Every example the helper yields is counted: the runs must take them all from it.
-    shared = run_module.shared_helper()
+    shared = ahead_module.shared_helper()
     assert shared is not None
     yielded = 0
     drawn = shared.drawn
@@ -351,7 +351,7 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     with_helper = sent(5)
     assert yielded == 2 * 30, "schema-negative's and negative-inputs' cases, all from the helper"
     assert sent(5) == with_helper
-    monkeypatch.setattr(run_module, "shared_helper", lambda: None)
+    monkeypatch.setattr(ahead_module, "shared_helper", lambda: None)
     assert len(sent(5)) == len(with_helper)
 
 
@@ -367,7 +367,7 @@ def test_cases_drawn_in_the_run_though_asked_of_the_helper_are_reported(
     spec: Spec, monkeypatch: pytest.MonkeyPatch, helper_of: Callable[[], DrawingHelper | None], why: str
 ) -> None:
     started = helper_of()
-    monkeypatch.setattr(run_module, "shared_helper", lambda: started)
+    monkeypatch.setattr(ahead_module, "shared_helper", lambda: started)
     target = Target.from_env({})
     settings = replace(RunSettings.for_target(target, seed=9), max_examples=8)
     try:
@@ -393,7 +393,7 @@ def test_draw_ahead_off_starts_no_helper_and_explores_as_much(
         raise AssertionError("a helper was started with draw_ahead off")
 
     monkeypatch.setattr(cli_run_module, "shared_helper", no_helper)
-    monkeypatch.setattr(run_module, "shared_helper", no_helper)
+    monkeypatch.setattr(ahead_module, "shared_helper", no_helper)
     config = tmp_path / "dcs-contract.toml"
     config.write_text("draw_ahead = false\n")
     off = ["--no-draw-ahead"] if how == "flag" else ["--config", str(config)]

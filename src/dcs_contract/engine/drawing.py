@@ -237,7 +237,7 @@ class DrawingHelper:
         A job held whole would be all of ``--max-examples`` (up to 100,000 cases) in this process's
         memory while a live run sends at two requests a second. So the reader stops reading while
         the job is that far ahead of the run: the pipe fills, and the helper waits in its send.
-        The run takes jobs in the order they were submitted (ContractRun.each_drawn), so the job
+        The run takes jobs in the order they were submitted (DrawnAhead.each), so the job
         it waits for is never behind a full one.
         """
         try:

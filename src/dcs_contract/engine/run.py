@@ -37,7 +37,8 @@ from dcs_contract.contract.formats import json_text, read_json
 from dcs_contract.contract.invariants import Invariants, Page
 from dcs_contract.contract.severity import DEFAULT_FAIL_ON, Severity
 from dcs_contract.contract.spec import Spec
-from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, shared_helper, strategy_of
+from dcs_contract.engine.ahead import DrawnAhead
+from dcs_contract.engine.drawing import Draws
 from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.judge import Anonymous, Evidence, ExchangeJudge, Judged, Kind, Listing
 from dcs_contract.engine.latency import LatencyLog, Slo
@@ -282,15 +283,12 @@ class ContractRun:
     # run has spent what it was given (None: no limit but the transport's budget).
     sends: int = field(init=False, default=0)
     stop_at: int | None = field(init=False, default=None)
-    # What the helper is drawing ahead: the job of each kind of draw (see draw_ahead).
-    helper: DrawingHelper | None = field(init=False, default=None, repr=False)
-    ahead: dict[Draws, int] = field(init=False, default_factory=dict, repr=False)
-    # What draw_ahead was asked for, and why no helper draws it, if none does.
-    asked: set[Draws] = field(init=False, default_factory=set, repr=False)
-    not_ahead: str | None = field(init=False, default=None, repr=False)
+    # What the drawing helper draws ahead for this run (engine/ahead.py).
+    ahead: DrawnAhead = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
+        self.ahead = DrawnAhead(self.spec, self.settings, self.path_parameters, self.log.drawn_in_run)
         self.judge = ExchangeJudge(
             self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged, slo=_slo(self.settings)
         )
@@ -355,41 +353,6 @@ class ContractRun:
             test, max_examples=max_examples or self.settings.max_examples, seed=self.settings.seed, shrink=shrink
         )
 
-    def draw_ahead(self, draws: Sequence[Draws]) -> None:
-        """Have the drawing helper (engine/drawing.py) draw each of ``draws`` while the run sends.
-
-        Each is the whole of what one exploration may take (``max_examples``), in the order the
-        run will take them. Without a helper, they are drawn in-process as taken.
-        """
-        self.asked = set(draws)
-        helper = shared_helper()
-        if helper is None:
-            self.not_ahead = "no drawing helper could start"
-            return
-        self.helper = helper
-        try:
-            for each in draws:
-                if each in self.ahead:  # asked twice: the first job would never be taken, and hold up the next
-                    helper.cancel(self.ahead.pop(each))
-                self.ahead[each] = helper.submit(
-                    self.spec,
-                    each,
-                    count=self.settings.max_examples,
-                    seed=self.settings.seed,
-                    path_parameters=self.path_parameters,
-                )
-        except Exception as exc:  # a spec that cannot be sent, say: this run draws in its own process
-            self.close_ahead()
-            self.helper = None
-            self.not_ahead = f"the drawing helper could not be given the spec: {type(exc).__name__}"
-
-    def close_ahead(self) -> None:
-        """What was drawn ahead and not taken is dropped, and what is still being drawn, stopped."""
-        if self.helper is not None:
-            for job in self.ahead.values():
-                self.helper.cancel(job)
-        self.ahead.clear()
-
     def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object], *, by: str | None = None) -> None:
         """``body`` on each of the ``max_examples`` schemathesis cases of ``mode`` (see :meth:`each_drawn`)."""
         draws = Draws.POSITIVE_CASES if mode.is_positive else Draws.NEGATIVE_CASES
@@ -401,53 +364,9 @@ class ContractRun:
         self.each_drawn(draws, rebuilt, by=by)
 
     def each_drawn(self, draws: Draws, body: Callable[[Any], object], *, by: str | None = None) -> None:
-        """``body`` on each of the ``max_examples`` examples of ``draws``: drawn ahead by the helper
-        where it was asked to, else here; if the helper fails midway, as many more, here.
-        ``by``: the property drawing, as the report names it if they are drawn here after all."""
-        if draws in self.ahead and self.helper is not None:
-            # Taken in the order asked for: those asked for before, and not taken (their
-            # exploration had no share left), never will be, and must not hold this one up.
-            for earlier in list(self.ahead)[: list(self.ahead).index(draws)]:
-                self.helper.cancel(self.ahead.pop(earlier))
-        job = self.ahead.pop(draws, None)
-        where = by or draws.value
-        if job is None and draws in self.asked and self.not_ahead is not None:
-            self.log.drawn_in_run[where] = self.not_ahead
-        taken, sent = 0, set[str]()  # the helper's examples, and their queries, should it fail midway
-        if job is not None and self.helper is not None:
-            try:
-                for example in self.helper.drawn(job):
-                    taken += 1
-                    sent.add(repr(draws.query_of(example)))
-                    body(example)
-                return
-            except HelperGone as exc:
-                # Said in the report: the seed of this run does not replay it (engine/drawing.py).
-                why = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
-                self.log.drawn_in_run[where] = f"the drawing helper failed after {taken} of its cases: {why}"
-            finally:
-                self.helper.cancel(job)
-        remaining = self.settings.max_examples - taken
-        if remaining <= 0:
-            return
-        # Not the helper's next examples: hypothesis's draws also read the constants of the code
-        # a process has loaded (engine/drawing.py). They begin alike, though (each process draws
-        # the simplest first), so what the helper sent already is not sent again.
-        drawn_here = 0
-
-        def each(example: Any) -> None:
-            nonlocal drawn_here
-            if repr(draws.query_of(example)) in sent:
-                return
-            body(example)
-            drawn_here += 1
-            if drawn_here == remaining:
-                raise _Enough()
-
-        strategy = strategy_of(self.spec, draws, self.path_parameters)
-        with suppress(_Enough):
-            # As many draws more as were skipped: hypothesis stops at max_examples, not at new ones.
-            self.hypothesis(given(example=strategy)(each), max_examples=self.settings.max_examples + taken)()
+        """``body`` on each of the ``max_examples`` examples of ``draws``, drawn ahead where the run
+        asked it (engine/ahead.py). ``by``: the property drawing, as the report names it."""
+        self.ahead.each(draws, body, by=by or draws.value)
 
     def semantic(self, body: Callable[..., None], **strategies: SearchStrategy[Any]) -> None:
         """Run a semantic property: explore, then shrink each new finding to its smallest example.
@@ -616,11 +535,6 @@ class PropertyRun:
 
     def skip(self, reason: str) -> None:
         self.run.log.skip(self.name, reason)
-
-
-class _Enough(BaseException):
-    """An exploration drawn in-process after its helper failed has what it needs. A BaseException:
-    hypothesis lets it through at once, and does not take it for a failing example."""
 
 
 def _tally(values: Iterable[Any]) -> list[tuple[Any, int]]:

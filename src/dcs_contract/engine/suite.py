@@ -156,7 +156,7 @@ def run_contract(
             run = ContractRun(spec, target, settings, client, log)
             if settings.draw_ahead:
                 # Drawn while the probe plan is sent, in the order the explorations will take them.
-                run.draw_ahead([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
+                run.ahead.ask([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
             for prop in selected:
                 stage = f"the probe plan ({prop.name})"
                 prop.run_probe(run)
@@ -203,7 +203,7 @@ def run_contract(
             crash = f"during {stage}:\n{traceback.format_exc()}"
         finally:
             if run is not None:
-                run.close_ahead()
+                run.ahead.close()
     budget = BudgetSummary(
         max_requests=plan.max_requests,
         probe_plan=plan.probe_requests,
