@@ -201,6 +201,13 @@ def test_the_helper_inherits_no_secret(spec: Spec, monkeypatch: pytest.MonkeyPat
     assert b"\0HYPOTHESIS_NO_PLUGINS=1\0" in b"\0" + environment
 
 
+def _helper_of(script: str, *, exits: int) -> int:
+    """The pid of the helper that ``script``, run in a process of its own, starts and prints."""
+    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
+    assert parent.returncode == exits, parent.stderr
+    return int(parent.stdout)
+
+
 def test_the_helper_ends_with_the_run_s_process_however_it_ends() -> None:
     # A process that starts a helper and dies at once, closing nothing itself.
     script = (
@@ -209,10 +216,8 @@ def test_the_helper_ends_with_the_run_s_process_however_it_ends() -> None:
         "print(DrawingHelper().pid, flush=True)\n"
         "os._exit(9)\n"
     )
-    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
-    assert parent.returncode == 9, parent.stderr
     try:
-        handle = os.pidfd_open(int(parent.stdout))
+        handle = os.pidfd_open(_helper_of(script, exits=9))
     except ProcessLookupError:
         return  # it has ended already
     try:
@@ -229,11 +234,10 @@ def test_the_shared_helper_is_waited_for_as_its_process_exits() -> None:
         "assert helper is shared_helper(), 'one helper per process'\n"
         "print(helper.pid, flush=True)\n"
     )
-    parent = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60)
-    assert parent.returncode == 0, parent.stderr
+    helper_pid = _helper_of(script, exits=0)
     # Reaped by the process that started it, before that process ended: not left to init.
     with pytest.raises(ProcessLookupError):
-        os.kill(int(parent.stdout), 0)
+        os.kill(helper_pid, 0)
 
 
 def _run(spec: Spec, **changes: Any) -> ContractRun:
@@ -289,16 +293,20 @@ def test_a_run_whose_helper_dies_draws_the_rest_itself(
     assert all(example in here for example in taken[dies_after:]), "not the run's own draws, in order"
 
 
+def _queries_taken(spec: Spec, helper: DrawingHelper, draws: Draws, *, count: int) -> list[dict[str, Any]]:
+    """The queries of the cases a run takes through ``each_case``, having asked ``helper`` for them."""
+    run = _run(spec, max_examples=count)
+    run.ahead.helper = helper
+    run.ahead.jobs[draws] = helper.submit(spec, draws, count=count, seed=21, path_parameters=PATH)
+    taken: list[dict[str, Any]] = []
+    run.each_case(CASES[draws], lambda case: taken.append(case.query))
+    return taken
+
+
 def test_a_helper_that_cannot_start_leaves_the_run_to_draw_in_process(spec: Spec) -> None:
     helper = DrawingHelper([sys.executable, "-c", "raise SystemExit(1)"])
     try:
-        run = _run(spec, max_examples=8)
-        run.ahead.helper = helper
-        run.ahead.jobs[Draws.POSITIVE_CASES] = helper.submit(
-            spec, Draws.POSITIVE_CASES, count=8, seed=21, path_parameters=PATH
-        )
-        taken: list[dict[str, Any]] = []
-        run.each_case(GenerationMode.POSITIVE, lambda case: taken.append(case.query))
+        taken = _queries_taken(spec, helper, Draws.POSITIVE_CASES, count=8)
     finally:
         helper.close()
     assert taken == _drawn_here(spec, Draws.POSITIVE_CASES, count=8, seed=21)
@@ -308,13 +316,7 @@ def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
     # A helper that reads its jobs and never answers, as a stuck or stopped one would.
     silent = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"], patience=0.05)
     try:
-        run = _run(spec, max_examples=5)
-        run.ahead.helper = silent
-        run.ahead.jobs[Draws.NEGATIVE_CASES] = silent.submit(
-            spec, Draws.NEGATIVE_CASES, count=5, seed=21, path_parameters=PATH
-        )
-        taken: list[dict[str, Any]] = []
-        run.each_case(GenerationMode.NEGATIVE, lambda case: taken.append(case.query))
+        taken = _queries_taken(spec, silent, Draws.NEGATIVE_CASES, count=5)
         assert silent._process.wait(timeout=10) == -9 and not silent.alive
     finally:
         silent.close()
