@@ -15,10 +15,9 @@ takes each as it comes, in the order drawn.
 The helper knows nothing secret and sends nothing: it gets the spec's document, what to draw,
 the seed and the path parameters (the ids every report shows), and returns what it drew: a
 case's query and schemathesis's record of how it was drawn, from which the run rebuilds the
-case, or a query. Its environment
-keeps only what Python and hypothesis read (no credential, proxy URL or password); it is in a
-session of its own (Ctrl-C reaches the run, not it); and it ends when the run's process closes
-its pipe, however that process ends.
+case, or a query. Its environment keeps only what Python and hypothesis read (no credential,
+proxy URL or password); it is in a session of its own (Ctrl-C reaches the run, not it); and it
+ends when the run's process closes its pipe, however that process ends.
 
 A seed draws the same cases in the helper run after run, but not those the run's own process
 would draw: hypothesis mixes in constants read from the project's modules a process has loaded
@@ -322,8 +321,11 @@ def _serve(jobs: Connection, results: Connection) -> None:
     from hypothesis.configuration import set_hypothesis_home_dir
 
     pending: deque[tuple[Any, ...]] = deque()
+    # Jobs cancelled before they were drawn. Jobs come in the order of their ids, so a cancel of
+    # one already drawn (or skipped) is dropped, and the set holds only jobs still to come.
     cancelled: set[int] = set()
     specs: dict[str, Spec] = {}
+    last = 0
 
     def between_draws(job: int) -> None:
         # Messages that came while drawing: a cancel of this job ends it, others wait their turn.
@@ -331,15 +333,20 @@ def _serve(jobs: Connection, results: Connection) -> None:
             message = jobs.recv()
             if message[0] == _CANCEL and message[1] == job:
                 raise _Cancelled()
-            if message[0] == _CANCEL:
+            if message[0] == _CANCEL and message[1] > job:
                 cancelled.add(message[1])
-            else:
+            elif message[0] == _DRAW:
                 pending.append(message)
 
     while True:
         message = pending.popleft() if pending else jobs.recv()
-        if message[0] == _CANCEL or message[1] in cancelled:
-            cancelled.add(message[1])
+        if message[0] == _CANCEL:
+            if message[1] > last:
+                cancelled.add(message[1])
+            continue
+        last = message[1]
+        if last in cancelled:
+            cancelled.discard(last)
             continue
         _, job, document, draws, count, seed, path_parameters, home = message
         try:
