@@ -493,10 +493,6 @@ class PropertyRun:
         return self.run.settings.max_requests if left is None else left
 
     # -- drawing cases ---------------------------------------------------------------------
-    def cases(self, mode: GenerationMode) -> SearchStrategy[Case[Any]]:
-        """Schemathesis cases pinned to the target's project and instance; valid windows in positive mode."""
-        return self.run.operation.cases(mode, path_parameters=self.run.path_parameters)
-
     def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
         return self.run.case(query, instance_id=instance_id)
 
