@@ -33,7 +33,6 @@ from datetime import timedelta
 from typing import Any
 
 from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
@@ -108,8 +107,11 @@ class ContractProperty:
     probe_cost: ProbeCost = _no_requests
     surveys: bool = False
     exploration: Part | None = field(default=None, repr=False)
-    # What its exploration takes, which a run has the drawing helper draw ahead (engine/drawing.py).
+    # What its exploration draws through its handle (PropertyRun.each_drawn), said only here; and
+    # whether a run has the drawing helper draw it ahead (engine/drawing.py): not schema-positive's
+    # cases, which gained the run nothing there (docs/benchmarks.md, 2026-12-06).
     draws: Draws | None = None
+    drawn_ahead: bool = True
 
     def probe(self, *, cost: int | ProbeCost, surveys: bool = False) -> Callable[[Part], Part]:
         """Register the property's probe: deterministic, and at most ``cost`` requests besides the survey."""
@@ -142,7 +144,7 @@ class ContractProperty:
             return
         survey = 1 if self.surveys and not run.surveyed else 0
         with run.probing(self.name, self.cost(run.spec, run.target) + survey):
-            self.probe_part(run.for_property(self.name))
+            self.probe_part(run.for_property(self.name, self.draws))
 
     def run_exploration(self, run: ContractRun, share: int) -> None:
         run.log.begin(self.name)
@@ -152,14 +154,14 @@ class ContractProperty:
             run.log.skip(self.name, "its exploration had no share of --max-requests left after the probe plan")
             return
         with run.exploring(self.name, share):
-            self.exploration(run.for_property(self.name))
+            self.exploration(run.for_property(self.name, self.draws))
 
 
 def contract_property(
-    name: str, *, evaluates: tuple[str, ...], weight: int = 0, draws: Draws | None = None
+    name: str, *, evaluates: tuple[str, ...], weight: int = 0, draws: Draws | None = None, drawn_ahead: bool = True
 ) -> ContractProperty:
     """Register a property of the contract suite under ``name``; its parts register on it."""
-    registered = ContractProperty(name, evaluates, weight, draws=draws)
+    registered = ContractProperty(name, evaluates, weight, draws=draws, drawn_ahead=drawn_ahead)
     PROPERTIES[name] = registered
     CHECKED_BY[name] = evaluates
     return registered
@@ -197,14 +199,16 @@ def refused_without_credentials(run: PropertyRun) -> None:
 # -- schema conformance ------------------------------------------------------------------
 
 
-def _conformance(run: PropertyRun, mode: GenerationMode) -> None:
+def _conformance(run: PropertyRun) -> None:
     run.expect(min(run.settings.max_examples, run.share))
-    kind = Listing() if mode.is_positive else NegativeDraw()
-    # Schemathesis's cases, drawn ahead in the helper process when the run asked for them there.
-    run.each_case(mode, lambda case: run.exchange(case, kind))
+    kind = Listing() if run.draws is Draws.POSITIVE_CASES else NegativeDraw()
+    # Schemathesis's cases of the property's kind, drawn ahead in the helper process when the run asked it.
+    run.each_case(lambda case: run.exchange(case, kind))
 
 
-positive = contract_property("schema-positive", evaluates=_PAGE, weight=3)
+positive = contract_property(
+    "schema-positive", evaluates=_PAGE, weight=3, draws=Draws.POSITIVE_CASES, drawn_ahead=False
+)
 
 
 @positive.probe(cost=0, surveys=True)
@@ -216,7 +220,7 @@ def listing_at_the_largest_limit(run: PropertyRun) -> None:
 @positive.explore
 def schema_positive(run: PropertyRun) -> None:
     """Valid queries are answered 200 or 204, with bodies, content types and statuses as specified."""
-    _conformance(run, GenerationMode.POSITIVE)
+    _conformance(run)
 
 
 # -- instances: a request each, right after the survey ----------------------------------
@@ -396,7 +400,7 @@ negative = contract_property(
 @negative.explore
 def schema_negative(run: PropertyRun) -> None:
     """Invalid queries are rejected with a documented 4xx and a conforming error body."""
-    _conformance(run, GenerationMode.NEGATIVE)
+    _conformance(run)
 
 
 single_faults = contract_property(
@@ -432,8 +436,8 @@ def negative_inputs(run: PropertyRun) -> None:
         _rejected(run, *fault)
 
     run.expect(min(run.settings.max_examples, run.share))
-    # engine.strategies.invalid_queries, drawn ahead in the helper process if the run asked it to.
-    run.each_drawn(Draws.INVALID_QUERIES, rejected)
+    # engine.strategies.invalid_queries (the property's draws), drawn ahead in the helper process if the run asked it.
+    run.each_drawn(rejected)
 
 
 # -- semantics: paging -------------------------------------------------------------------

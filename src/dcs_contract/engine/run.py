@@ -28,7 +28,7 @@ import httpx
 from hypothesis import given
 from hypothesis.errors import Flaky
 from hypothesis.strategies import SearchStrategy
-from schemathesis import Case, GenerationMode
+from schemathesis import Case
 
 from dcs_contract.contract import checks
 from dcs_contract.contract.consumers import Consumers
@@ -63,6 +63,8 @@ __all__ = [
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
 
+# What draws schemathesis cases, which each_case rebuilds from their query and record.
+_CASES = frozenset({Draws.POSITIVE_CASES, Draws.NEGATIVE_CASES})
 # Distinct values of one enum field kept for the docs' coverage table, and the text of each.
 _MAX_OBSERVED_VALUES = 50
 _MAX_OBSERVED_TEXT = 200
@@ -294,9 +296,9 @@ class ContractRun:
         )
         self.invariants = self.judge.invariants
 
-    def for_property(self, name: str) -> PropertyRun:
-        """The handle a property gets: this run, bound to the property's name."""
-        return PropertyRun(self, name)
+    def for_property(self, name: str, draws: Draws | None = None) -> PropertyRun:
+        """The handle a property gets: this run, bound to the property's name and what it draws."""
+        return PropertyRun(self, name, draws)
 
     # -- the budget of the part being run -------------------------------------------------
     @contextmanager
@@ -353,9 +355,10 @@ class ContractRun:
             test, max_examples=max_examples or self.settings.max_examples, seed=self.settings.seed, shrink=shrink
         )
 
-    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object], *, by: str | None = None) -> None:
-        """``body`` on each of the ``max_examples`` schemathesis cases of ``mode`` (see :meth:`each_drawn`)."""
-        draws = Draws.POSITIVE_CASES if mode.is_positive else Draws.NEGATIVE_CASES
+    def each_case(self, draws: Draws, body: Callable[[Case[Any]], object], *, by: str | None = None) -> None:
+        """``body`` on each of the ``max_examples`` schemathesis cases ``draws`` draws (see :meth:`each_drawn`)."""
+        if draws not in _CASES:
+            raise ValueError(f"{draws} draws no schemathesis cases")
 
         def rebuilt(drawn: tuple[dict[str, Any], Any]) -> None:
             query, meta = drawn
@@ -473,6 +476,8 @@ class PropertyRun:
 
     run: ContractRun
     name: str
+    # What the property's exploration draws (its contract_property's draws=).
+    draws: Draws | None = None
 
     @property
     def spec(self) -> Spec:
@@ -496,11 +501,18 @@ class PropertyRun:
     def case(self, query: dict[str, str], *, instance_id: str | None = None) -> Case[Any]:
         return self.run.case(query, instance_id=instance_id)
 
-    def each_case(self, mode: GenerationMode, body: Callable[[Case[Any]], object]) -> None:
-        self.run.each_case(mode, body, by=self.name)
+    def each_case(self, body: Callable[[Case[Any]], object]) -> None:
+        """``body`` on each schemathesis case of the property's ``draws``."""
+        self.run.each_case(self._draws(), body, by=self.name)
 
-    def each_drawn(self, draws: Draws, body: Callable[[Any], object]) -> None:
-        self.run.each_drawn(draws, body, by=self.name)
+    def each_drawn(self, body: Callable[[Any], object]) -> None:
+        """``body`` on each example of the property's ``draws``."""
+        self.run.each_drawn(self._draws(), body, by=self.name)
+
+    def _draws(self) -> Draws:
+        if self.draws is None:
+            raise ValueError(f"{self.name} declares nothing to draw (contract_property's draws=)")
+        return self.draws
 
     def hypothesis(self, test: Callable[..., None]) -> Callable[..., None]:
         return self.run.hypothesis(test)

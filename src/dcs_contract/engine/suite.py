@@ -156,7 +156,8 @@ def run_contract(
             run = ContractRun(spec, target, settings, client, log)
             if settings.draw_ahead:
                 # Drawn while the probe plan is sent, in the order the explorations will take them.
-                run.ahead.ask([prop.draws for prop in selected if prop.draws is not None and prop.exploration])
+                ahead = [prop.draws for prop in selected if prop.drawn_ahead and prop.exploration]
+                run.ahead.ask([draws for draws in ahead if draws is not None])
             for prop in selected:
                 stage = f"the probe plan ({prop.name})"
                 prop.run_probe(run)
