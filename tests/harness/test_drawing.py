@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
+import time
+from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
@@ -20,6 +22,7 @@ from schemathesis import GenerationMode
 
 from dcs_contract.cli import run as cli_run_module
 from dcs_contract.cli.app import main
+from dcs_contract.cli.signals import StopOnSignals
 from dcs_contract.cli.summary import summary
 from dcs_contract.contract.spec import Spec
 from dcs_contract.engine import ahead as ahead_module
@@ -28,6 +31,7 @@ from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.strategies import probe_invalid_queries
 from dcs_contract.engine.suite import embedded_mock, run_contract
+from dcs_contract.errors import RunStopped
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import RunReport, markdown_of
 from dcs_contract.settings.target import RunSettings, Target
@@ -247,18 +251,18 @@ def _run(spec: Spec, **changes: Any) -> ContractRun:
     return ContractRun(spec, target, settings, httpx.Client(), RunLog(spec))
 
 
-class _DiesAfter(DrawingHelper):
-    """A real helper whose cases stop coming after ``count`` of them, as if it had died."""
+def _dying(helper: DrawingHelper, count: int, monkeypatch: pytest.MonkeyPatch) -> DrawingHelper:
+    """``helper``, whose cases of a job stop coming after ``count`` of them, as if it had died."""
+    drawn = helper.drawn
 
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def drawn(self, job: int) -> Iterator[Any]:
-        for index, case in enumerate(super().drawn(job)):
-            if index == self.count:
+    def dying(job: int) -> Iterator[Any]:
+        for index, case in enumerate(drawn(job)):
+            if index == count:
                 raise HelperGone("the helper died")
             yield case
+
+    monkeypatch.setattr(helper, "drawn", dying)
+    return helper
 
 
 @pytest.mark.parametrize(
@@ -272,20 +276,18 @@ class _DiesAfter(DrawingHelper):
     ],
 )
 def test_a_run_whose_helper_dies_draws_the_rest_itself(
-    spec: Spec, helper: DrawingHelper, draws: Draws, dies_after: int
+    spec: Spec, helper: DrawingHelper, draws: Draws, dies_after: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    whole = _comparable(draws, _drawn_by(helper, spec, draws, count=12, seed=21))
     run = _run(spec, max_examples=12)
-    dying = _DiesAfter(dies_after)
-    try:
-        run.ahead.helper = dying
-        run.ahead.jobs[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
-        examples: list[Any] = []
-        run.each_drawn(draws, examples.append)
-    finally:
-        dying.close()
+    dying = _dying(helper, dies_after, monkeypatch)
+    run.ahead.helper = dying
+    run.ahead.jobs[draws] = dying.submit(spec, draws, count=12, seed=21, path_parameters=PATH)
+    examples: list[Any] = []
+    run.each_drawn(draws, examples.append)
     taken = _comparable(draws, examples)
     assert len(taken) == 12
-    assert taken[:dies_after] == _comparable(draws, _drawn_by(helper, spec, draws, count=12, seed=21))[:dies_after]
+    assert taken[:dies_after] == whole[:dies_after]
     # The rest are the run's own draws, in their order, but for what the helper sent already.
     sent = [repr(draws.query_of(example)) for example in examples]
     assert not set(sent[dies_after:]) & set(sent[:dies_after]), "a query the helper sent was sent again"
@@ -299,7 +301,7 @@ def _queries_taken(spec: Spec, helper: DrawingHelper, draws: Draws, *, count: in
     run.ahead.helper = helper
     run.ahead.jobs[draws] = helper.submit(spec, draws, count=count, seed=21, path_parameters=PATH)
     taken: list[dict[str, Any]] = []
-    run.each_case(CASES[draws], lambda case: taken.append(case.query))
+    run.each_case(draws, lambda case: taken.append(case.query))
     return taken
 
 
@@ -321,6 +323,28 @@ def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
     finally:
         silent.close()
     assert taken == _drawn_here(spec, Draws.NEGATIVE_CASES, count=5, seed=21)
+
+
+def test_a_signal_stops_a_run_that_waits_on_a_stuck_helper_at_once(spec: Spec) -> None:
+    # Stuck, not slow: it reads its jobs and never answers. Its patience is the default, 30 s.
+    stuck = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"])
+    stop = StopOnSignals()
+
+    def signal_once_the_run_waits() -> None:
+        while not stuck._arrived._waiters:  # type: ignore[attr-defined]  # the run's thread, in its wait
+            time.sleep(0.001)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    signalling = threading.Thread(target=signal_once_the_run_waits, daemon=True)
+    started = time.monotonic()
+    try:
+        with stop.installed(), stop.sending(), pytest.raises(RunStopped):
+            signalling.start()
+            _queries_taken(spec, stuck, Draws.NEGATIVE_CASES, count=5)
+    finally:
+        stuck.close()
+    assert time.monotonic() - started < stuck.patience / 3, "the run waited out the helper's patience"
+    assert stop.received == "SIGTERM"
 
 
 @pytest.mark.slow
@@ -358,26 +382,22 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
 
 
 @pytest.mark.parametrize(
-    ("helper_of", "why"),
+    ("dies", "why"),
     [
-        (lambda: _DiesAfter(3), "the drawing helper failed after 3 of its cases: the helper died"),
-        (lambda: None, "no drawing helper could start"),
+        (True, "the drawing helper failed after 3 of its cases: the helper died"),
+        (False, "no drawing helper could start"),
     ],
     ids=["dies", "none"],
 )
 def test_cases_drawn_in_the_run_though_asked_of_the_helper_are_reported(
-    spec: Spec, monkeypatch: pytest.MonkeyPatch, helper_of: Callable[[], DrawingHelper | None], why: str
+    spec: Spec, helper: DrawingHelper, monkeypatch: pytest.MonkeyPatch, dies: bool, why: str
 ) -> None:
-    started = helper_of()
-    monkeypatch.setattr(ahead_module, "shared_helper", lambda: started)
+    drawing = _dying(helper, 3, monkeypatch) if dies else None
+    monkeypatch.setattr(ahead_module, "shared_helper", lambda: drawing)
     target = Target.from_env({})
     settings = replace(RunSettings.for_target(target, seed=9), max_examples=8)
-    try:
-        with embedded_mock(spec, target) as (mock_target, _):
-            report = run_contract(spec, mock_target, settings)
-    finally:
-        if started is not None:
-            started.close()
+    with embedded_mock(spec, target) as (mock_target, _):
+        report = run_contract(spec, mock_target, settings)
     assert report.drawn_in_run == {"schema-negative": why, "negative-inputs": why}
     assert report.cases["schema-negative"] == 8, "as many cases all the same"
     assert RunReport.from_dict(json.loads(json.dumps(report.as_dict()))).drawn_in_run == report.drawn_in_run
@@ -404,3 +424,11 @@ def test_draw_ahead_off_starts_no_helper_and_explores_as_much(
     report = json.loads((reports / "report.json").read_text())
     assert report["cases"]["schema-negative"] == 20
     assert report["cases"]["negative-inputs"] == len(probe_invalid_queries(spec)) + 20
+
+
+def test_a_property_takes_only_what_it_declares_it_draws(spec: Spec) -> None:
+    run = _run(spec)
+    with pytest.raises(ValueError, match="page-walk declares nothing to draw"):
+        run.for_property("page-walk").each_drawn(lambda example: None)
+    with pytest.raises(ValueError, match="draws no schemathesis cases"):
+        run.for_property("negative-inputs", Draws.INVALID_QUERIES).each_case(lambda case: None)
