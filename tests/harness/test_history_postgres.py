@@ -26,7 +26,7 @@ from dcs_contract.results.schema import read_report
 from dcs_contract.settings.table import parse_store
 from tests.harness.conftest import Serve, live_env
 from tests.harness.netlab import free_port
-from tests.harness.pgserver import PASSWORD, Postgres
+from tests.harness.pgserver import PASSWORD, Postgres, binaries
 
 # A whole run, small: the matrix test runs three at once.
 MATRIX_RUN = ["--max-examples", "5", "--seed", "2", "--rate-limit", "1000", "--no-confirm"]
@@ -36,6 +36,10 @@ SITE = TargetInfo(base_url="https://dcs.ap-southeast-1.example.com", project_id=
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[Postgres]:
+    # On a machine with only python3 and pip these are skipped; in CI (.ci/run installs
+    # Debian's postgresql) a missing server fails them instead.
+    if binaries() is None and not os.environ.get("CI"):
+        pytest.skip("Debian's postgresql is missing")
     with Postgres.start() as running:
         yield running
 
