@@ -325,6 +325,21 @@ def test_a_silent_helper_is_killed_and_the_run_draws_itself(spec: Spec) -> None:
     assert taken == _drawn_here(spec, Draws.NEGATIVE_CASES, count=5, seed=21)
 
 
+def _blocks_stop_signals(native_id: int) -> bool:
+    status = Path(f"/proc/self/task/{native_id}/status").read_text()
+    blocked = int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+    return all(blocked & (1 << (signum - 1)) for signum in (signal.SIGINT, signal.SIGTERM))
+
+
+def test_the_helper_s_threads_leave_sigint_and_sigterm_to_the_run_s_thread(helper: DrawingHelper) -> None:
+    # A signal a process gets goes to one of its threads that does not block it; taken by one
+    # of these, it would not wake the run's thread from a request's wait.
+    threads = [thread for thread in threading.enumerate() if thread.name.startswith("dcs-contract-drawing-")]
+    assert len(threads) >= 2
+    assert all(_blocks_stop_signals(thread.native_id or 0) for thread in threads)
+    assert not _blocks_stop_signals(threading.get_native_id())
+
+
 def test_a_signal_stops_a_run_that_waits_on_a_stuck_helper_at_once(spec: Spec) -> None:
     # Stuck, not slow: it reads its jobs and never answers. Its patience is the default, 30 s.
     stuck = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"])
@@ -333,7 +348,9 @@ def test_a_signal_stops_a_run_that_waits_on_a_stuck_helper_at_once(spec: Spec) -
     def signal_once_the_run_waits() -> None:
         while not stuck._arrived._waiters:  # type: ignore[attr-defined]  # the run's thread, in its wait
             time.sleep(0.001)
-        os.kill(os.getpid(), signal.SIGTERM)
+        # Taken by this thread, not the run's: the kernel hands a process's signal to any of its
+        # threads, and one taken elsewhere does not interrupt the run's wait.
+        signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
     signalling = threading.Thread(target=signal_once_the_run_waits, daemon=True)
     started = time.monotonic()

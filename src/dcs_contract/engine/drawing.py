@@ -38,6 +38,7 @@ import itertools
 import os
 import pickle
 import queue
+import signal
 import subprocess
 import sys
 import sysconfig
@@ -89,6 +90,8 @@ def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> Se
 
 
 _DRAW, _CANCEL = "draw", "cancel"
+# How long the run's thread waits for the helper before it looks at its signals again.
+_WAIT_SLICE = 0.05
 _EXAMPLE, _DONE, _FAILED = "example", "done", "failed"
 # The package's own root, so that the helper imports this code wherever the run found it.
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
@@ -197,6 +200,7 @@ class DrawingHelper:
             self._process.wait()
 
     def _write(self) -> None:
+        _leave_signals_to_the_run()
         try:
             while (message := self._outbox.get()) is not None:
                 self._jobs.send(message)
@@ -223,7 +227,9 @@ class DrawingHelper:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                self._arrived.wait(timeout=left)
+                # In slices: a signal that another of the process's threads took does not end
+                # this wait, and its handler runs only once this thread is back in Python.
+                self._arrived.wait(timeout=min(left, _WAIT_SLICE))
         # Stuck, or stopped: no run waits on it longer, and the next run starts another.
         self._process.kill()
         self._process.wait()
@@ -239,6 +245,7 @@ class DrawingHelper:
         The run takes jobs in the order they were submitted (DrawnAhead.each), so the job
         it waits for is never behind a full one.
         """
+        _leave_signals_to_the_run()
         try:
             while True:
                 job, kind, payload = self._results.recv()
@@ -260,6 +267,13 @@ class DrawingHelper:
         with self._arrived:
             self.alive = False
             self._arrived.notify_all()
+
+
+def _leave_signals_to_the_run() -> None:
+    """This thread takes no SIGINT or SIGTERM: the kernel hands a process's signal to one of its
+    threads that does not block it, and only the run's thread, taking it, is woken from a wait."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
 
 
 def _helper_environment() -> dict[str, str]:
