@@ -31,7 +31,6 @@ from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.engine.run import ContractRun, RunLog
 from dcs_contract.engine.strategies import probe_invalid_queries
 from dcs_contract.engine.suite import embedded_mock, run_contract
-from dcs_contract.errors import RunStopped
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import RunReport, markdown_of
 from dcs_contract.settings.target import RunSettings, Target
@@ -255,8 +254,8 @@ def _dying(helper: DrawingHelper, count: int, monkeypatch: pytest.MonkeyPatch) -
     """``helper``, whose cases of a job stop coming after ``count`` of them, as if it had died."""
     drawn = helper.drawn
 
-    def dying(job: int) -> Iterator[Any]:
-        for index, case in enumerate(drawn(job)):
+    def dying(job: int, **waiting: Any) -> Iterator[Any]:
+        for index, case in enumerate(drawn(job, **waiting)):
             if index == count:
                 raise HelperGone("the helper died")
             yield case
@@ -334,34 +333,39 @@ def _blocks_stop_signals(native_id: int) -> bool:
 def test_the_helper_s_threads_leave_sigint_and_sigterm_to_the_run_s_thread(helper: DrawingHelper) -> None:
     # A signal a process gets goes to one of its threads that does not block it; taken by one
     # of these, it would not wake the run's thread from a request's wait.
-    threads = [thread for thread in threading.enumerate() if thread.name.startswith("dcs-contract-drawing-")]
-    assert len(threads) >= 2
-    assert all(_blocks_stop_signals(thread.native_id or 0) for thread in threads)
+    assert all(_blocks_stop_signals(thread.native_id or 0) for thread in helper._threads)
     assert not _blocks_stop_signals(threading.get_native_id())
 
 
-def test_a_signal_stops_a_run_that_waits_on_a_stuck_helper_at_once(spec: Spec) -> None:
+def test_a_signal_stops_a_run_that_waits_on_a_stuck_helper_at_once(spec: Spec, monkeypatch: pytest.MonkeyPatch) -> None:
     # Stuck, not slow: it reads its jobs and never answers. Its patience is the default, 30 s.
     stuck = DrawingHelper([sys.executable, "-c", "import sys; sys.stdin.buffer.read()"])
-    stop = StopOnSignals()
+    monkeypatch.setattr(ahead_module, "shared_helper", lambda: stuck)
+    stop, over = StopOnSignals(), threading.Event()
 
     def signal_once_the_run_waits() -> None:
         while not stuck._arrived._waiters:  # type: ignore[attr-defined]  # the run's thread, in its wait
-            time.sleep(0.001)
+            if over.wait(0.001):
+                return  # the run ended without waiting: the assertions below say so
         # Taken by this thread, not the run's: the kernel hands a process's signal to any of its
-        # threads, and one taken elsewhere does not interrupt the run's wait.
+        # threads that does not block it, and one taken elsewhere does not interrupt a wait.
         signal.pthread_kill(threading.get_ident(), signal.SIGTERM)
 
-    signalling = threading.Thread(target=signal_once_the_run_waits, daemon=True)
+    target = Target.from_env({})
+    settings = replace(RunSettings.for_target(target, seed=9), max_examples=8)
     started = time.monotonic()
     try:
-        with stop.installed(), stop.sending(), pytest.raises(RunStopped):
-            signalling.start()
-            _queries_taken(spec, stuck, Draws.NEGATIVE_CASES, count=5)
+        with embedded_mock(spec, target) as (mock_target, _), stop.installed(), stop.sending():
+            threading.Thread(target=signal_once_the_run_waits, daemon=True).start()
+            report = run_contract(spec, mock_target, settings, stopped=stop.stop_signal)
     finally:
+        over.set()
         stuck.close()
     assert time.monotonic() - started < stuck.patience / 3, "the run waited out the helper's patience"
-    assert stop.received == "SIGTERM"
+    assert report.error is not None and report.error.startswith(
+        "stopped by SIGTERM during the exploration of schema-negative"
+    ), report.error
+    assert not report.cases.get("schema-negative") and "schema-negative" not in report.drawn_in_run
 
 
 @pytest.mark.slow
@@ -384,9 +388,9 @@ def test_a_seeded_run_sends_the_same_requests_again_and_as_many_without_the_help
     yielded = 0
     drawn = shared.drawn
 
-    def counted(job: int) -> Iterator[Any]:
+    def counted(job: int, **waiting: Any) -> Iterator[Any]:
         nonlocal yielded
-        for example in drawn(job):
+        for example in drawn(job, **waiting):
             yielded += 1
             yield example
 

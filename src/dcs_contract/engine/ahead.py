@@ -10,7 +10,7 @@ says which property and why: a seed does not replay such a run.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,23 +21,8 @@ from dcs_contract.contract.spec import Spec
 from dcs_contract.engine.drawing import DrawingHelper, Draws, HelperGone, shared_helper, strategy_of
 from dcs_contract.engine.hypothesis_settings import with_run_settings
 from dcs_contract.settings.target import RunSettings
-from dcs_contract.transport.guard import stoppable_wait
 
 __all__ = ["DrawnAhead"]
-
-
-def _stoppably(examples: Iterator[Any]) -> Iterator[Any]:
-    """The examples as they come. A signal that stops the run (cli/signals.py) ends the wait for the
-    next one at once, as it ends a request's: it need not wait out a stuck helper's patience."""
-    while True:
-        with stoppable_wait():
-            example = next(examples, _END)
-        if example is _END:
-            return
-        yield example
-
-
-_END = object()
 
 
 class _Enough(BaseException):
@@ -54,6 +39,8 @@ class DrawnAhead:
     path_parameters: dict[str, str]
     # The run log's: property -> why its cases were drawn in the run's process though asked ahead.
     drawn_in_run: dict[str, str]
+    # The run's: the name of a signal that asked it to stop, which ends a wait for the helper.
+    stopped: Callable[[], str | None] = field(default=lambda: None, repr=False)
     helper: DrawingHelper | None = None
     # The helper's job for each kind of draw asked, in the order asked.
     jobs: dict[Draws, int] = field(default_factory=dict)
@@ -111,7 +98,7 @@ class DrawnAhead:
         taken, sent = 0, set[str]()  # the helper's examples, and their queries, should it fail midway
         if job is not None and self.helper is not None:
             try:
-                for example in _stoppably(self.helper.drawn(job)):
+                for example in self.helper.drawn(job, stopped=self.stopped):
                     taken += 1
                     sent.add(repr(draws.query_of(example)))
                     body(example)

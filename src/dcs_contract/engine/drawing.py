@@ -47,11 +47,13 @@ import time
 import traceback
 from collections import deque
 from collections.abc import Callable, Iterator
-from contextlib import suppress
+from contextlib import contextmanager, suppress
 from enum import Enum
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from dcs_contract.errors import RunStopped
 
 if TYPE_CHECKING:
     from hypothesis.strategies import SearchStrategy
@@ -90,7 +92,7 @@ def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> Se
 
 
 _DRAW, _CANCEL = "draw", "cancel"
-# How long the run's thread waits for the helper before it looks at its signals again.
+# How long the run's thread waits for the helper before it looks again whether a signal stopped the run.
 _WAIT_SLICE = 0.05
 _EXAMPLE, _DONE, _FAILED = "example", "done", "failed"
 # The package's own root, so that the helper imports this code wherever the run found it.
@@ -146,8 +148,13 @@ class DrawingHelper:
             # Job -> what came back for it and is not yet taken; a job not in it was cancelled or is over.
             self._waiting: dict[int, deque[tuple[str, Any]]] = {}
             self.alive = True
-            threading.Thread(target=self._write, name="dcs-contract-drawing-jobs", daemon=True).start()
-            threading.Thread(target=self._read, name="dcs-contract-drawing-examples", daemon=True).start()
+            self._threads = (
+                threading.Thread(target=self._write, name="dcs-contract-drawing-jobs", daemon=True),
+                threading.Thread(target=self._read, name="dcs-contract-drawing-examples", daemon=True),
+            )
+            with _stop_signals_blocked():  # in the new threads, from their first instruction
+                for thread in self._threads:
+                    thread.start()
         except BaseException:
             self._process.kill()
             self._process.wait()
@@ -171,10 +178,14 @@ class DrawingHelper:
         self._outbox.put((_DRAW, job, document, draws.value, count, seed, path_parameters, home))
         return job
 
-    def drawn(self, job: int) -> Iterator[Any]:
-        """The job's examples as they arrive, until it is drawn whole; :class:`HelperGone` if it cannot be."""
+    def drawn(self, job: int, *, stopped: Callable[[], str | None] = lambda: None) -> Iterator[Any]:
+        """The job's examples as they arrive, until it is drawn whole; :class:`HelperGone` if it cannot be.
+
+        ``stopped``: the name of a signal that asked the run to stop, if one did: the wait for
+        the next example then ends in :class:`~dcs_contract.errors.RunStopped`, as a request would.
+        """
         while True:
-            kind, payload = self._next(job)
+            kind, payload = self._next(job, stopped)
             if kind == _DONE:
                 return
             if kind == _FAILED:
@@ -200,7 +211,6 @@ class DrawingHelper:
             self._process.wait()
 
     def _write(self) -> None:
-        _leave_signals_to_the_run()
         try:
             while (message := self._outbox.get()) is not None:
                 self._jobs.send(message)
@@ -209,7 +219,7 @@ class DrawingHelper:
         finally:
             self._jobs.close()
 
-    def _next(self, job: int) -> tuple[str, Any]:
+    def _next(self, job: int, stopped: Callable[[], str | None]) -> tuple[str, Any]:
         deadline = time.monotonic() + self.patience
         with self._arrived:
             while True:
@@ -224,11 +234,14 @@ class DrawingHelper:
                     return kind, payload
                 if not self.alive:
                     raise HelperGone("the drawing helper ended")
+                if (signal_name := stopped()) is not None:
+                    raise RunStopped(signal_name)
                 left = deadline - time.monotonic()
                 if left <= 0:
                     break
-                # In slices: a signal that another of the process's threads took does not end
-                # this wait, and its handler runs only once this thread is back in Python.
+                # In slices, looking at the stop between them: a signal handler may not raise in
+                # this wait (it could land inside the condition's own bookkeeping), and one that
+                # another of the process's threads took would not end it anyway.
                 self._arrived.wait(timeout=min(left, _WAIT_SLICE))
         # Stuck, or stopped: no run waits on it longer, and the next run starts another.
         self._process.kill()
@@ -245,7 +258,6 @@ class DrawingHelper:
         The run takes jobs in the order they were submitted (DrawnAhead.each), so the job
         it waits for is never behind a full one.
         """
-        _leave_signals_to_the_run()
         try:
             while True:
                 job, kind, payload = self._results.recv()
@@ -269,11 +281,19 @@ class DrawingHelper:
             self._arrived.notify_all()
 
 
-def _leave_signals_to_the_run() -> None:
-    """This thread takes no SIGINT or SIGTERM: the kernel hands a process's signal to one of its
-    threads that does not block it, and only the run's thread, taking it, is woken from a wait."""
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+@contextmanager
+def _stop_signals_blocked() -> Iterator[None]:
+    """SIGINT and SIGTERM blocked in this thread meanwhile, and so in the threads it starts: the
+    kernel hands a process's signal to any of its threads that does not block it, and one taken
+    by the helper's threads would not wake the run's thread from a request's wait."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    before = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, before)
 
 
 def _helper_environment() -> dict[str, str]:

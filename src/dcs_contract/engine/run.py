@@ -274,6 +274,9 @@ class ContractRun:
     settings: RunSettings
     client: httpx.Client
     log: RunLog
+    # The name of a signal that asked the run to stop (its guard's stop_signal): a wait outside
+    # a request, for the drawing helper's next case, ends on it.
+    stopped: Callable[[], str | None] = field(default=lambda: None, repr=False)
     operation: Operation = field(init=False)
     # Every exchange of the run is judged by it (engine/judge.py), with the log's counters.
     judge: ExchangeJudge = field(init=False)
@@ -290,7 +293,9 @@ class ContractRun:
 
     def __post_init__(self) -> None:
         self.operation = Operation.of(self.spec)
-        self.ahead = DrawnAhead(self.spec, self.settings, self.path_parameters, self.log.drawn_in_run)
+        self.ahead = DrawnAhead(
+            self.spec, self.settings, self.path_parameters, self.log.drawn_in_run, stopped=self.stopped
+        )
         self.judge = ExchangeJudge(
             self.spec, evaluated=self.log.evaluated, unjudged=self.log.unjudged, slo=_slo(self.settings)
         )

@@ -153,7 +153,7 @@ def run_contract(
                     f"the request budget of {guard.max_requests} is spent: {plan.max_requests} requests are left, "
                     f"and the probe plan needs {plan.minimum} ({plan.probe_requests}, and {MIN_RESERVE} for retries)"
                 )
-            run = ContractRun(spec, target, settings, client, log)
+            run = ContractRun(spec, target, settings, client, log, stopped=guard.stop_signal)
             if settings.draw_ahead:
                 # Drawn while the probe plan is sent, in the order the explorations will take them.
                 ahead = [prop.draws for prop in selected if prop.drawn_ahead and prop.exploration]

@@ -27,8 +27,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Protocol
@@ -74,7 +73,6 @@ __all__ = [
     "build_client",
     "handling_request",
     "redacted_headers",
-    "stoppable_wait",
 ]
 
 RETRYABLE_STATUSES = frozenset({429, 502, 503, 504})
@@ -196,27 +194,14 @@ class TrafficStats:
         )
 
 
-# How many waits of the run this thread is in (a request, and the drawing helper's next case
-# while the run waits for it): a signal handler, which runs in the main thread between two
-# bytecodes of whatever it interrupted, may raise only inside one.
+# How many requests this thread is handling (0 or 1): a signal handler, which runs in the main
+# thread between two bytecodes of whatever it interrupted, may raise only inside one.
 _IN_REQUEST = threading.local()
 
 
 def handling_request() -> bool:
-    """Whether the calling thread waits where a signal may stop the run: inside
-    :meth:`GuardedTransport.handle_request` (sending, or waiting to), or in :func:`stoppable_wait`."""
+    """Whether the calling thread is inside :meth:`GuardedTransport.handle_request` (sending, or waiting to)."""
     return bool(getattr(_IN_REQUEST, "depth", 0))
-
-
-@contextmanager
-def stoppable_wait() -> Iterator[None]:
-    """A wait of the run's thread outside a request in which a signal stops the run at once, as it
-    does while a request waits: nothing the run holds is half-written there."""
-    _IN_REQUEST.depth = getattr(_IN_REQUEST, "depth", 0) + 1
-    try:
-        yield
-    finally:
-        _IN_REQUEST.depth -= 1
 
 
 class GuardedTransport(httpx.BaseTransport):
@@ -259,6 +244,11 @@ class GuardedTransport(httpx.BaseTransport):
         self._next_slot = 0.0
         self._stopped: TargetUnavailable | None = None
         self.stats = TrafficStats()
+
+    def stop_signal(self) -> str | None:
+        """The name of the signal that asked the run to stop, if one did: what the run's other
+        waits (the drawing helper's next case) look at, as the guard does before each attempt."""
+        return self._stop_signal()
 
     @property
     def requests_left(self) -> int:
@@ -372,12 +362,14 @@ class GuardedTransport(httpx.BaseTransport):
         # replays a failing case, and a replayed bad signature counts towards the AK lock-out.
         if self._stopped is not None:
             raise self._stopped
-        with stoppable_wait():
-            try:
-                return self._send_with_retries(request)
-            except TargetUnavailable as exc:
-                self._stopped = exc
-                raise
+        _IN_REQUEST.depth = getattr(_IN_REQUEST, "depth", 0) + 1
+        try:
+            return self._send_with_retries(request)
+        except TargetUnavailable as exc:
+            self._stopped = exc
+            raise
+        finally:
+            _IN_REQUEST.depth -= 1
 
     def _send_with_retries(self, request: httpx.Request) -> httpx.Response:
         delay = self._backoff
