@@ -72,9 +72,14 @@ class Draws(Enum):
     # (the parameter at fault, a query valid but for it): engine.strategies.invalid_queries.
     INVALID_QUERIES = "invalid-queries"
 
+    @property
+    def cases(self) -> bool:
+        """Whether it draws schemathesis cases, as (query, CaseMetadata), rather than single-fault queries."""
+        return self is not Draws.INVALID_QUERIES
+
     def query_of(self, example: Any) -> Any:
         """The query an example of this kind sends: what tells two of them apart on the wire."""
-        return example[1] if self is Draws.INVALID_QUERIES else example[0]
+        return example[0] if self.cases else example[1]
 
 
 def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> SearchStrategy[Any]:
@@ -84,7 +89,7 @@ def strategy_of(spec: Spec, draws: Draws, path_parameters: dict[str, str]) -> Se
     from dcs_contract.engine.operation import Operation
     from dcs_contract.engine.strategies import invalid_queries
 
-    if draws is Draws.INVALID_QUERIES:
+    if not draws.cases:
         return invalid_queries(spec)
     cases = Operation.of(spec).cases(GenerationMode(draws.value), path_parameters=path_parameters)
     # A map draws what the strategy draws: the values, not the choices, change.

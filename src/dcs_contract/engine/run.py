@@ -63,8 +63,6 @@ __all__ = [
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
 ProgressCallback = Callable[[str, int, int | None], None]
 
-# What draws schemathesis cases, which each_case rebuilds from their query and record.
-_CASES = frozenset({Draws.POSITIVE_CASES, Draws.NEGATIVE_CASES})
 # Distinct values of one enum field kept for the docs' coverage table, and the text of each.
 _MAX_OBSERVED_VALUES = 50
 _MAX_OBSERVED_TEXT = 200
@@ -362,7 +360,7 @@ class ContractRun:
 
     def each_case(self, draws: Draws, body: Callable[[Case[Any]], object], *, by: str | None = None) -> None:
         """``body`` on each of the ``max_examples`` schemathesis cases ``draws`` draws (see :meth:`each_drawn`)."""
-        if draws not in _CASES:
+        if not draws.cases:
             raise ValueError(f"{draws} draws no schemathesis cases")
 
         def rebuilt(drawn: tuple[dict[str, Any], Any]) -> None:
