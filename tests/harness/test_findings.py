@@ -18,6 +18,8 @@ import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from schemathesis import Case, GenerationMode
+from schemathesis.core.transport import Response
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
@@ -25,9 +27,10 @@ from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import NO_KNOWN_CONSUMER, NOBODY, ConsumerImpact, Finding, RequestInfo
 from dcs_contract.contract.formats import dcs_timestamp_format, is_dcs_timestamp, parse_record_time, record_time_form
 from dcs_contract.contract.invariants import Invariants, Page, Walk
-from dcs_contract.contract.spec import Spec
+from dcs_contract.contract.spec import Spec, load_spec
+from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.properties import PROPERTIES
-from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog
+from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog, wire_params
 from dcs_contract.engine.suite import run_contract
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
@@ -522,3 +525,42 @@ def test_a_property_evaluates_only_what_it_declares(name: str, spec: Spec) -> No
     evaluated, _ = run.log.coverage()
     assert evaluated, f"{name} evaluated nothing"
     assert set(evaluated) <= set(CHECKED_BY[name])
+
+
+# -- the response as schemathesis's checks read it -------------------------------------------
+
+_bodies = st.one_of(
+    st.lists(st.sampled_from(_records(load_spec())), max_size=3).map(lambda records: json.dumps(_page(*records))),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+        max_leaves=6,
+    ).map(json.dumps),
+).map(str.encode) | st.binary(max_size=40)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    status=st.sampled_from([200, 204, 400, 401, 404, 500]),
+    content=_bodies,
+    content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/html", ""]),
+    case=st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]).flatmap(
+        lambda mode: Operation.of(load_spec()).cases(mode, path_parameters={"project_id": "p", "instance_id": "i"})
+    ),
+)
+def test_the_checks_judge_the_response_as_converted_here_as_schemathesis_s_own_conversion(
+    status: int, content: bytes, content_type: str, case: Case[Any]
+) -> None:
+    """``checks`` skips schemathesis's ``Response.from_any`` (it prepares the sent request again):
+    every check must come to the same outcome, with the same message, on the quicker conversion."""
+    headers = {"Content-Type": content_type} if content_type else {}
+    # A stream, as a socket gives: the client times the exchange when it is read to the end.
+    answer = lambda request: httpx.Response(status, stream=httpx.ByteStream(content), headers=headers)  # noqa: E731
+    with httpx.Client(base_url="http://dcs.test", transport=httpx.MockTransport(answer)) as client:
+        response = client.get(case.formatted_path, params=wire_params(case.query or {}))
+
+    def outcomes(converted: Response) -> list[tuple[str, str, str]]:
+        found = checks._outcomes(case, converted, checks.RESPONSE_CHECKS)
+        return [(check, type(outcome).__name__, str(outcome)) for check, outcome in found]
+
+    assert outcomes(checks._as_schemathesis(response)) == outcomes(Response.from_any(response))

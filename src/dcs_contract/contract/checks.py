@@ -23,9 +23,12 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NamedTuple
 
 import httpx
+import requests
+from requests.structures import CaseInsensitiveDict
 from schemathesis import Case
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup, MalformedJson, ServerError
+from schemathesis.core.transport import Response
 from schemathesis.openapi.checks import (
     ContentDeserializationError,
     JsonSchemaError,
@@ -119,7 +122,7 @@ def validate(
 ) -> list[Finding]:
     """Run the response checks; every deviation becomes a Finding (none: an empty list). Never raises."""
     found: dict[str, Finding] = {}
-    for check, outcome in _outcomes(case, response, selected):
+    for check, outcome in _outcomes(case, _as_schemathesis(response), selected):
         if isinstance(outcome, Failure):
             findings = findings_from(spec, outcome, case, response)
         else:
@@ -148,8 +151,34 @@ def _more(response: httpx.Response) -> Finding:
     )
 
 
+def _as_schemathesis(response: httpx.Response) -> Response:
+    """The response as schemathesis's checks read it, with the request as it was sent.
+
+    Schemathesis's own conversion (``Response.from_any``) prepares the request again with
+    requests: parsing its URL, IDNA and all, for a request that was sent already. That was
+    a twentieth of a run's main thread (py-spy); the checks read only its method, URL,
+    headers and body, which are set here as they are.
+    """
+    sent = requests.PreparedRequest()
+    sent.method = response.request.method
+    sent.url = str(response.request.url)
+    sent.headers = CaseInsensitiveDict(response.request.headers)
+    sent.body = response.request.content or None
+    return Response(
+        status_code=response.status_code,
+        headers={key: [value] for key, value in response.headers.items()},
+        content=response.content,
+        request=sent,
+        elapsed=response.elapsed.total_seconds(),
+        message=response.reason_phrase,
+        encoding=response.encoding,
+        http_version=response.http_version,
+        verify=True,
+    )
+
+
 def _outcomes(
-    case: Case[Any], response: httpx.Response, selected: Sequence[CheckFunction]
+    case: Case[Any], response: Response, selected: Sequence[CheckFunction]
 ) -> list[tuple[str, Failure | Exception]]:
     """Each failure with the check that raised it; an exception where a check could not read the response."""
     try:
