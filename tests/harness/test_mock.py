@@ -208,6 +208,22 @@ def test_it_serves_on_a_real_loopback_socket(state: MockState) -> None:
     assert len(response.json()["backup_record_response"]) == 1
 
 
+def test_a_websocket_upgrade_is_answered_as_a_plain_request(state: MockState) -> None:
+    """The mock speaks HTTP only (uvicorn's ws="none"): an upgrade is a GET like any, logged and answered."""
+    upgrade = {
+        "Connection": "Upgrade",
+        "Upgrade": "websocket",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    with MockServer(create_app(state)) as server:
+        before = len(state.requests())
+        response = httpx.get(server.base_url + _path(state), headers=upgrade)
+    assert response.status_code == 401, "the gateway's answer to a request without credentials"
+    assert response.json()["error_code"] == "APIGW.0301"
+    assert [entry.status for entry in state.requests()[before:]] == [401]
+
+
 def test_a_test_can_serve_bodies_of_its_own_making(spec: Spec) -> None:
     """MockState.served: any bytes under any content type, for the gateway's 401 as for the service's answers."""
     state = MockState.default(spec, records=5)

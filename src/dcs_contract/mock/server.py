@@ -112,6 +112,11 @@ class MockServer:
             log_level="warning",
             access_log=False,
             lifespan="off",
+            # h11 whatever else is installed: the mock parses requests the same on every machine
+            # (httptools, where present, would be "auto"'s choice). No websockets: the mock serves
+            # none, and importing their protocol (wsproto) doubled the mock's first start.
+            http="h11",
+            ws="none",
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
             ssl_ca_certs=None if ssl_ca_certs is None else os.fspath(ssl_ca_certs),
