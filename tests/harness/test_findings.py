@@ -9,17 +9,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import Case, GenerationMode
-from schemathesis.core.transport import Response
+from schemathesis import Response as CheckedResponse
 
 from dcs_contract.contract import checks
 from dcs_contract.contract import invariants as rules
@@ -30,7 +30,7 @@ from dcs_contract.contract.invariants import Invariants, Page, Walk
 from dcs_contract.contract.spec import Spec, load_spec
 from dcs_contract.engine.operation import Operation
 from dcs_contract.engine.properties import PROPERTIES
-from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog, wire_params
+from dcs_contract.engine.run import CHECKED_BY, ContractRun, RunLog
 from dcs_contract.engine.suite import run_contract
 from dcs_contract.errors import ResponseTooLarge
 from dcs_contract.mock import MockServer, MockState, ServiceAnswer, create_app, generate_records
@@ -529,38 +529,96 @@ def test_a_property_evaluates_only_what_it_declares(name: str, spec: Spec) -> No
 
 # -- the response as schemathesis's checks read it -------------------------------------------
 
+SPEC = load_spec()
+_PATH = {"project_id": "p", "instance_id": "i"}
 _bodies = st.one_of(
-    st.lists(st.sampled_from(_records(load_spec())), max_size=3).map(lambda records: json.dumps(_page(*records))),
+    st.lists(st.sampled_from(_records(SPEC)), max_size=3).map(lambda records: json.dumps(_page(*records))),
     st.recursive(
         st.none() | st.booleans() | st.integers() | st.text(max_size=8),
         lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
         max_leaves=6,
     ).map(json.dumps),
 ).map(str.encode) | st.binary(max_size=40)
+_cases = st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]).flatmap(
+    lambda mode: Operation.of(SPEC).cases(mode, path_parameters=_PATH)
+)
 
 
-@settings(max_examples=60, deadline=None)
+@dataclass
+class _Answer:
+    """What the target answers next: set by each example."""
+
+    status: int = 200
+    content: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        # A stream, as a socket gives: the client times the exchange when it is read to the end.
+        return httpx.Response(self.status, stream=httpx.ByteStream(self.content), headers=self.headers)
+
+
+@dataclass(repr=False)
+class _AnsweredRun:
+    """A run whose target answers what the example sets, through the run's own guarded client."""
+
+    run: ContractRun
+    answer: _Answer
+
+    def __repr__(self) -> str:  # hypothesis shows it with a failing example: not the whole spec
+        return "answered_run"
+
+
+@pytest.fixture(scope="module")
+def answered_run() -> Iterator[_AnsweredRun]:
+    answer = _Answer()
+    guard = GuardedTransport(httpx.MockTransport(answer), max_requests=100_000, rate_limit=None, retries=0)
+    with httpx.Client(base_url="http://dcs.test", transport=guard) as client:
+        target = Target(base_url="http://dcs.test", project_id="p", instance_id="i")
+        yield _AnsweredRun(ContractRun(SPEC, target, RunSettings(max_examples=1, seed=1), client, RunLog(SPEC)), answer)
+
+
+def _failures(case: Case[Any], response: httpx.Response | CheckedResponse) -> list[tuple[str, str]]:
+    """What schemathesis's response checks say of ``response``: each failure's kind and message."""
+    try:
+        case.validate_response(response, checks=list(checks.RESPONSE_CHECKS))
+    except BaseExceptionGroup as group:
+        return sorted((type(failure).__name__, str(failure)) for failure in group.exceptions)
+    except Exception as exc:
+        return [(type(exc).__name__, str(exc))]
+    return []
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    status=st.sampled_from([200, 204, 400, 401, 404, 500]),
+    # Not 401 or 403: the guard ends a run on those before any check reads them.
+    status=st.sampled_from([200, 204, 400, 404, 500]),
     content=_bodies,
     content_type=st.sampled_from(["application/json", "application/json; charset=utf-8", "text/html", ""]),
-    case=st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE]).flatmap(
-        lambda mode: Operation.of(load_spec()).cases(mode, path_parameters={"project_id": "p", "instance_id": "i"})
-    ),
+    case=_cases,
 )
-def test_the_checks_judge_the_response_as_converted_here_as_schemathesis_s_own_conversion(
-    status: int, content: bytes, content_type: str, case: Case[Any]
+def test_the_checks_read_the_request_as_sent_and_judge_as_with_schemathesis_s_own_conversion(
+    answered_run: _AnsweredRun, status: int, content: bytes, content_type: str, case: Case[Any]
 ) -> None:
-    """``checks`` skips schemathesis's ``Response.from_any`` (it prepares the sent request again):
-    every check must come to the same outcome, with the same message, on the quicker conversion."""
-    headers = {"Content-Type": content_type} if content_type else {}
-    # A stream, as a socket gives: the client times the exchange when it is read to the end.
-    answer = lambda request: httpx.Response(status, stream=httpx.ByteStream(content), headers=headers)  # noqa: E731
-    with httpx.Client(base_url="http://dcs.test", transport=httpx.MockTransport(answer)) as client:
-        response = client.get(case.formatted_path, params=wire_params(case.query or {}))
+    """``checked_response`` replaces schemathesis's ``Response.from_any``, which prepares the sent
+    request again: its request is the one the run sent, and every check comes to the same outcome,
+    with the same message."""
+    run, answer = answered_run.run, answered_run.answer
+    answer.status, answer.content = status, content
+    answer.headers = {"Content-Type": content_type} if content_type else {}
+    response = run.send("test", case)
+    assert isinstance(response, httpx.Response)
+    checked = checks.checked_response(response)
+    sent = response.request
+    assert (checked.request.method, checked.request.url, checked.request.body) == ("GET", str(sent.url), None)
+    assert dict(checked.request.headers) == dict(sent.headers)
+    assert (checked.status_code, checked.content) == (status, content)
+    assert _failures(case, checked) == _failures(case, response)
 
-    def outcomes(converted: Response) -> list[tuple[str, str, str]]:
-        found = checks._outcomes(case, converted, checks.RESPONSE_CHECKS)
-        return [(check, type(outcome).__name__, str(outcome)) for check, outcome in found]
 
-    assert outcomes(checks._as_schemathesis(response)) == outcomes(Response.from_any(response))
+def test_a_response_no_check_can_read_is_a_finding_of_each_check(spec: Spec) -> None:
+    """Built by hand, never sent: it has no ``elapsed``, and the checks' conversion raises. ``validate`` does not."""
+    request = httpx.Request("GET", "http://dcs.test/v2/p/instances/i/backups")
+    response = httpx.Response(200, content=b"{}", request=request)
+    case = Operation.of(spec).case(path_parameters=_PATH, query={})
+    found = checks.validate(spec, case, response, checks.ERROR_BODY_CHECKS)
+    assert sorted(finding.check for finding in found) == sorted(checks.check_names(checks.ERROR_BODY_CHECKS))

@@ -26,9 +26,9 @@ import httpx
 import requests
 from requests.structures import CaseInsensitiveDict
 from schemathesis import Case
+from schemathesis import Response as CheckedResponse
 from schemathesis.checks import CheckFunction, not_a_server_error
 from schemathesis.core.failures import AcceptedNegativeData, Failure, FailureGroup, MalformedJson, ServerError
-from schemathesis.core.transport import Response
 from schemathesis.openapi.checks import (
     ContentDeserializationError,
     JsonSchemaError,
@@ -58,6 +58,7 @@ __all__ = [
     "anonymous_request_findings",
     "body_too_large",
     "check_names",
+    "checked_response",
     "findings_from",
     "invalid_input_accepted",
     "invalid_input_findings",
@@ -122,7 +123,7 @@ def validate(
 ) -> list[Finding]:
     """Run the response checks; every deviation becomes a Finding (none: an empty list). Never raises."""
     found: dict[str, Finding] = {}
-    for check, outcome in _outcomes(case, _as_schemathesis(response), selected):
+    for check, outcome in _outcomes(case, response, selected):
         if isinstance(outcome, Failure):
             findings = findings_from(spec, outcome, case, response)
         else:
@@ -151,20 +152,22 @@ def _more(response: httpx.Response) -> Finding:
     )
 
 
-def _as_schemathesis(response: httpx.Response) -> Response:
+def checked_response(response: httpx.Response) -> CheckedResponse:
     """The response as schemathesis's checks read it, with the request as it was sent.
 
     Schemathesis's own conversion (``Response.from_any``) prepares the request again with
-    requests: parsing its URL, IDNA and all, for a request that was sent already. That was
-    a twentieth of a run's main thread (py-spy); the checks read only its method, URL,
-    headers and body, which are set here as they are.
+    requests, parsing its URL, IDNA and all, for a request sent already: a twentieth of a
+    run's main thread (py-spy). It also passes the URL's query again as parameters, so that
+    its request holds the query twice. The checks read the request's method, URL, headers
+    and body: here they are what was sent, once. Raises what httpx raises for a response
+    that was not read (its ``elapsed``), as ``from_any`` does.
     """
     sent = requests.PreparedRequest()
     sent.method = response.request.method
     sent.url = str(response.request.url)
     sent.headers = CaseInsensitiveDict(response.request.headers)
     sent.body = response.request.content or None
-    return Response(
+    return CheckedResponse(
         status_code=response.status_code,
         headers={key: [value] for key, value in response.headers.items()},
         content=response.content,
@@ -178,9 +181,19 @@ def _as_schemathesis(response: httpx.Response) -> Response:
 
 
 def _outcomes(
-    case: Case[Any], response: Response, selected: Sequence[CheckFunction]
+    case: Case[Any], response: httpx.Response, selected: Sequence[CheckFunction]
 ) -> list[tuple[str, Failure | Exception]]:
     """Each failure with the check that raised it; an exception where a check could not read the response."""
+    try:
+        checked = checked_response(response)
+    except Exception as exc:  # a response no check can read: each check says so
+        return [(check.__name__, exc) for check in selected]
+    return _checked(case, checked, selected)
+
+
+def _checked(
+    case: Case[Any], response: CheckedResponse, selected: Sequence[CheckFunction]
+) -> list[tuple[str, Failure | Exception]]:
     try:
         case.validate_response(response, checks=list(selected))
     except FailureGroup as group:
@@ -191,7 +204,7 @@ def _outcomes(
         if len(selected) == 1:
             return [(selected[0].__name__, exc)]
         # One check at a time, so that the others still judge the response.
-        return [outcome for check in selected for outcome in _outcomes(case, response, (check,))]
+        return [outcome for check in selected for outcome in _checked(case, response, (check,))]
     return []
 
 

@@ -58,7 +58,6 @@ __all__ = [
     "PropertyRun",
     "RunLog",
     "ShareSpent",
-    "wire_params",
 ]
 
 # (property, cases done, cases expected or None when a property's request count is not known ahead)
@@ -430,7 +429,7 @@ class ContractRun:
             raise ShareSpent(property_name)
         self.sends += 1
         try:
-            response = self.client.get(case.formatted_path, params=wire_params(case.query or {}), **options)
+            response = self.client.get(case.formatted_path, params=_wire_params(case.query or {}), **options)
         except ResponseTooLarge as exc:
             if not counted:
                 return exc
@@ -590,7 +589,7 @@ def _count_observed(seen: Counter[str], value: Any, count: int = 1) -> None:
     seen[text if text in seen or len(seen) < _MAX_OBSERVED_VALUES else _OTHER_VALUES] += count
 
 
-def wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
+def _wire_params(query: dict[str, Any]) -> list[tuple[str, str | int | float | bool | None]]:
     """Query values as strings on the wire; negative cases may hold null, lists or objects."""
     pairs: list[tuple[str, str | int | float | bool | None]] = []
     for name, value in query.items():

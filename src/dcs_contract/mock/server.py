@@ -114,7 +114,9 @@ class MockServer:
             lifespan="off",
             # h11 whatever else is installed: the mock parses requests the same on every machine
             # (httptools, where present, would be "auto"'s choice). No websockets: the mock serves
-            # none, and importing their protocol (wsproto) doubled the mock's first start.
+            # none, and importing their protocol (wsproto) doubled the mock's first start. An
+            # upgrade request is a plain one; uvicorn then warns that no WebSocket library is
+            # installed, which means here that none is enabled.
             http="h11",
             ws="none",
             ssl_certfile=ssl_certfile,
