@@ -557,7 +557,7 @@ class _Answer:
         return httpx.Response(self.status, stream=httpx.ByteStream(self.content), headers=self.headers)
 
 
-@dataclass(repr=False)
+@dataclass
 class _AnsweredRun:
     """A run whose target answers what the example sets, through the run's own guarded client."""
 
