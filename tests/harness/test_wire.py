@@ -173,6 +173,8 @@ _tokens = st.sampled_from(
         *(b"1.0", b"-Infinity", b"2147483648", b"true", b"null", b'"total_num"', b'"backup_record_response"'),
         b"\xef\xbb\xbf",
         b'"\\\\ud800\\udc00"',
+        # Lone low, upper-case pair, a high then an escaped backslash, a quote's escape between.
+        *(b'"\\udd12"', b'"\\uD83D\\uDD12"', b'"\\ud83d\\\\udd12"', b'"\\ud83d\\"\\udd12"'),
     ]
 )
 
@@ -447,6 +449,25 @@ def test_what_a_wire_finding_shows_of_the_body_has_no_control_character(context:
     ]
     assert len(shown) >= 6, shown
     assert all(text.isprintable() for text in shown), shown
+
+
+# The pieces of a string's inside: escapes of high and low surrogates in either case, escaped
+# backslashes and quotes, a BMP character's escape, and plain text.
+_STRING_PIECES = st.sampled_from(
+    [b"\\ud83d", b"\\uD800", b"\\udd12", b"\\uDC00", b"\\\\", b'\\"', b"\\u00e9", b"u", b"d83d", b"a", b"\xe4\xb8\xad"]
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(strings=st.lists(st.lists(_STRING_PIECES, max_size=8).map(b"".join), min_size=1, max_size=4))
+def test_a_lone_surrogate_is_found_on_the_bytes_as_in_the_parsed_strings(strings: list[bytes]) -> None:
+    """The bytes' reading, kept for bodies with no escaped backslash, and the parsed strings' agree."""
+    raw = b"{" + b",".join(b'"%d%s": ["%s"]' % (i, s, s) for i, s in enumerate(strings)) + b"}"
+    value = json.loads(raw)
+    # The oracle: a surrogate in a parsed string is one its escapes did not pair.
+    lone = any(re.search("[\ud800-\udfff]", text) for key, items in value.items() for text in (key, *items))
+    assert json_scan._lone_surrogate(raw, 0, value) == lone
+    assert (json_scan._clean(raw, 0, {}, None, None) is None) == lone
 
 
 _KEY_BYTES = st.lists(st.sampled_from([b"a", b"\\", b"u", b"d", b"8", b"0", b"\t", b"\xff", b"\xe4\xb8\xad", b"n"]))

@@ -227,8 +227,15 @@ class Scan:
 
 # How deep the scan goes when no consumer states a limit: Go's encoding/json's own.
 _DEEPEST = 10000
-# What may be a surrogate's escape: only a body that has one has its parsed strings searched for a lone one.
+# What may be a surrogate's escape: only a body that has one is searched for a lone one.
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+# A high surrogate's escape not followed by a low one's, or a low one's not preceded by a high
+# one's: a lone surrogate, where every backslash begins an escape (see _lone_surrogate). Each
+# match begins with the literal backslash-u, which the regex engine searches for fast.
+_UNPAIRED_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD](?:[89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F])"
+    rb"|[c-fC-F][0-9a-fA-F]{2}(?<!\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}))"
+)
 # A surrogate in a string the C parser made: paired escapes make one character, so this one was alone.
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _JSON_WS = " \t\n\r"
@@ -261,9 +268,9 @@ def _clean(
     # Python 3.11's C parser gives up past the recursion limit: below a consumer's limit, it had
     # to measure nothing. From 3.12 it has a deeper limit of its own, so the depth is measured.
     measure = shallowest is not None and (sys.version_info >= (3, 12) or sys.getrecursionlimit() > shallowest)
-    strings = _SURROGATE_ESCAPE.search(raw, start) is not None
-    depth = _shape(value, measure=measure, strings=strings) if measure or strings else 0
-    if depth < 0 or (shallowest is not None and depth > shallowest):  # a lone surrogate, or too deep
+    if _SURROGATE_ESCAPE.search(raw, start) is not None and _lone_surrogate(raw, start, value):
+        return None
+    if measure and shallowest is not None and _depth(value, shallowest) > shallowest:
         return None
     for pointer, fmt in fields.items():
         low, high = INTEGER_FORMATS[fmt]
@@ -271,7 +278,8 @@ def _clean(
             number = isinstance(found, int | float) and not isinstance(found, bool)
             if number and (isinstance(found, float) or not low <= found <= high):
                 return None
-    return Scan(depth=depth, complete=True, end=len(raw))
+    # Not measured, or within every consumer's limit: the rule reads the depth only past one.
+    return Scan(complete=True, end=len(raw))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -301,26 +309,48 @@ def _has_number_run(raw: bytes, start: int, longest: int) -> bool:
     return raw.translate(_NUMBER_BYTES).find(b"1" * (longest + 1), start) != -1
 
 
-def _shape(value: Any, *, measure: bool, strings: bool) -> int:
-    """How deep a parsed body nests (when ``measure``), without recursion; -1 for a lone surrogate.
+def _lone_surrogate(raw: bytes, start: int, value: Any) -> bool:
+    """Whether the body ``raw`` parsed to ``value`` holds a lone surrogate (see _SURROGATE).
 
-    With ``strings``, every string, keys included, is searched for a lone surrogate.
+    Read on the bytes where every backslash begins an escape, that is, where no two are adjacent:
+    then an escape's neighbour is an escape too, and the pattern is exact. The mock's pages write
+    an emoji as escapes: on one of 1,000 records, the bytes took 0.9 ms and the parsed strings 6
+    to 11 ms (medians of 40, 2026-12-07).
     """
-    if strings and isinstance(value, str) and _SURROGATE.search(value):
-        return -1
-    deepest = 0
-    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    if raw.find(b"\\\\", start) == -1:
+        return _UNPAIRED_SURROGATE_ESCAPE.search(raw, start) is not None
+    pending = [value]
     while pending:
-        item, depth = pending.pop()
-        if isinstance(item, dict):
-            if strings and any(_SURROGATE.search(key) for key in item):
-                return -1
-            item = item.values()
-        deepest = max(deepest, depth) if measure else 0
-        if strings and any(isinstance(child, str) and _SURROGATE.search(child) for child in item):
-            return -1
-        pending.extend((child, depth + 1) for child in item if isinstance(child, dict | list))
-    return deepest
+        item = pending.pop()
+        if type(item) is str:
+            if _SURROGATE.search(item):
+                return True
+        elif type(item) is dict:
+            if any(_SURROGATE.search(key) for key in item):
+                return True
+            pending.extend(item.values())
+        elif type(item) is list:
+            pending.extend(item)
+    return False
+
+
+def _depth(value: Any, deepest: int) -> int:
+    """How deep a parsed body nests, a level at a time, without recursion; ``deepest + 1`` once past ``deepest``."""
+    level = [value] if type(value) in _CONTAINERS else []
+    depth = 0
+    while level and depth <= deepest:
+        depth += 1
+        level = [
+            child
+            for item in level
+            for child in (item.values() if type(item) is dict else item)
+            if type(child) in _CONTAINERS
+        ]
+    return depth
+
+
+# What the C parser makes of objects and arrays: these types, never a subclass.
+_CONTAINERS = (dict, list)
 
 
 def _at_pointer(value: Any, pointer: str) -> Iterator[Any]:
