@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from dcs_contract.cli.app import main
@@ -28,7 +28,7 @@ from dcs_contract.contract import json_scan
 from dcs_contract.contract.consumers import Consumers
 from dcs_contract.contract.findings import Finding
 from dcs_contract.contract.spec import OPERATION_PATH, Spec
-from dcs_contract.contract.wire import WIRE_RULES, WireContext, wire_violations
+from dcs_contract.contract.wire import BOM, WIRE_RULES, WireContext, wire_violations
 from dcs_contract.engine.judge import ExchangeJudge, Listing
 from dcs_contract.engine.operation import Operation
 from dcs_contract.errors import SpecError
@@ -451,23 +451,34 @@ def test_what_a_wire_finding_shows_of_the_body_has_no_control_character(context:
     assert all(text.isprintable() for text in shown), shown
 
 
-# The pieces of a string's inside: escapes of high and low surrogates in either case, escaped
-# backslashes and quotes, a BMP character's escape, and plain text.
+# The pieces of a string's inside: escapes of high and low surrogates, their hex digits in
+# either case, escaped backslashes and quotes, a BMP character's escape, and plain text.
 _STRING_PIECES = st.sampled_from(
-    [b"\\ud83d", b"\\uD800", b"\\udd12", b"\\uDC00", b"\\\\", b'\\"', b"\\u00e9", b"u", b"d83d", b"a", b"\xe4\xb8\xad"]
+    [
+        *(b"\\ud83d", b"\\uD800", b"\\uDBFF", b"\\udBfF", b"\\udd12", b"\\uDC00", b"\\uDFFF", b"\\udfff"),
+        *(b"\\\\", b'\\"', b"\\u00e9", b"u", b"d83d", b"a", b"\xe4\xb8\xad"),
+    ]
 )
 
 
 @settings(max_examples=500, deadline=None)
-@given(strings=st.lists(st.lists(_STRING_PIECES, max_size=8).map(b"".join), min_size=1, max_size=4))
-def test_a_lone_surrogate_is_found_on_the_bytes_as_in_the_parsed_strings(strings: list[bytes]) -> None:
+@given(strings=st.lists(st.lists(_STRING_PIECES, max_size=8).map(b"".join), min_size=1, max_size=4), bom=st.booleans())
+# An escaped backslash, then a low surrogate's escape alone: the bytes alone would call it paired.
+@example(strings=[b"\\\\ud83d\\udd12"], bom=False)
+# A high surrogate ending one string and a low one starting the next: two lone ones.
+@example(strings=[b"\\ud83d", b"\\udd12"], bom=True)
+def test_a_lone_surrogate_is_found_on_the_bytes_as_in_the_parsed_strings(strings: list[bytes], bom: bool) -> None:
     """The bytes' reading, kept for bodies with no escaped backslash, and the parsed strings' agree."""
-    raw = b"{" + b",".join(b'"%d%s": ["%s"]' % (i, s, s) for i, s in enumerate(strings)) + b"}"
+    # Each string as an item of one array, next to each other, and as a key and a value.
+    raw = b'[["%s"], %s]' % (b'", "'.join(strings), b", ".join(b'{"%s": "%s"}' % (text, text) for text in strings))
     value = json.loads(raw)
     # The oracle: a surrogate in a parsed string is one its escapes did not pair.
-    lone = any(re.search("[\ud800-\udfff]", text) for key, items in value.items() for text in (key, *items))
-    assert json_scan._lone_surrogate(raw, 0, value) == lone
-    assert (json_scan._clean(raw, 0, {}, None, None) is None) == lone
+    texts = [*value[0], *(text for item in value[1:] for pair in item.items() for text in pair)]
+    lone = any(re.search("[\ud800-\udfff]", text) for text in texts)
+    start = len(BOM) if bom else 0
+    body = (BOM if bom else b"") + raw
+    assert json_scan._lone_surrogate(body, start, value) == lone
+    assert (json_scan._clean(body, start, {}, None, None) is None) == lone
 
 
 _KEY_BYTES = st.lists(st.sampled_from([b"a", b"\\", b"u", b"d", b"8", b"0", b"\t", b"\xff", b"\xe4\xb8\xad", b"n"]))

@@ -12,6 +12,8 @@ place itself, the byte offset::
 The scan is linear (possessive patterns, no backtracking), iterative (a stack, not
 recursion) and never raises; it stops where the bytes stop being JSON. Python's C parser
 first tries to prove a body clean, a hundred times faster: only a body it cannot is scanned.
+A body proved clean nests within every consumer's limit, and its ``depth`` is left at 0: the
+rules read a depth only past a limit.
 """
 
 from __future__ import annotations
@@ -309,6 +311,10 @@ def _has_number_run(raw: bytes, start: int, longest: int) -> bool:
     return raw.translate(_NUMBER_BYTES).find(b"1" * (longest + 1), start) != -1
 
 
+# What the C parser makes of objects and arrays: these types, never a subclass.
+_CONTAINERS = (dict, list)
+
+
 def _lone_surrogate(raw: bytes, start: int, value: Any) -> bool:
     """Whether the body ``raw`` parsed to ``value`` holds a lone surrogate (see _SURROGATE).
 
@@ -347,10 +353,6 @@ def _depth(value: Any, deepest: int) -> int:
             if type(child) in _CONTAINERS
         ]
     return depth
-
-
-# What the C parser makes of objects and arrays: these types, never a subclass.
-_CONTAINERS = (dict, list)
 
 
 def _at_pointer(value: Any, pointer: str) -> Iterator[Any]:
