@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -64,10 +65,17 @@ HOSTILE = {
 HOSTILE_IDS = list(HOSTILE)
 
 
+@lru_cache(maxsize=8)
+def _parsed(markdown: str) -> tuple[Token, ...]:
+    """The document's blocks, parsed once: each check below reads a document again, and a docs
+    page is the spec's whole reference (the parse was most of test_the_docs_page's time)."""
+    return tuple(PARSER.parse(markdown))
+
+
 def _tokens(markdown: str) -> list[Token]:
     """Every node of the parsed document, blocks and the inline nodes in them."""
     nodes: list[Token] = []
-    for token in PARSER.parse(markdown):
+    for token in _parsed(markdown):
         nodes.append(token)
         nodes.extend(token.children or ())
     return nodes
@@ -90,7 +98,7 @@ def _structure(markdown: str) -> list[str]:
 def _texts(markdown: str) -> list[str]:
     """What each line of inline text reads as, code spans included."""
     texts = []
-    for token in PARSER.parse(markdown):
+    for token in _parsed(markdown):
         if token.type == "inline":
             kept = (
                 c.content if c.type in ("text", "text_special", "code_inline") else " " for c in token.children or ()
@@ -101,7 +109,7 @@ def _texts(markdown: str) -> list[str]:
 
 def _blocks(markdown: str) -> list[str]:
     """What each code block holds."""
-    return [token.content for token in PARSER.parse(markdown) if token.type in ("fence", "code_block")]
+    return [token.content for token in _parsed(markdown) if token.type in ("fence", "code_block")]
 
 
 # What the writers take for a line break and put on one line, as results.markdown documents it.
