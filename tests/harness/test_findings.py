@@ -104,6 +104,25 @@ def test_each_unknown_field_is_its_own_finding_in_every_record(
     assert unknown[f"{RECORDS}/backup_region"].actual == '"cn-north-4"'
 
 
+def test_a_field_named_with_control_characters_is_shown_with_them_as_escapes(
+    spec: Spec, fake_run: Callable[[Handler], ContractRun]
+) -> None:
+    """A raw ESC would colour a terminal and a NUL makes junit.xml invalid; a zero-width space, or an
+    ESC in a terminal, would hide what it separates (a secret in pieces, to the eye whole)."""
+    first, second, _ = _records(spec)
+    body = _page({**first, "ab\x1b[mcd": 1, "\x00x": 2}, {**second, "ef\u200bgh": 3, "n/a~": 4})
+    findings = _findings(fake_run(_answering(body)))
+    unknown = {f.location: f for f in findings if f.expected == "no property beyond those in the spec"}
+    assert set(unknown) == {
+        f"{RECORDS}/ab\\x1b[mcd",
+        f"{RECORDS}/\\x00x",
+        f"{RECORDS}/ef\\u200bgh",
+        f"{RECORDS}/n~1a~0",
+    }
+    assert unknown[f"{RECORDS}/ab\\x1b[mcd"].message.startswith("ab\\x1b[mcd is not a property")
+    assert not any(char in f.location + f.message for f in findings for char in "\x1b\x00\u200b")
+
+
 def test_each_missing_field_is_its_own_finding(spec: Spec, fake_run: Callable[[Handler], ContractRun]) -> None:
     first, second, _ = _records(spec)
     del first["backup_name"], first["instance_id"]

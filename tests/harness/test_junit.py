@@ -99,3 +99,44 @@ def test_a_report_that_sent_nothing_lists_only_what_it_judged(spec: Spec, tmp_pa
     assert list(cases) == ["team-rule"]
     _, cases = _cases(_run(spec, budget=None, evaluated={}, not_evaluated={}), tmp_path)
     assert list(cases) == ["contract conforms"]
+
+
+# Every kind of character XML 1.0 cannot hold, even as a character reference. A lone surrogate
+# never reaches a finding's check or location (a fingerprint is of UTF-8), only its other texts.
+_NOT_XML = ["\x00", "\x08", "\x0b", "\x0c", "\x1b", "\x1f", "\ufffe", "\uffff"]
+_SURROGATES = ["\ud800", "\udfff"]
+
+
+def _escapes(chars: list[str]) -> str:
+    return "".join(repr(char)[1:-1] for char in chars)
+
+
+def test_what_xml_cannot_hold_is_escaped_and_the_file_parses(spec: Spec, tmp_path: Path) -> None:
+    """A target's names and values reach a finding's texts, and ElementTree writes any character as it is."""
+    # Printable characters, the tab and the line separator among them, stay as they are.
+    name = "a" + "".join(_NOT_XML) + "\t\u2028\U0001f600z"
+    text = name + "".join(_SURROGATES)
+    finding = Finding(
+        check=f"team-rule {name}",
+        category="schema",
+        title=f"title {text}",
+        message=f"message {text}",
+        location=f"/backup_record_response/*/{name}",
+        expected=f"expected {text}",
+        actual=f"actual {text}",
+    )
+    report = _run(spec, findings=[finding], error=f"error {text}", crash=f"crash {text}")
+    suite, cases = _cases(report, tmp_path)  # ET.parse: a character XML cannot hold is a ParseError
+    shown_name = "a" + _escapes(_NOT_XML) + "\t\u2028\U0001f600z"
+    shown = shown_name + _escapes(_SURROGATES)
+    assert f"team-rule {shown_name}" in cases
+    failure = cases[f"team-rule {shown_name}"].find("failure")
+    assert failure is not None
+    for field in ("title", "expected", "actual"):
+        assert f"{field} {shown}" in (failure.text or ""), field
+    # The message is written line by line: \x0b, \x0c and U+2028 end a line there.
+    assert "message a\\x00\\x08\n" in (failure.text or "") and "\\x1b\\x1f\\ufffe\\uffff\t" in (failure.text or "")
+    assert f"/backup_record_response/*/{shown_name}" in (failure.text or "")
+    errors = {case.get("name"): case.find("error") for case in suite.iter("testcase") if case.find("error") is not None}
+    assert errors["run completed"].get("message") == f"error {shown}"  # type: ignore[union-attr]
+    assert errors["harness"].text == f"crash {shown}"  # type: ignore[union-attr]

@@ -42,7 +42,7 @@ from schemathesis.specs.openapi import checks as openapi_checks
 
 from dcs_contract.contract.findings import MORE_FINDINGS, Finding, RequestInfo, excerpt
 from dcs_contract.contract.formats import JsonBody, json_text, json_type, json_types, read_json, record_time_form
-from dcs_contract.contract.json_scan import INTEGER_FORMATS
+from dcs_contract.contract.json_scan import INTEGER_FORMATS, pointer_token, visible
 from dcs_contract.contract.spec import Spec
 from dcs_contract.errors import ResponseTooLarge
 
@@ -334,12 +334,10 @@ class _Deviation(NamedTuple):
     message: str
 
 
-def _escape(name: str) -> str:
-    return name.replace("~", "~0").replace("/", "~1")
-
-
 def _pointer(pattern: _Pattern) -> str:
-    return "".join("/*" if part is None else "/" + _escape(part) for part in pattern)
+    # The body's names as the wire scan shows them: a raw ESC or NUL from a target would reach
+    # a terminal, make junit.xml invalid, or hide what it separates.
+    return "".join("/*" if part is None else "/" + pointer_token(part) for part in pattern)
 
 
 def _schema_at(spec: Spec, status: int, pattern: _Pattern) -> dict[str, Any] | None:
@@ -393,18 +391,18 @@ def _deviations(
         unknown = itertools.islice(first.items(), MAX_FINDINGS_PER_RESPONSE + 1)
         found = [
             _Deviation(
-                f"{where}/{_escape(name)}",
+                f"{where}/{pointer_token(name)}",
                 "no property beyond those in the spec",
                 json_text(value),
                 "",
-                f"{name} is not a property of the spec's schema at {shown}",
+                f"{visible(name)} is not a property of the spec's schema at {shown}",
             )
             for name, value in unknown
         ]
     elif schema is not None and keyword == "required":
         found = [
             _Deviation(
-                f"{where}/{_escape(name)}",
+                f"{where}/{pointer_token(name)}",
                 "a required property",
                 "missing",
                 "",

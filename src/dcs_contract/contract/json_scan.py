@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["INTEGER_FORMATS", "Found", "Scan", "escaped", "shown"]
+__all__ = ["INTEGER_FORMATS", "Found", "Scan", "escaped", "pointer_token", "shown", "visible"]
 
 # The formats a spec's integer field may name, and the values each holds.
 INTEGER_FORMATS = {"int32": (-(2**31), 2**31 - 1), "int64": (-(2**63), 2**63 - 1)}
@@ -36,6 +36,11 @@ _KEPT = 20
 def escaped(name: str) -> str:
     """A name as a JSON pointer writes it (RFC 6901)."""
     return name.replace("~", "~0").replace("/", "~1")
+
+
+def pointer_token(name: str) -> str:
+    """A body's name as a finding's JSON pointer shows it: escaped, its control characters as escapes (visible)."""
+    return escaped(visible(name))
 
 
 def shown(token: bytes) -> str:
@@ -385,10 +390,10 @@ def _decoded(token: bytes) -> str:
 
 
 def _pattern(stack: list[_Frame]) -> str:
-    return "".join("/" + (escaped(visible(str(f.key))) if f.is_object else "*") for f in stack)
+    return "".join("/" + (pointer_token(str(f.key)) if f.is_object else "*") for f in stack)
 
 
 def _found(stack: list[_Frame], offset: int, text: str) -> Found:
     # Only the first few of each kind are kept, so a pointer is built a bounded number of times.
-    pointer = "".join("/" + escaped(visible(str(f.key))) for f in stack)
+    pointer = "".join("/" + pointer_token(str(f.key)) for f in stack)
     return Found(_pattern(stack), pointer, offset, text)

@@ -10,6 +10,7 @@ or a harness bug is an error testcase of its own: never a pass.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,10 @@ __all__ = ["junit_of"]
 _SUITE = "dcs-contract"
 # What a skipped testcase says when the report does not say why the check did not run.
 _DID_NOT_RUN = "did not run in this run"
+# What XML 1.0 cannot hold, even escaped: control characters but tab and line ends, lone
+# surrogates, U+FFFE and U+FFFF. ElementTree writes them as they are, and a CI's parser then
+# refuses the whole file.
+_NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _registry(report: RunReport) -> tuple[str, ...]:
@@ -76,6 +81,11 @@ def _failure_text(findings: Sequence[Finding]) -> str:
     return "\n".join(lines)
 
 
+def _xml_text(text: str) -> str:
+    """``text`` with what XML cannot hold as escapes (``\\x1b``), as a finding's other texts show it."""
+    return _NOT_XML.sub(lambda char: repr(char[0])[1:-1], text)
+
+
 def junit_of(report: RunReport) -> bytes:
     suite = ET.Element("testsuite", name=_SUITE, timestamp=report.started)
     counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
@@ -117,5 +127,12 @@ def junit_of(report: RunReport) -> bytes:
         ET.SubElement(suite, "testcase", classname=_SUITE, name="contract conforms")
     for key, value in counts.items():
         suite.set(key, str(value))
+    # Every text and attribute at once, whatever report field it came from: a target's names
+    # and values reach a finding's texts, and a report read back from a file holds anything.
+    for element in suite.iter():
+        if element.text:
+            element.text = _xml_text(element.text)
+        for name, attribute in list(element.attrib.items()):
+            element.set(name, _xml_text(attribute))
     xml: bytes = ET.tostring(suite, encoding="utf-8", xml_declaration=True)
     return xml
