@@ -8,7 +8,10 @@ are all written through it. It removes, wherever they appear:
 - any fragment of 8 or more characters of one of those forms, wherever it stands: what is
   left of a secret where a text was cut, by the harness or by anyone before it;
 - the user-info of a URL (``http://user:password@host``), and a ``password=`` parameter of a
-  URL's query or of a libpq connection string (``postgresql://db/h?password=...``).
+  URL's query or of a libpq connection string (``postgresql://db/h?password=...``);
+- a request signature (``Signature=`` and 32 hex digits or more, raw or URL-escaped): a
+  target that echoes the ``Authorization`` header it got echoes the AK, a secret, and the
+  signature, which is not one but is a part of an auth header all the same.
 
 Text is scrubbed *before* it is cut, never after: :meth:`Scrubber.cut` scrubs a window a
 little longer than the limit, then cuts, so a secret that straddles the cut point is gone
@@ -51,6 +54,9 @@ _ELLIPSIS = "…"
 # A password given as a parameter: ?password=, &password= or libpq's "password=" after a space.
 # One greedy class at the end, with nothing after it to backtrack for: linear time.
 _PASSWORD_PARAMETER_RE = re.compile(r"(?i)((?:^|[?&;\s])password=)[^&;\s\"'<>]+")
+# SDK-HMAC-SHA256's, as transport/signing.py writes it: hex, 64 digits. From 32 on, so that a
+# text about the scheme ("Signature=hex", the spec's own) is left as it is. One class: linear.
+_SIGNATURE_RE = re.compile(r"(?i)(signature(?:=|%3d))[0-9a-f]{32,}")
 _STRIDE = 4
 # Every window of MIN_FRAGMENT characters holds a whole _STRIDE-gram at a multiple of _STRIDE.
 assert MIN_FRAGMENT >= 2 * _STRIDE - 1
@@ -109,8 +115,11 @@ class Scrubber:
         text = printable(text)
         if "@" in text:
             text = _without_userinfo(text)
-        if "password=" in text.lower():
+        lowered = text.lower()
+        if "password=" in lowered:
             text = _PASSWORD_PARAMETER_RE.sub(lambda match: match[1] + PLACEHOLDER, text)
+        if "signature" in lowered:
+            text = _SIGNATURE_RE.sub(lambda match: match[1] + PLACEHOLDER, text)
         if self._grams:
             text = self._without_fragments(text)
         for form in self._short:

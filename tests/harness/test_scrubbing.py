@@ -112,6 +112,27 @@ def test_escaped_forms_of_a_secret_are_scrubbed(spell: Callable[[str], str]) -> 
     assert Scrubber([token]).text(text).startswith("before ***")
 
 
+_SIGNATURE = "0f04f4e26230aa1c47b4b9d577158f2887361feab854c3d7420c407e370d0173"
+
+
+@pytest.mark.parametrize(
+    "spell",
+    [lambda s: s, lambda s: json.dumps({"error_msg": f"bad: {s}"}), lambda s: quote(s, safe=""), str.upper],
+    ids=["raw", "json", "url", "upper"],
+)
+def test_an_echoed_signature_is_scrubbed_without_any_secret_known(spell: Callable[[str], str]) -> None:
+    """The AK is a secret and scrubbed as one; the signature beside it is of one request, but an auth header's."""
+    header = f"SDK-HMAC-SHA256 Access=AK, SignedHeaders=host;x-sdk-date, Signature={_SIGNATURE}"
+    scrubbed = Scrubber().text(f"before {spell(header)} after")
+    assert not leaks(scrubbed.lower(), _SIGNATURE) and scrubbed.endswith(" after")
+    assert "***" in scrubbed
+
+
+def test_a_text_about_the_signature_is_left_as_it_is() -> None:
+    text = "Authorization: SDK-HMAC-SHA256 Access=AK, SignedHeaders=a;b, Signature=hex (spec.yaml)"
+    assert Scrubber().text(text) == text
+
+
 @pytest.mark.parametrize("password", ["s3cret", "pa#ss", "pa?ss", "pa/ss", "pa@ss"])
 def test_url_user_info_is_scrubbed_without_any_secret_known(password: str) -> None:
     text = f"see http://alice:{password}@dcs.example.com/v2 now"
@@ -278,14 +299,17 @@ def echoing(conn: socket.socket, request: Received, stopped: Callable[[], bool])
         )
         return
     shift = sum(map(ord, request.target)) % 64
+    # The whole Authorization header too, with its signature: in a record and in a header of the answer.
+    signed = request.headers.get("authorization", secret)
     record = {
         "remark": "r" * (540 + shift) + secret,
         **_RECORD,
+        "backup_name": "n" * shift + signed,
         "status": "s" * (170 + shift) + secret,
         f"x{secret}": 1,
     }
     body = json.dumps({"total_num": 1, "backup_record_response": [record]}).encode()
-    answer("200 OK", body)(conn, request, stopped)
+    answer("200 OK", body, X_Echo=signed)(conn, request, stopped)
 
 
 @pytest.mark.parametrize("credential", ["aksk", "token"])
@@ -307,7 +331,11 @@ def test_a_target_that_echoes_the_credential_leaks_no_fragment(
     outputs |= {path.name: path.read_text() for path in reports.iterdir()}
     assert set(outputs) >= {"report.json", "report.md", "junit.xml", "traffic.har"}
     secrets = [AK, SK] if credential == "aksk" else [TOKEN]
-    for secret in secrets:
+    signatures = [
+        r.headers["authorization"].rpartition("Signature=")[2] for r in received if "authorization" in r.headers
+    ]
+    assert bool(signatures) == (credential == "aksk")  # every signed request's (not the anonymous probe's)
+    for secret in [*secrets, *signatures]:
         for spelling in {secret, json.dumps(secret)[1:-1], html.escape(secret)}:
             for name, text in outputs.items():
                 assert not leaks(text, spelling), f"{name} holds a fragment of a secret"
