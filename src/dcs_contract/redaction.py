@@ -7,6 +7,9 @@ are all written through it. It removes, wherever they appear:
   JSON-escaped (with and without ``ensure_ascii``), HTML/XML-escaped and URL-escaped;
 - any fragment of 8 or more characters of one of those forms, wherever it stands: what is
   left of a secret where a text was cut, by the harness or by anyone before it;
+- such a fragment spelled, in part or whole, with the escapes other writers use: JSON's
+  ``\u0048``, a URL's ``%48``, HTML's ``&#72;`` and ``&#x48;`` (a target may echo a secret so,
+  and a reader of the body as JSON, check-har say, would show it plain);
 - the user-info of a URL (``http://user:password@host``), and a ``password=`` parameter of a
   URL's query or of a libpq connection string (``postgresql://db/h?password=...``);
 - a request signature (``Signature=`` and 32 hex digits or more, raw or URL-escaped): a
@@ -23,6 +26,7 @@ whole instead of surviving as a fragment the whole-secret match can no longer se
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -57,6 +61,9 @@ _PASSWORD_PARAMETER_RE = re.compile(r"(?i)((?:^|[?&;\s])password=)[^&;\s\"'<>]+"
 # SDK-HMAC-SHA256's, as transport/signing.py writes it: hex, 64 digits. From 32 on, so that a
 # text about the scheme ("Signature=hex", the spec's own) is left as it is. One class: linear.
 _SIGNATURE_RE = re.compile(r"(?i)(signature(?:=|%3d))[0-9a-f]{32,}")
+# The escapes of the third item above: each spells one character. A URL's %XX is one byte, so
+# only those below 0x80 stand for a character of their own; a surrogate's escape is half of one.
+_ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|%([0-9a-fA-F]{2})|&#(?:([0-9]{1,7})|[xX]([0-9a-fA-F]{1,6}));")
 _STRIDE = 4
 # Every window of MIN_FRAGMENT characters holds a whole _STRIDE-gram at a multiple of _STRIDE.
 assert MIN_FRAGMENT >= 2 * _STRIDE - 1
@@ -121,14 +128,49 @@ class Scrubber:
         if "signature" in lowered:
             text = _SIGNATURE_RE.sub(lambda match: match[1] + PLACEHOLDER, text)
         if self._grams:
-            text = self._without_fragments(text)
+            text = _replaced(text, self._fragment_spans(text))
         for form in self._short:
             if form in text:
                 text = text.replace(form, PLACEHOLDER)
-        return text
+        # Last: what the passes above left, read through other writers' escapes. A form's own
+        # escapes (quote's %3A) are windows of the form, gone whole already.
+        return self._without_escaped_fragments(text) if self._grams else text
 
-    def _without_fragments(self, text: str) -> str:
-        """Each run of overlapping (not merely touching) fragment windows becomes one placeholder.
+    def _without_escaped_fragments(self, text: str) -> str:
+        """Each fragment that other writers' escapes (see _ESCAPE_RE) spell, in part or whole, replaced whole.
+
+        The text is read once with its escapes decoded and searched as the plain pass searches;
+        only where that finds a fragment is it read again, to say where the fragment stands in
+        ``text``. Nothing is kept per escape: a body of nothing but escapes costs no memory.
+        """
+        decoded = _ESCAPE_RE.sub(_decoded_escape, text)
+        if len(decoded) == len(text):
+            return text  # no escape of a character of its own
+        found = self._fragment_spans(decoded)
+        if not found:
+            return text
+        # Each boundary of a fragment in `decoded`, where it stands in `text`: shifted by what the
+        # escapes before it were longer than their characters.
+        boundaries = sorted({boundary for span in found for boundary in span})
+        where: dict[int, int] = {}
+        shift, pending = 0, iter(boundaries)
+        boundary = next(pending, None)
+        for match in _ESCAPE_RE.finditer(text):
+            if boundary is None:
+                break
+            escape = match[0]
+            if _char_of(escape) is None:
+                continue
+            while boundary is not None and boundary + shift <= match.start():
+                where[boundary], boundary = boundary + shift, next(pending, None)
+            shift += len(escape) - 1
+        while boundary is not None:
+            where[boundary], boundary = boundary + shift, next(pending, None)
+        # In order and apart in `decoded` (_fragment_spans), so in `text` too.
+        return _replaced(text, [(where[begin], where[end]) for begin, end in found])
+
+    def _fragment_spans(self, text: str) -> list[tuple[int, int]]:
+        """Each run of overlapping (not merely touching) fragment windows: one placeholder each.
 
         That is what growing a maximal match of each form from each sampled gram and merging the
         overlapping ones gives, since a maximal match is the union of its overlapping windows, but
@@ -154,16 +196,9 @@ class Scrubber:
                             spans.append((begin, end))
                         begin = window
                     end = window + MIN_FRAGMENT
-        if not end:
-            return text
-        spans.append((begin, end))
-        pieces: list[str] = []
-        last = 0
-        for begin, end in spans:
-            pieces += [text[last:begin], PLACEHOLDER]
-            last = end
-        pieces.append(text[last:])
-        return "".join(pieces)
+        if end:
+            spans.append((begin, end))
+        return spans
 
     def cut(self, text: str, limit: int) -> str:
         """At most ``limit`` characters of ``text`` (then "…"), scrubbed before the cut."""
@@ -174,6 +209,8 @@ class Scrubber:
         # characters (an escape is six times the character it stands for), so the window
         # grows until that much past the limit survives the scrubbing: secrets replaced by
         # *** shrink the text, and would otherwise pull the window's end into view.
+        # A fragment spelled with other writers' escapes is at most ten characters a character,
+        # 80 in all: within the margin, which is 96 at least wherever a form has fragments.
         margin = _GROWTH * (self._longest + MIN_FRAGMENT)
         size = limit + margin
         while True:
@@ -242,6 +279,38 @@ def _is_json(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _char_of(escape: str) -> str | None:
+    """The character an escape of _ESCAPE_RE spells, or None where it spells none of its own.
+
+    Remembered: a body of escapes holds few distinct ones, each read twice (_without_escaped_fragments).
+    """
+    if escape[0] == "\\" or escape[0] == "%":
+        code = int(escape[2:] if escape[0] == "\\" else escape[1:], 16)
+    else:
+        code = int(escape[3:-1], 16) if escape[2] in "xX" else int(escape[2:-1])
+    if (escape[0] == "%" and code >= 0x80) or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
+        return None
+    return chr(code)
+
+
+def _decoded_escape(match: re.Match[str]) -> str:
+    return _char_of(match[0]) or match[0]
+
+
+def _replaced(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with each of ``spans`` (in order, none overlapping) one placeholder."""
+    if not spans:
+        return text
+    pieces: list[str] = []
+    last = 0
+    for begin, end in spans:
+        pieces += [text[last:begin], PLACEHOLDER]
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 def _without_userinfo(text: str) -> str:
