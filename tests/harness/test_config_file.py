@@ -450,6 +450,24 @@ def test_a_file_that_is_not_utf8_is_refused(here: Path) -> None:
     assert _refused(here).startswith("./dcs-contract.toml is not valid TOML: it is not UTF-8")
 
 
+@pytest.mark.parametrize("nested", ["[" * 5000 + "]" * 5000, "{a = " * 5000 + "1" + "}" * 5000])
+def test_a_file_nested_too_deep_to_read_is_refused(here: Path, nested: str) -> None:
+    _write(here, f"report_dir = {nested}\n")
+    assert _refused(here) == "./dcs-contract.toml is not a configuration: it nests arrays or tables too deep to read"
+
+
+@pytest.mark.parametrize("key", ["report_dir", "spec", "baseline", "history", "record", "metrics_file"])
+def test_a_path_with_a_nul_character_is_refused_before_anything_is_sent(here: Path, key: str) -> None:
+    """Path.exists() says False for one: found late, a run would have sent its requests and lost its reports."""
+    _write(here, f'{key} = "a\\u0000b"\n')
+    assert (
+        _refused(here) == f"{key} from defaults in ./dcs-contract.toml holds a NUL character, which no path or URL can"
+    )
+    with pytest.raises(ConfigError) as refused:
+        _resolve(here, {key: Path("x\x00y")})
+    assert refused.value.setting == KEYS[key].flag and "from flag" in str(refused.value)
+
+
 # -- secrets ------------------------------------------------------------------------------------------
 
 

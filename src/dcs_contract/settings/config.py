@@ -274,6 +274,8 @@ def _parse(path: Path, shown: str) -> dict[str, Any]:
         raise ConfigError(f"{shown} is not valid TOML: {exc}") from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{shown} is not valid TOML: it is not UTF-8 ({exc.reason} at byte {exc.start})") from None
+    except RecursionError:  # tomllib reads arrays and inline tables within arrays recursively
+        raise ConfigError(f"{shown} is not a configuration: it nests arrays or tables too deep to read") from None
     except OSError as exc:
         raise ConfigError(f"cannot read {shown}: {exc.strerror or exc}") from None
 
@@ -573,6 +575,14 @@ def resolve(
     if unset:
         raise ConfigError("\n".join(unset))
     resolved = {name: settings.get(name) or Setting(key.built_in, "built-in") for name, key in KEYS.items()}
+    for name, setting in resolved.items():
+        # No file has one in its name, and Path.exists() says False for one rather than raise:
+        # found late, a run would have sent its requests and then lost its reports.
+        if KEYS[name].kind in ("path", "switch", "store") and "\x00" in str(setting.value or ""):
+            raise ConfigError(
+                f"{KEYS[name].name} from {setting.source} holds a NUL character, which no path or URL can",
+                setting=KEYS[name].flag,
+            )
     return Resolved(
         resolved,
         file=file.path if file is not None else None,
