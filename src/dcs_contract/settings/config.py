@@ -575,12 +575,12 @@ def resolve(
     if unset:
         raise ConfigError("\n".join(unset))
     resolved = {name: settings.get(name) or Setting(key.built_in, "built-in") for name, key in KEYS.items()}
-    for name, setting in resolved.items():
+    for name, chosen_setting in resolved.items():
         # No file has one in its name, and Path.exists() says False for one rather than raise:
         # found late, a run would have sent its requests and then lost its reports.
-        if KEYS[name].kind in ("path", "switch", "store") and "\x00" in str(setting.value or ""):
+        if KEYS[name].kind in ("path", "switch", "store") and "\x00" in str(chosen_setting.value or ""):
             raise ConfigError(
-                f"{KEYS[name].name} from {setting.source} holds a NUL character, which no path or URL can",
+                f"{KEYS[name].name} from {chosen_setting.source} holds a NUL character, which no path or URL can",
                 setting=KEYS[name].flag,
             )
     return Resolved(
