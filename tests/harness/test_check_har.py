@@ -207,6 +207,9 @@ def browser_entries(spec: Spec) -> list[dict[str, Any]]:
             text=example_page(spec),
             headers=[*JSON, {"name": "Content-Encoding", "value": "gzip"}, {"name": "Content-Length", "value": "9"}],
         ),
+        # A site whose name is IDNA, and a name that says it is and is not: other hosts, counted.
+        entry("https://xn--ls8h.la/favicon.ico", status=404, headers=[], text=None),
+        entry(f"https://xn--/v2/{PROJECT}/instances/{INSTANCE}/backups", status=404, headers=[], text=None),
         # No backup in 2020: the example record is from 2019.
         entry(f"{BACKUPS}?begin_time=20200101000000&end_time=20201231235959", status=204, headers=[], text=None),
         # Blocked by the browser, throttled, and evicted from the browser's cache: none can be judged.
@@ -224,7 +227,7 @@ def test_a_browsers_other_exchanges_are_counted_not_checked(tmp_path: Path, spec
     assert (report.verdict, report.findings, report.error) == ("conforms", (), None)
     assert report.cases == {str(har): 2}
     assert report.skipped == {
-        CHECK_HAR: "4 exchanges of other paths or methods were not checked; "
+        CHECK_HAR: "6 exchanges of other paths or methods were not checked; "
         "1 exchange without a response (status 0) was not checked; "
         "1 exchange answered 429, 502, 503 or 504 was not checked: a live run retries them; "
         "1 exchange whose body the recording did not keep was not checked"

@@ -46,6 +46,8 @@ def _refused(capsys: pytest.CaptureFixture[str], code: int) -> str:
         ("http://127.0.0.1:+80", "has port '+80'"),
         ("http://127.0.0.1:/", "has port ''"),
         ("http://[::1", "is not a URL"),
+        # A label that says it is IDNA and is not: httpx decodes it only when asked for the host.
+        ("http://xn--zz/", "is not a valid URL: Invalid A-label"),
         ("http://127.0.0.1/v?x=1", "has a query or fragment"),
         ("http://127.0.0.1/#top", "has a query or fragment"),
         ("http://127.0.0.1/?", "has a query or fragment"),

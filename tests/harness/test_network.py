@@ -154,6 +154,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         ({"proxy": f"http://u:{PASSWORD}@p.test:0"}, r"has port '0', but a port must be 1..65535"),
         ({"proxy": f"http://u:{PASSWORD}@:3128"}, r"--proxy='http://\*\*\*@:3128' names no host"),
         ({"proxy": f"http://u:{PASSWORD}@p.test:31x"}, r"has port '31x'"),
+        ({"proxy": f"http://u:{PASSWORD}@xn--:3128"}, r"--proxy='http://\*\*\*@xn--:3128' is not a valid proxy URL"),
         ({"proxy": "  "}, r"--proxy='' is empty"),
         (
             {"env": {"HTTPS_PROXY": f"socks5h://u:{PASSWORD}@p.test:1"}},
@@ -174,6 +175,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
         "port-0",
         "no-host",
         "port-not-a-number",
+        "idna",
         "empty",
         "env-socks",
         "env-lowercase-port",

@@ -339,9 +339,10 @@ def _endpoint(method: str, url: str, known: frozenset[str]) -> _Endpoint | None:
         return None
     try:
         parsed = httpx.URL(url)
+        host = parsed.host  # decoded from IDNA here: an xn-- label that does not decode raises
     except (httpx.InvalidURL, ValueError):
         return None  # not a URL httpx reads: no request this harness could have sent
-    if parsed.scheme not in ("http", "https") or not parsed.host:
+    if parsed.scheme not in ("http", "https") or not host:
         return None
     match = _PATH_RE.fullmatch(parsed.raw_path.split(b"?", 1)[0].decode("ascii", "replace"))
     if match is None:

@@ -134,10 +134,11 @@ def _parse_proxy(value: str, source: str) -> _ProxySetting:
         raise ConfigError(f"{shown} has port {port!r}, but a port must be 1..65535")
     try:
         url = httpx.URL(f"{scheme}://{rest}")
+        host = url.host  # decoded from IDNA here: an xn-- label that does not decode raises
     except (httpx.InvalidURL, ValueError):
         # httpx's own message may quote a piece of the password: it is not repeated.
         raise ConfigError(f"{shown} is not a valid proxy URL, such as http://user:password@proxy:3128") from None
-    if not url.host:
+    if not host:
         raise ConfigError(f"{shown} names no host, as in http://proxy.example.com:3128")
     return _ProxySetting(source, given, url)
 
