@@ -127,6 +127,10 @@ def test_config_show_refuses_what_run_refuses_and_names_every_unset_variable(
     (tmp_path / "dcs-contract.toml").write_text('[profiles.p]\npushgateway = "ftp://gateway"\n')
     assert main(["config", "show", "--profile", "p"], env={}) == 2
     assert "--pushgateway='ftp://gateway'" in capsys.readouterr().err
+    # An unclosed IPv6 bracket: urlsplit raises on it, and that was exit 4.
+    (tmp_path / "dcs-contract.toml").write_text('[profiles.p]\npushgateway = "http://[::1/"\n')
+    assert main(["config", "show", "--profile", "p"], env={}) == 2
+    assert "--pushgateway='http://[::1/'" in capsys.readouterr().err
     (tmp_path / "dcs-contract.toml").write_text(
         '[profiles.p]\nproject_id = "${P_ID}"\ninstance_id = "${I_ID}"\nbaseline = "${B_FILE}-${C_FILE}"\n'
     )

@@ -34,8 +34,12 @@ def secrets_in(env: Mapping[str, str]) -> list[str]:
 
 def check_pushgateway(url: str) -> None:
     """``--pushgateway`` as ``run`` and ``config show`` both refuse it: an http(s) URL with a host."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:  # an unclosed [ of an IPv6 host, say
+        usable = False
+    if not usable:
         raise ConfigError(
             f"--pushgateway={url!r}, but it must be an http:// or https:// URL such as http://127.0.0.1:9091",
             setting="--pushgateway",
