@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import gc
+import itertools
 import os
 import tempfile
 import uuid
@@ -434,6 +435,16 @@ def _with_an_invariant_too_many(spec: Spec) -> str:
     return yaml.safe_dump(document)
 
 
+def _alias_bomb(levels: int) -> str:
+    """A "billion laughs" of ``levels`` anchors, each nine aliases of the one before: 9**levels strings spelt out."""
+    names = "abcdefghijklmnopqrstuvwxyz"[:levels]
+    lines = ['a: &a ["x","x","x","x","x","x","x","x","x"]']
+    lines += [f"{name}: &{name} [{','.join([f'*{before}'] * 9)}]" for before, name in itertools.pairwise(names)]
+    return "\n".join([*lines, "openapi: 3.1.0", ""])
+
+
+ALIAS_BOMB = "expands through its YAML aliases to"
+
 UNLOADABLE = {
     "not-utf8": (lambda spec: b"openapi: 3.1.0\ninfo: {title: \xff\xfe}\n", "is not UTF-8 text"),
     "deep": (lambda spec: b"[" * 100_000 + b"]" * 100_000, "nests too deeply to be a spec"),
@@ -441,6 +452,7 @@ UNLOADABLE = {
     "bad-tag": (lambda spec: b"openapi: !!int three\n", "is not valid YAML: invalid literal for int()"),
     "bad-date": (lambda spec: b"openapi: !!timestamp 2001-13-45\n", "is not valid YAML: month must be in 1..12"),
     "not-a-mapping": (lambda spec: b"- openapi\n", "holds list, not an OpenAPI document"),
+    "alias-bomb": (lambda spec: _alias_bomb(9).encode(), ALIAS_BOMB),
     "shape": (
         lambda spec: _without_record_properties(spec).encode(),
         "is valid OpenAPI, but not the shape this harness reads: KeyError: 'properties'",
@@ -488,3 +500,28 @@ def test_a_document_too_deep_to_keep_pickled_is_read_as_without_the_cache(tmp_pa
     path.write_text("openapi: 3.1.0\nx-deep: " + "[" * 800 + "]" * 800 + "\n")
     with pytest.raises(SpecError, match="is not valid OpenAPI"):
         load_spec(path)
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_is_expanded(tmp_path: Path) -> None:
+    """Nine lines whose aliases spell out 9**9 strings: once the validator's error text expanded
+    them all, for minutes and gigabytes. Refused from the composed nodes, before any object is built."""
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(9))
+    with pytest.raises(SpecError) as refused:
+        load_spec(path)
+    assert str(refused.value) == (
+        f"{path} expands through its YAML aliases to 490,329,036 nodes more than it writes"
+        " (at most 100,000): refused as an alias bomb, not a spec"
+    )
+
+
+def test_a_spec_reusing_a_schema_by_an_alias_loads_as_without_it(tmp_path: Path, spec: Spec) -> None:
+    """Anchors and aliases a spec may well use (a schema written once, used twice) are no bomb."""
+    document = copy.deepcopy(spec.document)
+    schemas = document["components"]["schemas"]
+    schemas["SameRecord"] = schemas["BackupRecordResponse"]  # one object twice: dumped as an anchor and an alias
+    text = yaml.safe_dump(document)
+    assert "&id001" in text and "*id001" in text
+    path = tmp_path / "aliased.yaml"
+    path.write_text(text)
+    assert load_spec(path).document == yaml.safe_load(text)

@@ -107,6 +107,63 @@ def per_spec(build: Callable[[Spec], _Derived]) -> Callable[[Spec], _Derived]:
 # parsing time, and every command that reads the spec pays it.
 _SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# How many nodes more than it writes a spec may expand to through its YAML aliases. A spec
+# reusing a schema by an anchor repeats a few hundred nodes; a "billion laughs" file of nine
+# lines repeats a few hundred million, and the validator then spells every one of them out.
+_ALIASED_NODES = 100_000
+
+
+class _AliasBomb(yaml.YAMLError):
+    """A document whose aliases expand it past ``_ALIASED_NODES``: refused before it is constructed."""
+
+
+def _aliased_nodes(root: yaml.Node) -> int:
+    """How many nodes more ``root`` holds with every alias spelt out than as written.
+
+    Each node is visited once (an alias is the same node object again): a collection's expanded
+    size is one plus its children's, so the count costs the written size however far the aliases
+    expand. A recursive alias (an anchor used inside itself) counts as one node.
+    """
+    sizes: dict[int, int] = {}  # each collection's expanded size
+    scalars: set[int] = set()
+    entered: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:  # iteratively: the written document may nest deeper than Python recurses
+        node, children_done = stack.pop()
+        key = id(node)
+        children: list[yaml.Node]
+        if isinstance(node, yaml.MappingNode):
+            children = [part for pair in node.value for part in pair]
+        elif isinstance(node, yaml.SequenceNode):
+            children = node.value
+        else:
+            scalars.add(key)
+            continue
+        if children_done:
+            sizes[key] = 1 + sum(sizes.get(id(child), 1) for child in children)
+        elif key not in entered:
+            entered.add(key)
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in entered)
+    return sizes.get(id(root), 1) - len(sizes) - len(scalars)
+
+
+class _SpecLoader(_SAFE_LOADER):  # type: ignore[misc,valid-type]  # CSafeLoader or SafeLoader
+    """The safe loader, refusing a document its aliases expand past ``_ALIASED_NODES``.
+
+    Checked on the composed node graph, before any Python object is built: a plain document is
+    never refused, whatever its size, and one using a few anchors loads exactly as before.
+    """
+
+    def construct_document(self, node: yaml.Node) -> Any:
+        aliased = _aliased_nodes(node)
+        if aliased > _ALIASED_NODES:
+            raise _AliasBomb(
+                f"expands through its YAML aliases to {aliased:,} nodes more than it writes "
+                f"(at most {_ALIASED_NODES:,}): refused as an alias bomb, not a spec"
+            )
+        return super().construct_document(node)
+
 
 @lru_cache(maxsize=8)
 def _pickled(text: str) -> bytes | None:
@@ -114,7 +171,7 @@ def _pickled(text: str) -> bytes | None:
     test session does), and unpickling is forty times cheaper than constructing it again. Each
     load unpickles a document of its own, so that one Spec's edits never reach another's.
     None for a document too deep to pickle: it is constructed anew each time, as before."""
-    document = yaml.load(text, Loader=_SAFE_LOADER)
+    document = yaml.load(text, Loader=_SpecLoader)
     try:
         return pickle.dumps(document, protocol=pickle.HIGHEST_PROTOCOL)
     except RecursionError:
@@ -123,7 +180,7 @@ def _pickled(text: str) -> bytes | None:
 
 def _parsed(text: str) -> Any:
     pickled = _pickled(text)
-    return yaml.load(text, Loader=_SAFE_LOADER) if pickled is None else pickle.loads(pickled)
+    return yaml.load(text, Loader=_SpecLoader) if pickled is None else pickle.loads(pickled)
 
 
 # The OpenAPI validators are imported when a spec is first validated or read, not with this
@@ -308,6 +365,8 @@ def load_spec(path: str | Path | None = None) -> Spec:
         raise SpecError(f"{spec_path} is not UTF-8 text: {exc}") from None
     try:
         document = _parsed(text)
+    except _AliasBomb as exc:
+        raise SpecError(f"{spec_path} {exc}") from None
     except yaml.YAMLError as exc:
         # libyaml stops at its own depth limit where PyYAML's Python parser recurses: one message.
         if "maximum nesting depth" in str(exc):
