@@ -101,8 +101,23 @@ _ENTRY = {"fingerprint": "f", "check": "c", "category": "schema", "location": "/
         (json.dumps({"version": 1, "accepted": [_ENTRY | {"detail": {}}]}).encode(), "accepted[0].detail={}, but"),
         (json.dumps({"version": 1, "accepted": [_ENTRY | {"location": 5}]}).encode(), "accepted[0] lacks location"),
         (json.dumps({"version": 1, "accepted": ["x" * 500]}).encode(), "accepted[0]='xxxxxxxx"),
+        (
+            json.dumps({"version": 1, "accepted": [_ENTRY | {"location": "/\ud800"}]}).encode(),
+            "accepted[0].location holds a lone surrogate",
+        ),
     ],
-    ids=["invalid-utf8", "deep", "deep-accepted", "version-bool", "entry-list", "reason", "detail", "location", "long"],
+    ids=[
+        "invalid-utf8",
+        "deep",
+        "deep-accepted",
+        "version-bool",
+        "entry-list",
+        "reason",
+        "detail",
+        "location",
+        "long",
+        "surrogate",
+    ],
 )
 def test_a_broken_baseline_file_exits_2_with_one_line(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes, message: str

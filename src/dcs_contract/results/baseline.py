@@ -26,7 +26,7 @@ from secrets import token_hex
 from typing import Any
 
 from dcs_contract.contract.findings import BaselineEntry, Finding, fingerprint_of
-from dcs_contract.contract.formats import read_json_file
+from dcs_contract.contract.formats import printable, read_json_file
 from dcs_contract.errors import ConfigError
 from dcs_contract.redaction import Scrubber
 from dcs_contract.results.report import RunReport
@@ -160,6 +160,14 @@ def _entries(where: str, data: Any) -> dict[str, BaselineEntry]:
         for name in _OPTIONAL:
             if not isinstance(item.get(name, ""), str):
                 raise ConfigError(f"{where}: accepted[{index}].{name}={_shown(item[name])}, but it must be a string")
+        # JSON's "\ud800" reads as a lone surrogate, which UTF-8 cannot carry: no finding's text
+        # holds one (the report writes it as an escape), and a fingerprint of one cannot be taken.
+        unwritable = [name for name, value in item.items() if isinstance(value, str) and printable(value) != value]
+        if unwritable:
+            raise ConfigError(
+                f"{where}: accepted[{index}].{unwritable[0]} holds a lone surrogate (JSON's \\ud800 to \\udfff), "
+                "which no finding's text does"
+            )
         entry = BaselineEntry.from_dict(item)
         computed = fingerprint_of(entry.check, entry.category, entry.location, entry.detail)
         if computed != entry.fingerprint:
