@@ -228,6 +228,8 @@ def _sample() -> dict:
         ),
         (lambda r: r.update(baseline={"resolved": [{"check": "c"}]}), "at baseline.resolved[0], 'fingerprint' is a"),
         (lambda r: r.pop("started"), "at the top level, 'started' is a required property"),
+        # A budget is empty (none planned) or has what one is read with: once a TypeError, exit 4.
+        (lambda r: r.update(budget={"probe_plan": 20}), "at budget, 'max_requests' is a required property"),
         (lambda r: r.update(error=["x" * 1000]), "at error, ['xxxxxxxx"),
         (
             lambda r: r["observed"].update(deep=[[[[[[[[[[]]]]]]]]]]),

@@ -7,7 +7,7 @@ that names the file and the field at fault.
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from dcs_contract.contract.findings import CATEGORIES, BaselineEntry
 from dcs_contract.contract.formats import printable, read_json_file
 from dcs_contract.contract.severity import SEVERITIES
 from dcs_contract.errors import ConfigError
-from dcs_contract.results.report import VERDICTS, RunReport, TargetInfo
+from dcs_contract.results.report import VERDICTS, BudgetSummary, RunReport, TargetInfo
 
 __all__ = ["REPORT_SCHEMA", "load_report", "read_report"]
 
@@ -141,7 +141,13 @@ REPORT_SCHEMA: dict[str, Any] = {
                 "properties": {"kind": _TEXT, "what": _TEXT, "value": _TEXT, "invariants": {"type": "array"}},
             },
         },
-        "budget": {"type": "object", "additionalProperties": _COUNT},
+        # Empty for a report without one; else the fields a budget cannot be read without.
+        "budget": {
+            "type": "object",
+            "additionalProperties": _COUNT,
+            "if": {"minProperties": 1},
+            "then": {"required": [f.name for f in fields(BudgetSummary) if f.default is MISSING]},
+        },
         "stopped": _OPTIONAL_TEXT,
         "settings": {"type": "object"},
         "spec": {
