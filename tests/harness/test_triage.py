@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import sqlite3
 import subprocess
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -260,15 +262,24 @@ def test_a_live_report_is_replayed_against_its_own_target_never_silently_against
     assert "--mock, but env DCS_BASE_URL names a target" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda url, instance: url.replace(instance, ".."),
+        # urlsplit raises on it: once a ValueError, exit 4.
+        lambda url, instance: re.sub(r"^https?://[^/]+", "http://[::1", url),
+    ],
+    ids=["dot-dot", "unclosed-ipv6-host"],
+)
 def test_replay_refuses_a_report_edited_to_leave_the_endpoint_and_sends_nothing(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], serve: Serve
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], serve: Serve, edit: Callable[[str, str], str]
 ) -> None:
     _run(tmp_path, "--mock-drift", "size-as-string", "--no-confirm")
     edited = json.loads((tmp_path / "report.json").read_text())
     instance = edited["target"]["instance_id"]
     for finding in edited["findings"]:
         for request in finding["requests"]:
-            request["url"] = request["url"].replace(instance, "..")
+            request["url"] = edit(request["url"], instance)
     (tmp_path / "edited.json").write_text(json.dumps(edited))
     capsys.readouterr()
     with serve() as (server, state):

@@ -79,7 +79,10 @@ class Rebase:
 
     def path_parameters(self, url: str) -> dict[str, str] | None:
         """The path's project and instance for our target, or None when the URL is not of this endpoint."""
-        parts = urlsplit(url).path.strip("/").split("/")
+        try:
+            parts = urlsplit(url).path.strip("/").split("/")
+        except ValueError:  # an unclosed [ of an IPv6 host, say: a report is a file anyone may have edited
+            return None
         if len(parts) != len(_SEGMENTS):
             return None
         found: dict[str, str] = {}
