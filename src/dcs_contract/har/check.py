@@ -712,17 +712,17 @@ def _walks(pages: Sequence[Page]) -> list[list[Page]]:
     known = next((page.total for page in pages if page.status == 200), 0)
     walks: list[list[Page]] = []
     current: dict[int, list[Page]] = {}
+    # Each walk's reach, kept as it grows: taken anew at each page, a long walk cost its square.
+    reach: dict[int, int] = {}
     for page in pages:
         walk = current.get(page.limit)
         if page.offset == 0:
             current[page.limit] = [page]
+            reach[page.limit] = max(known, page.total)
             walks.append(current[page.limit])
-        elif (
-            walk is not None
-            and page.offset == walk[-1].offset + page.limit
-            and page.offset < max(known, *(before.total for before in walk))
-        ):
+        elif walk is not None and page.offset == walk[-1].offset + page.limit and page.offset < reach[page.limit]:
             walk.append(page)
+            reach[page.limit] = max(reach[page.limit], page.total)
     return [walk for walk in walks if len(walk) > 1]
 
 
