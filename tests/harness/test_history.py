@@ -461,6 +461,85 @@ def test_a_damaged_run_is_an_error_that_names_it(tmp_path: Path, base: RunReport
             history.report(7)
 
 
+def _two_runs(path: Path, base: RunReport) -> Path:
+    with History.open(path) as history:
+        history.append(_run(base, ["a"]))
+        history.append(_run(base, ["b"]))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("damage", "problem"),
+    [
+        (
+            "UPDATE runs SET started = CAST('x' AS BLOB) WHERE id = 2",
+            "run 2 is damaged: runs.started holds binary data",
+        ),
+        ("UPDATE runs SET base_url = CAST('x' AS BLOB) WHERE id = 1", "run 1 is damaged: runs.base_url holds binary"),
+        ("UPDATE runs SET verdict = x'ff' WHERE id = 2", "run 2 is damaged: runs.verdict holds binary data"),
+        ("UPDATE runs SET complete = 'x' WHERE id = 1", "run 1 is damaged: runs.complete holds text, not 0 or 1"),
+        ("UPDATE findings SET title = x'00' WHERE run_id = 2", "run 2 is damaged: findings.title holds binary data"),
+    ],
+    ids=["started", "base-url", "verdict", "complete", "title"],
+)
+def test_a_row_of_the_wrong_type_is_a_damaged_run_for_every_reader(
+    tmp_path: Path, base: RunReport, damage: str, problem: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _two_runs(tmp_path / "history.sqlite", base)
+    _sql(path, damage)
+    for command in (["history", "--coverage"], ["docs", "--out", str(tmp_path / "docs")]):
+        code = main([*command, "--history", str(path)], env={})
+        err = capsys.readouterr().err
+        assert code == 2, f"{command}: {err}"
+        assert problem in err and str(path) in err and "Traceback" not in err
+
+
+def test_values_of_the_wrong_type_read_as_the_history_reads_damaged_ones(
+    tmp_path: Path, base: RunReport, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _two_runs(tmp_path / "history.sqlite", base)
+    target = (SITE_A.base_url, SITE_A.instance_id)
+    with History.open(path) as history:
+        observed, (_, point) = history.observed(target), history.latency(target, last=2)
+    assert point.max is not None and point.p50 is not None
+    # Run 1's counts overflow, run 2's latency is text, and the spec is no spec: what no run writes.
+    _sql(path, "UPDATE observed SET count = 1e999 WHERE run_id = 1")
+    _sql(path, "UPDATE latency SET total_max = '', total_p50 = CAST('x' AS BLOB), requests = 1e999 WHERE run_id = 2")
+    _sql(path, "UPDATE specs SET document = '{\"paths\": {}}'")
+    with History.open(path) as history:
+        # A count that is not one is dropped, as if that run had not observed the value (Observations.from_json).
+        assert history.observed(target) == Observations.from_json(
+            {
+                kind: {value: count // 2 for value, count in counts.items()}
+                for kind, counts in observed.to_json().items()
+            }
+        )
+        # A time that is not a number of seconds is None, a count that is not one counts none (rows.latency_rows).
+        (_, damaged) = history.latency(target, last=2)
+        assert (damaged.p50, damaged.max, damaged.requests) == (None, None, 0)
+        # A spec that does not read as one is a damaged spec: None, as one that is not JSON.
+        assert history.spec(target) is None
+    shown = []
+    for command in (["history", "--coverage"], ["docs", "--out", str(tmp_path / "docs")]):
+        code = main([*command, "--history", str(path)], env={})
+        out, err = capsys.readouterr()
+        assert code == 0, f"{command}: {err}"
+        shown.append(out)
+    assert "run 2, p50 ?" in shown[0] and "max ?" in shown[0] and "no run of it kept its spec" in shown[0]
+    assert "no run of it kept its spec" in (tmp_path / "docs" / "index.md").read_text(encoding="utf-8")
+
+
+def test_diff_of_previous_and_a_damaged_last_run_is_an_error(
+    tmp_path: Path, base: RunReport, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = _two_runs(tmp_path / "history.sqlite", base)
+    _sql(path, 'UPDATE runs SET report = \'{"verdict": "confo\' WHERE id = 2')
+    code = main(["diff", "previous", "last", "--history", str(path)], env={})
+    out, err = capsys.readouterr()
+    assert "run 2 is damaged" in err and "nothing to compare with" not in out
+    assert code == 2, "a nightly job must not go green on a damaged history"
+
+
 # -- the older layout -----------------------------------------------------------------------
 
 

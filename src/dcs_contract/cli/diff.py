@@ -14,7 +14,7 @@ from typing import TextIO
 
 from dcs_contract.errors import ConfigError
 from dcs_contract.results.diff import ReportDiff, as_dict, render_markdown, render_text
-from dcs_contract.results.history import History, HistoryError
+from dcs_contract.results.history import History, NoPreviousRun
 from dcs_contract.results.report import RunReport
 from dcs_contract.results.schema import read_report
 
@@ -39,10 +39,12 @@ def diff_command(args: argparse.Namespace, out: TextIO) -> int:
     try:
         old = report_of(args.old, history, "OLD")
         new = report_of(args.new, history, "NEW")
-    except HistoryError as exc:
+    except NoPreviousRun as exc:
         if history is None or "previous" not in (args.old.strip().lower(), args.new.strip().lower()):
             raise
         # The first night, or a history the CI's cache lost: nothing to compare with is no error.
+        # Any other HistoryError (a damaged run, say) is one, with either ref: a green night on a
+        # damaged history would hide it.
         out.write(f"dcs-contract diff: nothing to compare with yet: {exc}\n")
         return 0
     finally:

@@ -6,7 +6,14 @@ upgrades, ``rows.py`` a report as rows, ``sqlite.py`` and ``postgres.py`` the tw
 
 from dcs_contract.results.history.database import APPLICATION
 from dcs_contract.results.history.layout import SCHEMA_VERSION
-from dcs_contract.results.history.model import FingerprintHistory, HistoryError, LatencyPoint, RunSummary, Target
+from dcs_contract.results.history.model import (
+    FingerprintHistory,
+    HistoryError,
+    LatencyPoint,
+    NoPreviousRun,
+    RunSummary,
+    Target,
+)
 from dcs_contract.results.history.postgres import is_url, password_of, shown_url
 from dcs_contract.results.history.store import History
 
@@ -17,6 +24,7 @@ __all__ = [
     "History",
     "HistoryError",
     "LatencyPoint",
+    "NoPreviousRun",
     "RunSummary",
     "Target",
     "is_url",

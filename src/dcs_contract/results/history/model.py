@@ -19,6 +19,10 @@ class HistoryError(ConfigError):
     """The --history file or database cannot be used as it is: the message names it and what to do."""
 
 
+class NoPreviousRun(HistoryError):
+    """The history has no runs yet, or none to compare the newest with: the first night, not damage."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunSummary:
     """One run as ``dcs-contract history`` lists it.

@@ -18,7 +18,15 @@ from dcs_contract.results.history.database import Database
 from dcs_contract.results.observed import Observations
 from dcs_contract.results.report import RunReport
 
-__all__ = ["RunRows", "insert_findings", "insert_latency", "insert_observed", "latency_rows", "observed_rows"]
+__all__ = [
+    "RunRows",
+    "insert_findings",
+    "insert_latency",
+    "insert_observed",
+    "latency_rows",
+    "observed_rows",
+    "seconds",
+]
 
 # The two timings a report gives per property, and the statistics of each, as the columns name them.
 _TIMINGS = ("headers", "total")
@@ -102,7 +110,7 @@ def latency_rows(data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
             continue
         requests = entry.get("requests")
         values = [
-            _seconds(timing.get(statistic)) if isinstance(timing := entry.get(part), Mapping) else None
+            seconds(timing.get(statistic)) if isinstance(timing := entry.get(part), Mapping) else None
             for part in _TIMINGS
             for statistic in _STATISTICS
         ]
@@ -111,11 +119,15 @@ def latency_rows(data: Mapping[str, Any]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def _seconds(value: object) -> float | None:
+def seconds(value: object) -> float | None:
+    """A number of seconds as the history keeps one: finite and 0 or more; None for anything else."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
-    seconds = float(value)
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float: no time a run measured
+        return None
+    return number if math.isfinite(number) and number >= 0 else None
 
 
 def insert_findings(database: Database, run_id: int, rows: Iterable[tuple[Any, ...]]) -> None:

@@ -26,11 +26,21 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
+from referencing.exceptions import Unresolvable
+
 from dcs_contract.contract.spec import Spec
+from dcs_contract.results.coverage import unseen
 from dcs_contract.results.history import rows
 from dcs_contract.results.history.database import Database
 from dcs_contract.results.history.layout import prepare
-from dcs_contract.results.history.model import FingerprintHistory, HistoryError, LatencyPoint, RunSummary, Target
+from dcs_contract.results.history.model import (
+    FingerprintHistory,
+    HistoryError,
+    LatencyPoint,
+    NoPreviousRun,
+    RunSummary,
+    Target,
+)
 from dcs_contract.results.history.postgres import PostgresDatabase, is_url
 from dcs_contract.results.history.sqlite import TIMEOUT, SQLiteDatabase
 from dcs_contract.results.observed import Observations
@@ -41,8 +51,6 @@ __all__ = ["History"]
 _DIGITS = re.compile(r"[0-9]+")
 # The largest id either database has: a larger id names no run.
 _MAX_ID = 2**63 - 1
-# A percentile over a run's properties, each weighted by the requests it sent (NULLs left out).
-_WEIGHTED = "SUM(l.requests * l.{column}) / NULLIF(SUM(CASE WHEN l.{column} IS NULL THEN 0 ELSE l.requests END), 0)"
 # Each target's label in a matched query of targets: NULL is a target's missing part.
 _TARGET = "base_url IS ? AND instance_id IS ?"
 
@@ -138,12 +146,7 @@ class History:
     def targets(self) -> list[Target]:
         """Every target of the history, in the order each first appeared."""
         with self.database.reading("have its targets listed"):
-            return [
-                (base_url, instance_id)
-                for base_url, instance_id in self.database.execute(
-                    "SELECT base_url, instance_id FROM runs GROUP BY base_url, instance_id ORDER BY MIN(id)"
-                )
-            ]
+            return self._targets()
 
     def runs(self, *, last: int | None = None) -> list[RunSummary]:
         """The runs, oldest first; with ``last``, only the newest ``last`` of them (still oldest first).
@@ -169,7 +172,25 @@ class History:
             # Per target, the latest complete run so far and what it saw: the base of the next comparison.
             bases: dict[Target, tuple[int, frozenset[str]] | None] = {}
             summaries = []
-            for run_id, started, finished, base_url, instance_id, verdict, complete, total, seed, version, sha in found:
+            for row in found:
+                run_id, started, finished, base_url, instance_id, verdict, complete, total, seed, version, sha = row
+                started, finished, verdict = (
+                    self._text(run_id, f"runs.{column}", value)
+                    for column, value in (("started", started), ("finished", finished), ("verdict", verdict))
+                )
+                base_url, instance_id, version, sha = (
+                    self._optional_text(run_id, f"runs.{column}", value)
+                    for column, value in (
+                        ("base_url", base_url),
+                        ("instance_id", instance_id),
+                        ("harness_version", version),
+                        ("spec_sha256", sha),
+                    )
+                )
+                if not _is_count(complete) or complete > 1:
+                    raise self._damaged(run_id, f"runs.complete holds {_held(complete)}, not 0 or 1")
+                if not _is_count(total):
+                    raise self._damaged(run_id, f"runs.requests_total holds {_held(total)}, not a count of requests")
                 target = (base_url, instance_id)
                 if target not in bases:
                     before = self._complete_before(target, run_id)
@@ -214,10 +235,7 @@ class History:
         result: list[FingerprintHistory] = []
         database = self.database
         with database.reading("have its fingerprints listed"):
-            targets = database.execute(
-                "SELECT base_url, instance_id FROM runs GROUP BY base_url, instance_id ORDER BY MIN(id)"
-            ).fetchall()
-            for base_url, instance_id in targets:
+            for base_url, instance_id in self._targets():
                 window = self._window((base_url, instance_id), last)
                 in_window: dict[str, set[int]] = {}
                 for run_id in window:
@@ -243,7 +261,17 @@ class History:
                     (base_url, instance_id),
                 ).fetchall()
                 for row in found:
-                    fingerprint, first, first_started, last_run, last_started, check, category, location, title = row
+                    fingerprint, first, first_started, last_run, last_started = row[:5]
+                    first_started = self._text(first, "runs.started", first_started)
+                    last_started = self._text(last_run, "runs.started", last_started)
+                    fingerprint, check, category, location, title = (
+                        self._text(last_run, f"findings.{column}", value)
+                        for column, value in zip(
+                            ("fingerprint", "check_name", "category", "location", "title"),
+                            (fingerprint, *row[5:]),
+                            strict=True,
+                        )
+                    )
                     present = in_window.get(fingerprint, set())
                     result.append(
                         FingerprintHistory(
@@ -266,37 +294,70 @@ class History:
         return result
 
     def latency(self, target: Target, *, last: int) -> list[LatencyPoint]:
-        """The latency of the target's last ``last`` runs, oldest first (:class:`LatencyPoint`)."""
+        """The latency of the target's last ``last`` runs, oldest first (:class:`LatencyPoint`).
+
+        Read as a report's latency is stored (``rows.latency_rows``): a value that is not a
+        finite number of seconds is None, a count of requests that is not one counts none.
+        """
         _check_count("last", last)
         with self.database.reading("have its latency read"):
             found = self.database.execute(
-                "SELECT r.id, r.started, SUM(l.requests), "
-                f"{_WEIGHTED.format(column='total_p50')}, {_WEIGHTED.format(column='total_p95')}, "
-                "MAX(l.total_max) "
+                "SELECT r.id, r.started, l.requests, l.total_p50, l.total_p95, l.total_max "
                 "FROM (SELECT id, started FROM runs WHERE " + _TARGET + " ORDER BY id DESC LIMIT ?) AS r "
-                "JOIN latency l ON l.run_id = r.id GROUP BY r.id, r.started ORDER BY r.id",
+                "JOIN latency l ON l.run_id = r.id ORDER BY r.id, l.property",
                 (*target, last),
             ).fetchall()
+            by_run: dict[int, tuple[str, list[tuple[int, float | None, float | None, float | None]]]] = {}
+            for run, started, requests, p50, p95, top in found:
+                run_id = int(run)
+                if run_id not in by_run:
+                    by_run[run_id] = (self._text(run_id, "runs.started", started), [])
+                count = requests if _is_count(requests) else 0
+                by_run[run_id][1].append((count, rows.seconds(p50), rows.seconds(p95), rows.seconds(top)))
         return [
-            LatencyPoint(run=int(run), started=started, requests=int(requests or 0), p50=p50, p95=p95, max=top)
-            for run, started, requests, p50, p95, top in found
+            LatencyPoint(
+                run=run_id,
+                started=started,
+                requests=sum(count for count, *_ in properties),
+                p50=_weighted([(count, p50) for count, p50, _, _ in properties]),
+                p95=_weighted([(count, p95) for count, _, p95, _ in properties]),
+                max=max((top for *_, top in properties if top is not None), default=None),
+            )
+            for run_id, (started, properties) in by_run.items()
         ]
 
     def observed(self, target: Target) -> Observations:
         """What the target's runs observed, all of them together."""
-        with self.database.reading("have what its runs observed read"):
-            found = self.database.execute(
+        observed: dict[object, dict[object, object]] = {}
+        database = self.database
+        with database.reading("have what its runs observed read"):
+            found = database.execute(
                 "SELECT o.kind, o.value, SUM(o.count) FROM observed o JOIN runs r ON r.id = o.run_id "
                 "WHERE r.base_url IS ? AND r.instance_id IS ? GROUP BY o.kind, o.value ORDER BY o.kind, o.value",
                 target,
             ).fetchall()
-        observed: dict[str, dict[str, int]] = {}
-        for kind, value, count in found:
-            observed.setdefault(kind, {})[value] = int(count)
+            for kind, value, count in found:
+                if not _is_count(count) and isinstance(kind, str) and isinstance(value, str):
+                    # A count that is not one (hand-edited) leaves the sum of the others, as if
+                    # that run had not observed the value (Observations.from_json drops it).
+                    count = sum(
+                        each
+                        for (each,) in database.execute(
+                            "SELECT o.count FROM observed o JOIN runs r ON r.id = o.run_id "
+                            "WHERE r.base_url IS ? AND r.instance_id IS ? AND o.kind = ? AND o.value = ?",
+                            (*target, kind, value),
+                        )
+                        if _is_count(each)
+                    )
+                observed.setdefault(kind, {})[value] = count
+        # What is not text, or not a count, is dropped: read as hostile input.
         return Observations.from_json(observed)
 
     def spec(self, target: Target) -> Spec | None:
-        """The spec the target's newest run was judged by; None when no run of it kept one (or it is damaged)."""
+        """The spec the target's newest run was judged by; None when no run of it kept one (or it is damaged).
+
+        Damaged: its document is not JSON, or not a spec this harness reads (what the coverage reads of it).
+        """
         with self.database.reading("have a spec read"):
             row = self.database.execute(
                 "SELECT s.document FROM runs r JOIN specs s ON s.sha256 = r.spec_sha256 "
@@ -307,9 +368,14 @@ class History:
             return None
         try:
             document = json.loads(row[0])
-        except (ValueError, RecursionError):
+            if not isinstance(document, dict):
+                return None
+            spec = Spec(document, Path(f"the spec of {self.location}"))
+            # Read once as its readers read it, with every kind observed: a part it lacks fails here.
+            unseen(spec, Observations(record_fields={}))
+        except (LookupError, TypeError, AttributeError, ValueError, RecursionError, Unresolvable):
             return None
-        return Spec(document, Path(f"the spec of {self.location}")) if isinstance(document, dict) else None
+        return spec
 
     def resolve(self, ref: str) -> int:
         """The run id a user means: a decimal id, ``last`` (the newest run) or ``previous``.
@@ -323,7 +389,7 @@ class History:
         with database.reading("be searched for a run"):
             newest = database.execute("SELECT id, base_url, instance_id FROM runs ORDER BY id DESC LIMIT 1").fetchone()
             if newest is None:
-                raise HistoryError(f"{self._where} has no runs yet: a run given --history {self.location!r} adds one")
+                raise NoPreviousRun(f"{self._where} has no runs yet: a run given --history {self.location!r} adds one")
             if _DIGITS.fullmatch(text):
                 run_id = int(text)
                 if run_id > _MAX_ID or not database.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone():
@@ -336,7 +402,7 @@ class History:
             if text == "previous":
                 before = self._complete_before((newest[1], newest[2]), newest[0])
                 if before is None:
-                    raise HistoryError(
+                    raise NoPreviousRun(
                         f"{self._where} has no complete run of {newest[1] or 'the embedded mock'} before its newest "
                         f"(run {newest[0]}): there is no previous run to compare it with"
                     )
@@ -384,6 +450,34 @@ class History:
 
     # -- within a transaction --------------------------------------------------------------
 
+    def _targets(self) -> list[Target]:
+        targets: list[Target] = []
+        for first, base_url, instance_id in self.database.execute(
+            "SELECT MIN(id), base_url, instance_id FROM runs GROUP BY base_url, instance_id ORDER BY MIN(id)"
+        ):
+            run_id = int(first)
+            targets.append(
+                (
+                    self._optional_text(run_id, "runs.base_url", base_url),
+                    self._optional_text(run_id, "runs.instance_id", instance_id),
+                )
+            )
+        return targets
+
+    # -- what a row holds ------------------------------------------------------------------
+
+    def _damaged(self, run_id: int, what: str) -> HistoryError:
+        """A run whose row holds what no run writes, as :meth:`report` names a damaged run."""
+        return HistoryError(f"{self._where}: run {run_id} is damaged: {what}")
+
+    def _text(self, run_id: int, column: str, value: object) -> str:
+        if isinstance(value, str):
+            return value
+        raise self._damaged(run_id, f"{column} holds {_held(value)}, not text")
+
+    def _optional_text(self, run_id: int, column: str, value: object) -> str | None:
+        return None if value is None else self._text(run_id, column, value)
+
     def _complete_before(self, target: Target, run_id: int) -> int | None:
         row = self.database.execute(
             "SELECT id FROM runs WHERE " + _TARGET + " AND complete = 1 AND id < ? ORDER BY id DESC LIMIT 1",
@@ -417,6 +511,31 @@ def _intermittent(present: Sequence[bool]) -> bool:
     after = present[first:]
     gap = next((index for index, seen in enumerate(after) if not seen), None)
     return gap is not None and any(after[gap:])
+
+
+def _is_count(value: object) -> bool:
+    """A whole number, 0 or more, as a database gives it (never a bool: no driver gives one for a number)."""
+    return type(value) is int and value >= 0
+
+
+def _weighted(values: Sequence[tuple[int, float | None]]) -> float | None:
+    """A percentile over a run's properties, each weighted by the requests it sent (Nones left out)."""
+    known = [(count, value) for count, value in values if value is not None]
+    weight = sum(count for count, _ in known)
+    return sum(count * value for count, value in known) / weight if weight else None
+
+
+def _held(value: object) -> str:
+    """What a column holds, as a message names it (never the value: it may be large)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return "binary data"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    return f"a {type(value).__name__}"
 
 
 def _check_count(name: str, value: int) -> None:
