@@ -31,6 +31,8 @@ import html
 import json
 import re
 import string
+from array import array
+from bisect import bisect_left
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import quote, quote_plus
@@ -64,6 +66,8 @@ _SIGNATURE_RE = re.compile(r"(?i)(signature(?:=|%3d))[0-9a-f]{32,}")
 # The escapes of the third item above: each spells one character. A URL's %XX is one byte, so
 # only those below 0x80 stand for a character of their own; a surrogate's escape is half of one.
 _ESCAPE_RE = re.compile(r"\\u([0-9a-fA-F]{4})|%([0-9a-fA-F]{2})|&#(?:([0-9]{1,7})|[xX]([0-9a-fA-F]{1,6}));")
+# A window holding an escaped character reaches this many characters to either side of it.
+_REACH = MIN_FRAGMENT - 1
 _STRIDE = 4
 # Every window of MIN_FRAGMENT characters holds a whole _STRIDE-gram at a multiple of _STRIDE.
 assert MIN_FRAGMENT >= 2 * _STRIDE - 1
@@ -139,35 +143,45 @@ class Scrubber:
     def _without_escaped_fragments(self, text: str) -> str:
         """Each fragment that other writers' escapes (see _ESCAPE_RE) spell, in part or whole, replaced whole.
 
-        The text is read once with its escapes decoded and searched as the plain pass searches;
-        only where that finds a fragment is it read again, to say where the fragment stands in
-        ``text``. Nothing is kept per escape: a body of nothing but escapes costs no memory.
+        The text is decoded once; only the windows holding an escaped character are searched
+        (the plain pass searched the others), and each fragment found is put back where its
+        escapes stand in ``text``. Two integers are kept per escape, not a copy per character.
         """
-        decoded = _ESCAPE_RE.sub(_decoded_escape, text)
-        if len(decoded) == len(text):
-            return text  # no escape of a character of its own
-        found = self._fragment_spans(decoded)
+        at = array("q")  # where each escaped character stands in the decoded text
+        shifts = array("q")  # how much longer than their characters the escapes so far are
+        shift = 0
+
+        def decode(match: re.Match[str]) -> str:
+            nonlocal shift
+            escape = match[0]
+            char = _char_of(escape)
+            if char is None:
+                return escape
+            at.append(match.start() - shift)
+            shift += len(escape) - 1
+            shifts.append(shift)
+            return char
+
+        decoded = _ESCAPE_RE.sub(decode, text)
+        found: list[tuple[int, int]] = []
+        start = end = 0  # the region being gathered: decoded[start:end], none while end == 0
+        for position in [*at, None]:
+            if position is not None and end and position - _REACH <= end:
+                end = position + _REACH + 1  # this escape's windows overlap the region's
+                continue
+            if end:
+                found += [(start + b, start + e) for b, e in self._fragment_spans(decoded[start:end])]
+            if position is not None:
+                start, end = max(position - _REACH, 0), position + _REACH + 1
         if not found:
             return text
-        # Each boundary of a fragment in `decoded`, where it stands in `text`: shifted by what the
-        # escapes before it were longer than their characters.
-        boundaries = sorted({boundary for span in found for boundary in span})
-        where: dict[int, int] = {}
-        shift, pending = 0, iter(boundaries)
-        boundary = next(pending, None)
-        for match in _ESCAPE_RE.finditer(text):
-            if boundary is None:
-                break
-            escape = match[0]
-            if _char_of(escape) is None:
-                continue
-            while boundary is not None and boundary + shift <= match.start():
-                where[boundary], boundary = boundary + shift, next(pending, None)
-            shift += len(escape) - 1
-        while boundary is not None:
-            where[boundary], boundary = boundary + shift, next(pending, None)
-        # In order and apart in `decoded` (_fragment_spans), so in `text` too.
-        return _replaced(text, [(where[begin], where[end]) for begin, end in found])
+
+        def where(boundary: int) -> int:
+            escapes_before = bisect_left(at, boundary)
+            return boundary + (shifts[escapes_before - 1] if escapes_before else 0)
+
+        # In order and apart within a region, and regions apart: in order and apart in `text` too.
+        return _replaced(text, [(where(begin), where(end)) for begin, end in found])
 
     def _fragment_spans(self, text: str) -> list[tuple[int, int]]:
         """Each run of overlapping (not merely touching) fragment windows: one placeholder each.
@@ -285,7 +299,7 @@ def _is_json(text: str) -> bool:
 def _char_of(escape: str) -> str | None:
     """The character an escape of _ESCAPE_RE spells, or None where it spells none of its own.
 
-    Remembered: a body of escapes holds few distinct ones, each read twice (_without_escaped_fragments).
+    Remembered: a body of escapes holds few distinct ones, many times over.
     """
     if escape[0] == "\\" or escape[0] == "%":
         code = int(escape[2:] if escape[0] == "\\" else escape[1:], 16)
@@ -294,10 +308,6 @@ def _char_of(escape: str) -> str | None:
     if (escape[0] == "%" and code >= 0x80) or 0xD800 <= code <= 0xDFFF or code > 0x10FFFF:
         return None
     return chr(code)
-
-
-def _decoded_escape(match: re.Match[str]) -> str:
-    return _char_of(match[0]) or match[0]
 
 
 def _replaced(text: str, spans: list[tuple[int, int]]) -> str:
