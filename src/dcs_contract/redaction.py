@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import html
+import itertools
 import json
 import re
 import string
@@ -100,6 +101,8 @@ class Scrubber:
         self._short = sorted((form for form in forms if len(form) < MIN_FRAGMENT), key=len, reverse=True)
         self._long = sorted(form for form in forms if len(form) >= MIN_FRAGMENT)
         self._longest = max((len(form) for form in forms), default=0)
+        # The characters fragments are made of: an escape of any other spells none.
+        self._alphabet = frozenset("".join(self._long))
         # A text holds a fragment of a form exactly where one of its MIN_FRAGMENT-character windows
         # is a window of the form. Windows are only looked up around a multiple of _STRIDE whose
         # _STRIDE-gram is one of a form's: that skips most of an ordinary text at a quarter of
@@ -145,27 +148,31 @@ class Scrubber:
 
         The text is decoded once; only the windows holding an escaped character are searched
         (the plain pass searched the others), and each fragment found is put back where its
-        escapes stand in ``text``. Two integers are kept per escape, not a copy per character.
+        escapes stand in ``text``. Two integers are kept per escape of a form's character.
         """
         at = array("q")  # where each escaped character stands in the decoded text
         shifts = array("q")  # how much longer than their characters the escapes so far are
-        shift = 0
-
-        def decode(match: re.Match[str]) -> str:
-            nonlocal shift
-            escape = match[0]
-            char = _char_of(escape)
-            if char is None:
-                return escape
-            at.append(match.start() - shift)
-            shift += len(escape) - 1
+        pieces: list[str] = []
+        shift = last = 0
+        for match in _ESCAPE_RE.finditer(text):
+            char = _char_of(match[0])
+            # A character of no form cannot be in a fragment: a body's %20s and CJK \u escapes
+            # are left as they are, and cost nothing kept.
+            if char is None or char not in self._alphabet:
+                continue
+            escape_start, escape_end = match.span()
+            pieces += (text[last:escape_start], char)
+            at.append(escape_start - shift)
+            shift += escape_end - escape_start - 1
             shifts.append(shift)
-            return char
-
-        decoded = _ESCAPE_RE.sub(decode, text)
+            last = escape_end
+        if not at:
+            return text
+        pieces.append(text[last:])
+        decoded = "".join(pieces)
         found: list[tuple[int, int]] = []
         start = end = 0  # the region being gathered: decoded[start:end], none while end == 0
-        for position in [*at, None]:
+        for position in itertools.chain(at, (None,)):
             if position is not None and end and position - _REACH <= end:
                 end = position + _REACH + 1  # this escape's windows overlap the region's
                 continue

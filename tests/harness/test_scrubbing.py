@@ -154,6 +154,31 @@ def test_escaped_forms_of_a_secret_are_scrubbed(spell: Callable[[str], str]) -> 
 _SIGNATURE = "0f04f4e26230aa1c47b4b9d577158f2887361feab854c3d7420c407e370d0173"
 
 
+_ONE_ESCAPE = [
+    lambda c: f"\\u{ord(c):04x}",
+    lambda c: f"%{ord(c):02X}",
+    lambda c: f"&#{ord(c)};",
+    lambda c: f"&#x{ord(c):X};",
+]
+
+
+@pytest.mark.parametrize("start", [0, 5, 32])
+def test_a_fragment_with_one_character_escaped_anywhere_is_removed(start: int) -> None:
+    """Where the escape stands decides which windows hold it: the first, the last, or one between."""
+    secret = "QwErTy1234567890AsDfGhJkLzXcVbNm12345678"
+    fragment = secret[start : start + MIN_FRAGMENT]
+    scrubber = Scrubber([secret])
+    for at in range(MIN_FRAGMENT):
+        for escape in _ONE_ESCAPE:
+            text = f"<{fragment[:at]}{escape(fragment[at])}{fragment[at + 1 :]}>"
+            for scrubbed in (scrubber.text(text), scrubber.cut(text + "-" * 300, 100)):
+                assert not leaks(_read_back(scrubbed), secret), (text, scrubbed)
+            # Whole, escape and all, unless the escape's own digits and what follows are a
+            # fragment too ("\u0031" then "2345678"): the plain pass, first, takes that one.
+            if not any(text[i : i + MIN_FRAGMENT] in secret for i in range(len(text))):
+                assert scrubber.text(text) == "<***>", text
+
+
 @pytest.mark.parametrize(
     "spell",
     [lambda s: s, lambda s: json.dumps({"error_msg": f"bad: {s}"}), lambda s: quote(s, safe=""), str.upper],
