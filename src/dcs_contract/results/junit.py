@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 from xml.etree import ElementTree as ET
 
 from dcs_contract.contract.findings import Finding
+from dcs_contract.contract.json_scan import visible
 
 if TYPE_CHECKING:
     from dcs_contract.results.report import RunReport
@@ -83,7 +84,7 @@ def _failure_text(findings: Sequence[Finding]) -> str:
 
 def _xml_text(text: str) -> str:
     """``text`` with what XML cannot hold as escapes (``\\x1b``), as a finding's other texts show it."""
-    return _NOT_XML.sub(lambda char: repr(char[0])[1:-1], text)
+    return _NOT_XML.sub(lambda char: visible(char[0]), text)
 
 
 def junit_of(report: RunReport) -> bytes:
