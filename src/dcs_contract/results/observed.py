@@ -17,7 +17,13 @@ from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-__all__ = ["ERROR_CODES", "HTTP_STATUS", "RECORD_FIELDS", "ObservationTally", "Observations"]
+__all__ = ["ERROR_CODES", "HTTP_STATUS", "RECORD_FIELDS", "ObservationTally", "Observations", "is_count"]
+
+
+def is_count(value: object) -> bool:
+    """A count as a report or a history holds one: a whole number, 0 or more (never a bool)."""
+    return type(value) is int and value >= 0
+
 
 # The status code of every answer.
 HTTP_STATUS = "http_status"
@@ -77,9 +83,7 @@ class Observations:
         for kind, counts in untrusted.items():
             if isinstance(kind, str) and isinstance(counts, Mapping):
                 kinds[kind] = {
-                    value: count
-                    for value, count in counts.items()
-                    if isinstance(value, str) and type(count) is int and count >= 0
+                    value: count for value, count in counts.items() if isinstance(value, str) and is_count(count)
                 }
         return cls._of(kinds)
 

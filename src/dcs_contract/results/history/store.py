@@ -43,7 +43,7 @@ from dcs_contract.results.history.model import (
 )
 from dcs_contract.results.history.postgres import PostgresDatabase, is_url
 from dcs_contract.results.history.sqlite import TIMEOUT, SQLiteDatabase
-from dcs_contract.results.observed import Observations
+from dcs_contract.results.observed import Observations, is_count
 from dcs_contract.results.report import RunReport
 
 __all__ = ["History"]
@@ -187,9 +187,9 @@ class History:
                         ("spec_sha256", sha),
                     )
                 )
-                if not _is_count(complete) or complete > 1:
+                if not is_count(complete) or complete > 1:
                     raise self._damaged(run_id, f"runs.complete holds {_held(complete)}, not 0 or 1")
-                if not _is_count(total):
+                if not is_count(total):
                     raise self._damaged(run_id, f"runs.requests_total holds {_held(total)}, not a count of requests")
                 target = (base_url, instance_id)
                 if target not in bases:
@@ -312,7 +312,7 @@ class History:
                 run_id = int(run)
                 if run_id not in by_run:
                     by_run[run_id] = (self._text(run_id, "runs.started", started), [])
-                count = requests if _is_count(requests) else 0
+                count = requests if is_count(requests) else 0
                 by_run[run_id][1].append((count, rows.seconds(p50), rows.seconds(p95), rows.seconds(top)))
         return [
             LatencyPoint(
@@ -337,7 +337,7 @@ class History:
                 target,
             ).fetchall()
             for kind, value, count in found:
-                if not _is_count(count) and isinstance(kind, str) and isinstance(value, str):
+                if not is_count(count) and isinstance(kind, str) and isinstance(value, str):
                     # A count that is not one (hand-edited) leaves the sum of the others, as if
                     # that run had not observed the value (Observations.from_json drops it).
                     count = sum(
@@ -347,7 +347,7 @@ class History:
                             "WHERE r.base_url IS ? AND r.instance_id IS ? AND o.kind = ? AND o.value = ?",
                             (*target, kind, value),
                         )
-                        if _is_count(each)
+                        if is_count(each)
                     )
                 observed.setdefault(kind, {})[value] = count
         # What is not text, or not a count, is dropped: read as hostile input.
@@ -511,11 +511,6 @@ def _intermittent(present: Sequence[bool]) -> bool:
     after = present[first:]
     gap = next((index for index, seen in enumerate(after) if not seen), None)
     return gap is not None and any(after[gap:])
-
-
-def _is_count(value: object) -> bool:
-    """A whole number, 0 or more, as a database gives it (never a bool: no driver gives one for a number)."""
-    return type(value) is int and value >= 0
 
 
 def _weighted(values: Sequence[tuple[int, float | None]]) -> float | None:
